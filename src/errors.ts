@@ -1,0 +1,60 @@
+/**
+ * Misuse is thrown as a LedgerError with a stable `code`; business outcomes (insufficient,
+ * replayed) are return values. Every LedgerError leaves the database as it was.
+ */
+export const ERROR_CODES = [
+  'invalid_amount',
+  'invalid_account',
+  'invalid_argument',
+  'idempotency_conflict',
+  'not_found',
+  'not_refundable',
+  'exceeds_refundable',
+  'overflow',
+  'schema_missing',
+  'schema_newer',
+  'busy',
+  'readonly',
+  'storage_full',
+  'driver_unsupported',
+] as const;
+
+export type LedgerErrorCode = (typeof ERROR_CODES)[number];
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  readonly code: LedgerErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: LedgerErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError {
+  return e instanceof LedgerError && (code === undefined || e.code === code);
+}
+
+/** Map a driver error to a LedgerError where its meaning is known; rethrow the rest. */
+export function wrapDriverError(e: unknown): never {
+  if (e instanceof LedgerError) throw e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown })?.code;
+  if (/no such table|no such column/i.test(msg)) {
+    throw new LedgerError('schema_missing', `ledger tables are missing or outdated: run ledger.migrate() (${msg})`, undefined, {
+      cause: e,
+    });
+  }
+  if (/readonly|read-only|SQLITE_READONLY/i.test(msg) || code === 'SQLITE_READONLY') {
+    throw new LedgerError('readonly', `the database is read-only: ${msg}`, undefined, { cause: e });
+  }
+  if (/SQLITE_FULL|database or disk is full/i.test(msg) || code === 'SQLITE_FULL') {
+    throw new LedgerError('storage_full', `the database or disk is full: ${msg}`, undefined, { cause: e });
+  }
+  if (/SQLITE_BUSY|database is locked/i.test(msg) || code === 'SQLITE_BUSY') {
+    throw new LedgerError('busy', `the database stayed locked past the busy timeout: ${msg}`, undefined, { cause: e });
+  }
+  throw e;
+}

@@ -1,0 +1,17 @@
+export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
+export type {
+  AdjustInput,
+  DebitInput,
+  DebitOnceInput,
+  GrantInput,
+  HistoryOptions,
+  LedgerOptions,
+  RefundInput,
+} from './ledger.js';
+export { createLedger, Ledger } from './ledger.js';
+export * from './limits.js';
+export type { MigrateResult } from './migrate/index.js';
+export { REFUNDABLE_KINDS } from './ops/refund.js';
+export type { AnySQLiteDatabase, DriverName } from './runner/index.js';
+export { type CreditEntryRow, creditEntry, ENTRY_KINDS, type EntryKind, MIGRATIONS_TABLE } from './schema.js';
+export type * from './types.js';

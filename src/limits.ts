@@ -1,0 +1,38 @@
+/**
+ * Explicit limits, named once. Every input is checked against these before any SQL runs,
+ * so a value the ledger cannot represent exactly never reaches the database.
+ */
+
+/** Largest amount, balance or delta: money stays an exact IEEE-754 integer. */
+export const MAX_AMOUNT = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+
+/** Accounts are opaque app-chosen strings (`user_42`, `team:acme`). */
+export const ACCOUNT_MAX_LENGTH = 200;
+
+/** Idempotency keys: long enough for a UUID with a prefix, or a request hash. */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+
+/** Entry ids passed back in (refund targets). Ours are 26-char ULIDs; leave room. */
+export const ENTRY_ID_MAX_LENGTH = 64;
+
+/** Free-text reason stored on a row. */
+export const REASON_MAX_LENGTH = 1_000;
+
+/** Attribution labels: model name, API key id, actor. */
+export const LABEL_MAX_LENGTH = 200;
+
+/** Metadata is stored as JSON text; bounded so a row stays small. */
+export const METADATA_MAX_BYTES = 8_192;
+
+/** History pages. */
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 1_000;
+
+/** The account floor: available never goes below it. Round one fixes it at zero. */
+export const ACCOUNT_FLOOR = 0;
+
+/** The auditor reads the log in pages of this many rows (bounded memory). */
+export const VERIFY_PAGE_ROWS = 5_000;
+
+/** The auditor stops listing problems after this many (it still counts them). */
+export const VERIFY_MAX_PROBLEMS = 1_000;

@@ -1,0 +1,67 @@
+import { LedgerError } from '../errors.js';
+import type { Runner } from '../runner/index.js';
+import type { Entry } from '../types.js';
+
+/** What every operation needs: where to run, what time it is, how to name a row. */
+export interface Context {
+  readonly runner: Runner;
+  readonly now: () => number;
+  readonly newId: () => string;
+}
+
+/** Fields of a request that must match the original for a replay to be a replay. */
+export type Fingerprint = Partial<Pick<Entry, 'amount' | 'ref' | 'reason' | 'model' | 'keyId' | 'actor'>> & {
+  metadata?: string | null;
+};
+
+/**
+ * A replay with identical parameters returns the original; anything else is a conflict
+ * (Stripe and TigerBeetle semantics). `undefined` in the request means "not given":
+ * a refund of "the rest" matches whatever amount the original refunded.
+ */
+export function assertSameRequest(operation: string, original: Entry, request: Fingerprint): void {
+  const differing: string[] = [];
+  const cmp = (field: keyof Fingerprint, stored: unknown) => {
+    const asked = request[field];
+    if (asked === undefined) return;
+    if ((asked ?? null) !== (stored ?? null)) differing.push(field);
+  };
+  cmp('amount', original.amount);
+  cmp('ref', original.ref);
+  cmp('reason', original.reason);
+  cmp('model', original.model);
+  cmp('keyId', original.keyId);
+  cmp('actor', original.actor);
+  cmp('metadata', original.metadata === null ? null : JSON.stringify(original.metadata));
+  if (differing.length > 0) {
+    throw new LedgerError(
+      'idempotency_conflict',
+      `${operation}: idempotency key "${original.idempotencyKey}" was already used on ${original.account} with different ${differing.join(', ')}`,
+      { originalEntryId: original.id, fields: differing },
+    );
+  }
+}
+
+/**
+ * The request as it would be stored, for the replay comparison. Optional fields that
+ * were not given are compared as "absent" (null), since the original stored null too.
+ */
+export function fingerprintOf(req: {
+  amount?: number;
+  ref?: string;
+  reason?: string;
+  model?: string;
+  keyId?: string;
+  actor?: string;
+  metadata?: string;
+}): Fingerprint {
+  return {
+    amount: req.amount,
+    ref: req.ref,
+    reason: req.reason ?? null,
+    model: req.model ?? null,
+    keyId: req.keyId ?? null,
+    actor: req.actor ?? null,
+    metadata: req.metadata ?? null,
+  };
+}

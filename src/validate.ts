@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { LedgerError, type LedgerErrorCode } from './errors.js';
+import {
+  ACCOUNT_MAX_LENGTH,
+  ENTRY_ID_MAX_LENGTH,
+  HISTORY_MAX_LIMIT,
+  IDEMPOTENCY_KEY_MAX_LENGTH,
+  LABEL_MAX_LENGTH,
+  MAX_AMOUNT,
+  METADATA_MAX_BYTES,
+  REASON_MAX_LENGTH,
+} from './limits.js';
+import { ENTRY_KINDS } from './schema.js';
+
+// Control characters make ids unprintable in logs and ambiguous in CLIs.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const id = (max: number, what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, { error: `${what} must not be empty` })
+    .max(max, { error: `${what} must be at most ${max} characters` })
+    .refine((s) => !CONTROL.test(s), { error: `${what} must not contain control characters` });
+
+export const amountSchema = z
+  .number({ error: 'amount must be a number' })
+  .int({ error: 'amount must be a whole number of the smallest unit' })
+  .min(1, { error: 'amount must be at least 1' })
+  .max(MAX_AMOUNT, { error: `amount must be at most ${MAX_AMOUNT}` });
+
+const deltaSchema = z
+  .number({ error: 'delta must be a number' })
+  .int({ error: 'delta must be a whole number of the smallest unit' })
+  .min(-MAX_AMOUNT, { error: `delta must be at least -${MAX_AMOUNT}` })
+  .max(MAX_AMOUNT, { error: `delta must be at most ${MAX_AMOUNT}` })
+  .refine((d) => d !== 0, { error: 'delta must not be zero' });
+
+export const accountSchema = id(ACCOUNT_MAX_LENGTH, 'account');
+export const entryIdSchema = id(ENTRY_ID_MAX_LENGTH, 'entryId');
+export const keyIdSchema = id(LABEL_MAX_LENGTH, 'keyId');
+const idempotencyKey = id(IDEMPOTENCY_KEY_MAX_LENGTH, 'idempotencyKey');
+const label = (what: string) => id(LABEL_MAX_LENGTH, what);
+const reason = z
+  .string({ error: 'reason must be a string' })
+  .max(REASON_MAX_LENGTH, { error: `reason must be at most ${REASON_MAX_LENGTH} characters` });
+const timestamp = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be integer milliseconds` })
+    .min(0)
+    .max(MAX_AMOUNT);
+
+const metadata = z.record(z.string(), z.json(), { error: 'metadata must be a plain JSON object' }).transform((m, ctx) => {
+  const text = canonicalJson(m);
+  if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+    return z.NEVER;
+  }
+  return text;
+});
+
+const attribution = {
+  reason: reason.optional(),
+  model: label('model').optional(),
+  keyId: label('keyId').optional(),
+  actor: label('actor').optional(),
+  metadata: metadata.optional(),
+};
+
+export const grantInput = z.strictObject({
+  account: accountSchema,
+  amount: amountSchema,
+  idempotencyKey: idempotencyKey.optional(),
+  reason: reason.optional(),
+  actor: label('actor').optional(),
+  metadata: metadata.optional(),
+});
+
+export const debitInput = z.strictObject({
+  account: accountSchema,
+  amount: amountSchema,
+  ...attribution,
+});
+
+export const debitOnceInput = z.strictObject({
+  account: accountSchema,
+  amount: amountSchema,
+  idempotencyKey,
+  ...attribution,
+});
+
+export const refundInput = z.strictObject({
+  entryId: entryIdSchema,
+  amount: amountSchema.optional(),
+  reason: reason.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+  actor: label('actor').optional(),
+  metadata: metadata.optional(),
+});
+
+export const adjustInput = z.strictObject({
+  account: accountSchema,
+  delta: deltaSchema,
+  reason: reason.min(1, { error: 'an adjustment needs a reason' }),
+  idempotencyKey: idempotencyKey.optional(),
+  actor: label('actor').optional(),
+  metadata: metadata.optional(),
+});
+
+export const historyOptions = z
+  .strictObject({
+    limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).optional(),
+    cursor: z
+      .string()
+      .regex(/^[1-9][0-9]{0,15}$/, { error: 'cursor must be a value returned as nextCursor' })
+      .optional(),
+    kinds: z.array(z.enum(ENTRY_KINDS)).min(1).optional(),
+  })
+  .optional();
+
+export const keySpendOptions = z.strictObject({ from: timestamp('from').optional(), to: timestamp('to').optional() }).optional();
+
+/** Which code a bad field gets: amounts and accounts have their own. */
+function codeFor(path: readonly PropertyKey[]): LedgerErrorCode {
+  const head = path[0];
+  if (head === 'amount' || head === 'delta') return 'invalid_amount';
+  if (head === 'account') return 'invalid_account';
+  return 'invalid_argument';
+}
+
+/** Parse or throw a LedgerError naming the first bad field. Runs before any SQL. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown, operation: string, rootCode?: LedgerErrorCode): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue?.path ?? [];
+  const field = path.length > 0 ? path.join('.') : 'input';
+  const code = path.length === 0 && rootCode ? rootCode : codeFor(path);
+  throw new LedgerError(code, `${operation}: ${field}: ${issue?.message ?? 'invalid input'}`, { field, operation });
+}
+
+/** JSON with sorted keys, so equal metadata compares equal on replay. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(sortKeys(v));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}

@@ -1,0 +1,189 @@
+/**
+ * The one driver matrix every behavioural suite runs on. Each entry opens a fresh,
+ * migrated database and returns the Ledger under test plus raw SQL access (for
+ * snapshots and for tampering behind the library's back).
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Ledger } from '../../src/index.js';
+import { createLedger, LedgerError } from '../../src/index.js';
+
+export type Row = Record<string, unknown>;
+
+export interface TestDb {
+  readonly name: string;
+  readonly ledger: Ledger;
+  all(sql: string, args?: unknown[]): Promise<Row[]>;
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DriverSpec {
+  readonly name: string;
+  /** Rough cost of a statement; suites scale their run counts down for slow drivers. */
+  readonly slow: boolean;
+  open(opts?: { clock?: () => number; migrate?: boolean }): Promise<TestDb>;
+}
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
+
+async function betterSqlite(file: string | null, opts: { clock?: () => number } = {}): Promise<TestDb & { dir?: string }> {
+  const { default: Database } = await import('better-sqlite3');
+  const { drizzle } = await import('drizzle-orm/better-sqlite3');
+  const dir = file === null ? undefined : tempDir();
+  const client = new Database(dir === undefined ? ':memory:' : join(dir, 'ledger.db'));
+  client.pragma('journal_mode = WAL');
+  client.pragma('busy_timeout = 5000');
+  const ledger = createLedger(drizzle(client), opts);
+  return {
+    name: file === null ? 'better-sqlite3 :memory:' : 'better-sqlite3 file',
+    ledger,
+    all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
+    exec: async (sql) => void client.exec(sql),
+    close: async () => {
+      client.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function libsql(opts: { clock?: () => number } = {}): Promise<TestDb> {
+  const { createClient } = await import('@libsql/client');
+  const { drizzle } = await import('drizzle-orm/libsql');
+  const dir = tempDir();
+  const client = createClient({ url: `file:${join(dir, 'ledger.db')}`, timeout: 5000 } as never);
+  await client.execute('PRAGMA journal_mode = WAL');
+  const ledger = createLedger(drizzle(client), opts);
+  return {
+    name: 'libsql file:',
+    ledger,
+    all: async (sql, args = []) => {
+      const rs = await client.execute({ sql, args: args as never });
+      return rs.rows.map((r) => Object.fromEntries(rs.columns.map((c, i) => [c, r[i]])));
+    },
+    exec: async (sql) => void (await client.executeMultiple(sql)),
+    close: async () => {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function d1(opts: { clock?: () => number } = {}): Promise<TestDb> {
+  const { Miniflare } = await import('miniflare');
+  const { drizzle } = await import('drizzle-orm/d1');
+  const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'ledger' } });
+  const db = await mf.getD1Database('DB');
+  const ledger = createLedger(drizzle(db as never), opts);
+  return {
+    name: 'd1 (miniflare)',
+    ledger,
+    all: async (sql, args = []) =>
+      ((
+        await db
+          .prepare(sql)
+          .bind(...args)
+          .all()
+      ).results ?? []) as Row[],
+    exec: async (sql) => {
+      for (const s of sql
+        .split(';')
+        .map((x) => x.trim())
+        .filter(Boolean))
+        await db.prepare(s).run();
+    },
+    close: async () => {
+      await mf.dispose();
+    },
+  };
+}
+
+const BUN_BIN = resolve(import.meta.dirname, '../../node_modules/.bin/bun');
+const BUN_HOST = resolve(import.meta.dirname, 'bun-host.ts');
+
+/** bun:sqlite cannot load in Node: the ledger runs in a bun process and we call it over stdio. */
+async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
+  const dir = tempDir();
+  const child: ChildProcessWithoutNullStreams = spawn(BUN_BIN, [BUN_HOST, join(dir, 'ledger.db')], { stdio: 'pipe' });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  let nextId = 1;
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const msg = JSON.parse(line) as {
+      id: number;
+      ok: boolean;
+      value?: unknown;
+      error?: { ledger: boolean; code?: string; message: string; details?: Record<string, unknown> };
+    };
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value);
+    else if (msg.error?.ledger) p.reject(new LedgerError(msg.error.code as never, msg.error.message, msg.error.details));
+    else p.reject(new Error(msg.error?.message));
+  });
+  child.on('exit', (code) => {
+    for (const p of pending.values()) p.reject(new Error(`bun host exited (${code}): ${stderr}`));
+    pending.clear();
+  });
+  const call = (method: string, args: unknown[]): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.stdin.write(`${JSON.stringify({ id, method, args, now: opts.clock?.() })}\n`);
+    });
+  const ledger = new Proxy({} as Ledger, {
+    get(_t, prop) {
+      if (prop === 'then') return undefined;
+      if (prop === 'driver') return 'bun:sqlite';
+      return (...args: unknown[]) => call(String(prop), args);
+    },
+  });
+  return {
+    name: 'bun:sqlite',
+    ledger,
+    all: (sql, args = []) => call('__all', [sql, args]) as Promise<Row[]>,
+    exec: async (sql) => void (await call('__exec', [sql])),
+    close: async () => {
+      child.stdin.end();
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function migrated(db: TestDb, migrate = true): Promise<TestDb> {
+  if (migrate) await db.ledger.migrate();
+  return db;
+}
+
+export const DRIVERS: DriverSpec[] = [
+  { name: 'better-sqlite3 file', slow: false, open: (o) => betterSqlite('file', o).then((d) => migrated(d, o?.migrate)) },
+  { name: 'better-sqlite3 :memory:', slow: false, open: (o) => betterSqlite(null, o).then((d) => migrated(d, o?.migrate)) },
+  { name: 'libsql file:', slow: false, open: (o) => libsql(o).then((d) => migrated(d, o?.migrate)) },
+  { name: 'd1 (miniflare)', slow: true, open: (o) => d1(o).then((d) => migrated(d, o?.migrate)) },
+  { name: 'bun:sqlite', slow: false, open: (o) => bun(o).then((d) => migrated(d, o?.migrate)) },
+];
+
+/** Every row of the log, in a stable order: equal snapshots mean nothing was written. */
+export const snapshot = (db: TestDb) => db.all('SELECT * FROM credit_entry ORDER BY account, seq');
+
+/** A clock tests can move. */
+export function manualClock(start = 1_700_000_000_000) {
+  let t = start;
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+    set: (ms: number) => {
+      t = ms;
+    },
+  };
+}
