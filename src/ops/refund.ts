@@ -64,7 +64,8 @@ export async function refund(ctx: Context, req: RefundRequest): Promise<RefundRe
   const original = byKey?.[0];
   if (original !== undefined) {
     const entry = toEntry(original);
-    assertSameRequest('refund', entry, fingerprintOf({ ...req, ref: req.entryId }));
+    // model and keyId are copied from the debit, not asked for: they are not compared.
+    assertSameRequest('refund', entry, { ...fingerprintOf({ ...req, ref: req.entryId }), model: undefined, keyId: undefined });
     return { outcome: 'replayed', entry, balance: headOf(head).balance, refundable: num(o.remaining) };
   }
   if (!(REFUNDABLE_KINDS as readonly string[]).includes(String(o.kind))) {

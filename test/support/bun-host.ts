@@ -5,6 +5,7 @@
 import { Database } from 'bun:sqlite';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { createLedger, LedgerError } from '../../src/index.js';
+import { decode } from './wire.js';
 
 const file = process.argv[2] ?? ':memory:';
 const client = new Database(file, { create: true });
@@ -40,7 +41,7 @@ for await (const chunk of Bun.stdin.stream()) {
     buffer = buffer.slice(nl + 1);
     nl = buffer.indexOf('\n');
     if (line.trim() === '') continue;
-    const call = JSON.parse(line) as Call;
+    const call = decode(line) as Call;
     try {
       const value = await handle(call);
       process.stdout.write(`${JSON.stringify({ id: call.id, ok: true, value: value ?? null })}\n`);

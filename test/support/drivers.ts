@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Ledger } from '../../src/index.js';
 import { createLedger, LedgerError } from '../../src/index.js';
+import { encode } from './wire.js';
 
 export type Row = Record<string, unknown>;
 
@@ -41,7 +42,12 @@ async function betterSqlite(file: string | null, opts: { clock?: () => number } 
   return {
     name: file === null ? 'better-sqlite3 :memory:' : 'better-sqlite3 file',
     ledger,
-    all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
+    all: async (sql, args = []) => {
+      const stmt = client.prepare(sql);
+      if (stmt.reader) return stmt.all(...args) as Row[];
+      stmt.run(...args);
+      return [];
+    },
     exec: async (sql) => void client.exec(sql),
     close: async () => {
       client.close();
@@ -136,7 +142,7 @@ async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      child.stdin.write(`${JSON.stringify({ id, method, args, now: opts.clock?.() })}\n`);
+      child.stdin.write(`${encode({ id, method, args, now: opts.clock?.() })}\n`);
     });
   const ledger = new Proxy({} as Ledger, {
     get(_t, prop) {

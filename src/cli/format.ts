@@ -1,0 +1,115 @@
+/**
+ * Rendering only: readable tables (cli-table3) for people, JSON for machines. Nothing here
+ * talks to the database or decides exit codes.
+ */
+import Table from 'cli-table3';
+import type { Entry, LedgerError, LedgerStats, VerifyReport } from '../index.js';
+
+type Cell = string | number | null | undefined;
+
+// No colours: output is the same on a terminal, in a pipe and in a CI log.
+const STYLE = { head: [], border: [] };
+
+/** Two-column table of labelled values. */
+export function keyValueTable(rows: ReadonlyArray<readonly [string, Cell]>): string {
+  const t = new Table({ style: STYLE });
+  for (const [k, v] of rows) t.push({ [k]: show(v) });
+  return t.toString();
+}
+
+/** A table with a header row. */
+export function gridTable(head: string[], rows: Cell[][], colAligns?: ('left' | 'right')[]): string {
+  const t = new Table({ head, style: STYLE, ...(colAligns ? { colAligns } : {}) });
+  for (const r of rows) t.push(r.map(show));
+  return t.toString();
+}
+
+export const show = (v: Cell): string => (v === null || v === undefined ? '' : String(v));
+
+export const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
+
+export const isoTime = (ms: number): string => new Date(ms).toISOString();
+
+/** The fields of one log row, for the result of a write. */
+export function entryFields(e: Entry): [string, Cell][] {
+  const rows: [string, Cell][] = [
+    ['entry', e.id],
+    ['account', e.account],
+    ['kind', e.kind],
+    ['delta', signed(e.delta)],
+    ['balance after', e.balance],
+    ['seq', e.seq],
+  ];
+  if (e.reason !== null) rows.push(['reason', e.reason]);
+  if (e.idempotencyKey !== null) rows.push(['idempotency key', e.idempotencyKey]);
+  if (e.ref !== null) rows.push(['ref', e.ref]);
+  if (e.model !== null) rows.push(['model', e.model]);
+  if (e.keyId !== null) rows.push(['key id', e.keyId]);
+  rows.push(['created', isoTime(e.createdAt)]);
+  return rows;
+}
+
+/** History: newest first, one row per entry. */
+export function historyTable(entries: readonly Entry[]): string {
+  return gridTable(
+    ['seq', 'created', 'kind', 'delta', 'balance', 'reason', 'model', 'key id', 'idempotency key', 'ref', 'entry'],
+    entries.map((e) => [
+      e.seq,
+      isoTime(e.createdAt),
+      e.kind,
+      signed(e.delta),
+      e.balance,
+      e.reason,
+      e.model,
+      e.keyId,
+      e.idempotencyKey,
+      e.ref,
+      e.id,
+    ]),
+    ['right', 'left', 'left', 'right', 'right', 'left', 'left', 'left', 'left', 'left', 'left'],
+  );
+}
+
+export function statsText(s: LedgerStats): string {
+  const totals = keyValueTable([
+    ['accounts', s.accounts],
+    ['entries', s.entries],
+    ['granted', s.granted],
+    ['debited', s.debited],
+    ['refunded', s.refunded],
+    ['adjusted (net)', signed(s.adjusted)],
+    ['outstanding', s.outstanding],
+  ]);
+  const kinds = Object.entries(s.byKind).sort(([a], [b]) => a.localeCompare(b));
+  if (kinds.length === 0) return totals;
+  const byKind = gridTable(
+    ['kind', 'entries', 'amount'],
+    kinds.map(([k, v]) => [k, v.entries, v.amount]),
+    ['left', 'right', 'right'],
+  );
+  return `${totals}\n${byKind}`;
+}
+
+export function verifyText(r: VerifyReport): string {
+  const head = keyValueTable([
+    ['verdict', r.ok ? 'ok' : 'PROBLEMS FOUND'],
+    ['accounts', r.accounts],
+    ['entries', r.entries],
+    ['outstanding', r.outstanding],
+    ['problems', r.problemCount],
+  ]);
+  if (r.problems.length === 0) return head;
+  const problems = gridTable(
+    ['code', 'account', 'seq', 'entry', 'message'],
+    r.problems.map((p) => [p.code, p.account, p.seq, p.entryId, p.message]),
+  );
+  const more = r.problemCount > r.problems.length ? `\n(${r.problemCount - r.problems.length} more not listed)` : '';
+  return `${head}\n${problems}${more}`;
+}
+
+export const json = (value: unknown): string => JSON.stringify(value, null, 2);
+
+export const errorText = (e: LedgerError): string => `error [${e.code}]: ${e.message}`;
+
+export const errorJson = (e: LedgerError): string =>
+  json({ error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } });
