@@ -1,22 +1,11 @@
+import { ACCOUNT_FLOOR } from './limits.js';
 import type { Row } from './runner/index.js';
 import type { EntryKind } from './schema.js';
-import type { Entry } from './types.js';
+import type { Balance, Entry } from './types.js';
 
-/** Column order of every INSERT into the log; statement builders supply values in this order. */
-export const ENTRY_COLUMNS =
-  'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at';
-
-/**
- * The head of an account, read through the (account, seq) index: the MAX() form lets
- * SQLite seek to the last index entry, so the cost does not grow with history.
- */
-export const headJoin = (alias: string, accountExpr: string) =>
-  `${alias}.account = ${accountExpr} AND ${alias}.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ${accountExpr})`;
-
-export const SELECT_HEAD = 'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1';
-
-const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+export const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : Number(v ?? 0));
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
 export function toEntry(r: Row): Entry {
   const metadata = str(r.metadata);
@@ -35,13 +24,19 @@ export function toEntry(r: Row): Entry {
     keyId: str(r.key_id),
     actor: str(r.actor),
     metadata: metadata === null ? null : (JSON.parse(metadata) as Record<string, unknown>),
+    expiresAt: numOrNull(r.expires_at),
+    priority: numOrNull(r.priority),
     createdAt: num(r.created_at),
   };
 }
 
-export const headOf = (rows: Row[] | undefined): { seq: number; balance: number } => {
-  const r = rows?.[0];
-  return r === undefined ? { seq: 0, balance: 0 } : { seq: num(r.seq), balance: num(r.balance) };
-};
-
-export { num };
+/**
+ * A Balance from a row carrying `balance`, `held_now`, `expired_now` (a RETURNING row or
+ * a SNAPSHOT row). `balance` excludes lots past expiry; `available` also excludes holds.
+ */
+export function toBalance(account: string, r: Row | undefined): Balance {
+  if (r === undefined) return { account, balance: 0, held: 0, available: 0, seq: 0 };
+  const balance = num(r.balance) - num(r.expired_now);
+  const held = num(r.held_now);
+  return { account, balance, held, available: Math.max(0, balance - held - ACCOUNT_FLOOR), seq: num(r.seq) };
+}

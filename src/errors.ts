@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'not_refundable',
   'exceeds_refundable',
   'overflow',
+  'hold_closed',
+  'hold_expired',
   'schema_missing',
   'schema_newer',
   'busy',

@@ -1,12 +1,17 @@
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
 export type {
   AdjustInput,
+  CaptureInput,
   DebitInput,
   DebitOnceInput,
+  ExtendHoldInput,
   GrantInput,
   HistoryOptions,
+  HoldInput,
   LedgerOptions,
   RefundInput,
+  ReleaseInput,
+  SweepInput,
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
 export * from './limits.js';

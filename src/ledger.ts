@@ -1,37 +1,56 @@
 import { monotonicFactory } from 'ulid';
 import { LedgerError } from './errors.js';
-import { MAX_AMOUNT } from './limits.js';
+import { HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
 import { adjust } from './ops/adjust.js';
 import type { Context } from './ops/context.js';
 import { debit } from './ops/debit.js';
 import { grant } from './ops/grant.js';
+import { capture, extendHold, hold, openHolds, release } from './ops/holds.js';
+import { allocations, expiring, lots } from './ops/lots.js';
 import { getBalance, history, keySpend, stats } from './ops/reads.js';
 import { refund } from './ops/refund.js';
+import { type SweepOptions, sweep } from './ops/sweep.js';
+import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
 import type { EntryKind } from './schema.js';
 import type {
   AdjustResult,
+  Allocation,
   Balance,
+  CaptureResult,
   DebitResult,
+  ExtendResult,
   GrantResult,
   HistoryPage,
+  Hold,
+  HoldResult,
   KeySpend,
   LedgerStats,
+  Lot,
   RefundResult,
+  ReleaseResult,
+  SweepReport,
   VerifyReport,
 } from './types.js';
 import {
   accountSchema,
   adjustInput,
+  captureInput,
   debitInput,
   debitOnceInput,
+  entryIdSchema,
+  expiringOptions,
+  extendInput,
   grantInput,
   historyOptions,
+  holdInput,
   keyIdSchema,
   keySpendOptions,
   parse,
   refundInput,
+  releaseInput,
+  sweepOptions,
 } from './validate.js';
 import { verify } from './verify.js';
 
@@ -51,6 +70,43 @@ export interface GrantInput {
   reason?: string;
   actor?: string;
   metadata?: Metadata;
+  /** Opens an expiring lot: the rest of this grant stops counting at this millisecond. */
+  expiresAt?: number;
+  /** Opens a lot drawn in this order (0–100, lower first; 50 is the default). */
+  priority?: number;
+}
+export interface HoldInput extends Attribution {
+  account: string;
+  amount: number;
+  /** Default 15 minutes, at most 30 days. */
+  ttlMs?: number;
+  idempotencyKey?: string;
+}
+export interface CaptureInput {
+  holdId: string;
+  /** Default: the held amount. Less releases the rest; more must be covered. */
+  amount?: number;
+  idempotencyKey?: string;
+  reason?: string;
+  actor?: string;
+  metadata?: Metadata;
+}
+export interface ReleaseInput {
+  holdId: string;
+  reason?: string;
+  actor?: string;
+}
+export interface ExtendHoldInput {
+  holdId: string;
+  /** The hold now ends this long after the ledger clock's now. */
+  ttlMs: number;
+  reason?: string;
+  actor?: string;
+}
+export interface SweepInput {
+  dryRun?: boolean;
+  batchSize?: number;
+  onProgress?: SweepOptions['onProgress'];
 }
 export interface DebitInput extends Attribution {
   account: string;
@@ -138,6 +194,66 @@ export class Ledger {
 
   adjust(input: AdjustInput): Promise<AdjustResult> {
     return guard(() => adjust(this.#ctx, parse(adjustInput, input, 'adjust')));
+  }
+
+  /** Reserve credits: lowers `available`, not `balance`, until captured, released or lapsed. */
+  hold(input: HoldInput): Promise<HoldResult> {
+    return guard(() => {
+      const req = parse(holdInput, input, 'hold');
+      return hold(this.#ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS });
+    });
+  }
+
+  capture(input: CaptureInput): Promise<CaptureResult> {
+    return guard(() => capture(this.#ctx, parse(captureInput, input, 'capture')));
+  }
+
+  /** Idempotent: releasing a released hold replays the release. */
+  release(input: ReleaseInput): Promise<ReleaseResult> {
+    return guard(() => release(this.#ctx, parse(releaseInput, input, 'release')));
+  }
+
+  extendHold(input: ExtendHoldInput): Promise<ExtendResult> {
+    return guard(() => extendHold(this.#ctx, parse(extendInput, input, 'extendHold')));
+  }
+
+  /** Holds of the account that are open and still count now. */
+  holds(account: string): Promise<Hold[]> {
+    return guard(() => openHolds(this.#ctx, parse(accountSchema, account, 'holds', 'invalid_account')));
+  }
+
+  /** Open lots, in the order debits draw them. */
+  lots(account: string): Promise<Lot[]> {
+    return guard(() => lots(this.#ctx, parse(accountSchema, account, 'lots', 'invalid_account')));
+  }
+
+  /** Lots with credits left that lapse within `withinMs` from now. */
+  expiring(account: string, options: { withinMs: number }): Promise<Lot[]> {
+    return guard(() =>
+      expiring(
+        this.#ctx,
+        parse(accountSchema, account, 'expiring', 'invalid_account'),
+        parse(expiringOptions, options, 'expiring').withinMs,
+      ),
+    );
+  }
+
+  /** Which lots an entry drew from (or a refund gave back to). */
+  allocations(entryId: string): Promise<Allocation[]> {
+    return guard(() => allocations(this.#ctx, parse(entryIdSchema, entryId, 'allocations')));
+  }
+
+  /** Writes `expire` rows for lapsed lots and holds (balances were already exact without it). */
+  sweep(options?: SweepInput): Promise<SweepReport> {
+    return guard(() => {
+      const o = parse(sweepOptions, options, 'sweep') ?? {};
+      return sweep(this.#ctx, o.batchSize ?? SWEEP_BATCH, { dryRun: o.dryRun, onProgress: options?.onProgress });
+    });
+  }
+
+  /** Drops and re-derives every projection from the log. */
+  rebuild(): Promise<RebuildReport> {
+    return rebuild(this.#ctx.runner);
   }
 
   getBalance(account: string): Promise<Balance> {

@@ -36,3 +36,19 @@ export const VERIFY_PAGE_ROWS = 5_000;
 
 /** The auditor stops listing problems after this many (it still counts them). */
 export const VERIFY_MAX_PROBLEMS = 1_000;
+
+/** Lot priority: 0–100, lower drawn first; grants without one are unlotted (Stripe's 50). */
+export const PRIORITY_MIN = 0;
+export const PRIORITY_MAX = 100;
+export const PRIORITY_DEFAULT = 50;
+
+/** Holds: how long a reservation lives without an explicit TTL, and the longest allowed. */
+export const HOLD_DEFAULT_TTL_MS = 15 * 60 * 1000;
+export const HOLD_MAX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Sweep: lapsed lots or holds closed per atomic unit (bounded transactions on big sweeps). */
+export const SWEEP_BATCH = 200;
+export const SWEEP_BATCH_MAX = 5_000;
+
+/** `expiring(account, { withinMs })` looks at most this far ahead. */
+export const EXPIRING_MAX_WINDOW_MS = 10 * 365 * 24 * 60 * 60 * 1000;

@@ -1,8 +1,12 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
-/** Every kind of row the log can hold. Config rows (later rounds) carry delta = 0. */
-export const ENTRY_KINDS = ['grant', 'debit', 'refund', 'adjust'] as const;
+/**
+ * Every kind of row the log can hold. Money rows move the posted balance; `hold`,
+ * `release` and `extend` carry delta = 0 (they change what is available, not what is
+ * posted); `expire` removes a lapsed lot's remainder (or closes a lapsed hold, delta 0).
+ */
+export const ENTRY_KINDS = ['grant', 'debit', 'refund', 'adjust', 'hold', 'capture', 'release', 'extend', 'expire'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 /**
@@ -30,6 +34,10 @@ export const creditEntry = sqliteTable(
     keyId: text('key_id'),
     actor: text('actor'),
     metadata: text('metadata'),
+    /** Lot expiry on grants; hold expiry on holds and extensions. */
+    expiresAt: integer('expires_at'),
+    /** Lot priority on grants (0–100, lower drawn first). */
+    priority: integer('priority'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
@@ -46,3 +54,63 @@ export type CreditEntryRow = typeof creditEntry.$inferSelect;
 
 /** Our own migrations table: an app's `__drizzle_migrations` never hides ours. */
 export const MIGRATIONS_TABLE = 'drizzle_credits_migrations';
+
+/**
+ * Projection: credit lots. A grant with an expiry or a non-default priority opens one.
+ * `remaining` is a cache of `amount − Σ credit_allocation.amount` for the lot.
+ */
+export const creditLot = sqliteTable(
+  'credit_lot',
+  {
+    id: text('id').primaryKey(), // the grant's entry id
+    account: text('account').notNull(),
+    seq: integer('seq').notNull(), // the grant's seq: "oldest first" among equals
+    amount: integer('amount').notNull(),
+    remaining: integer('remaining').notNull(),
+    priority: integer('priority').notNull(),
+    expiresAt: integer('expires_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('credit_lot_open').on(t.account, t.expiresAt).where(sql`remaining > 0`),
+    index('credit_lot_lapsing').on(t.expiresAt).where(sql`remaining > 0 AND expires_at IS NOT NULL`),
+  ],
+);
+
+/** Projection: holds (reservations) and how each resolved. */
+export const creditHold = sqliteTable(
+  'credit_hold',
+  {
+    id: text('id').primaryKey(), // the hold's entry id
+    account: text('account').notNull(),
+    amount: integer('amount').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    status: text('status', { enum: ['open', 'captured', 'released', 'expired'] }).notNull(),
+    resolvedBy: text('resolved_by'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('credit_hold_open').on(t.account, t.expiresAt).where(sql`status = 'open'`),
+    index('credit_hold_lapsing').on(t.expiresAt).where(sql`status = 'open'`),
+  ],
+);
+
+/**
+ * Projection: which lots an entry drew (positive) or gave back (negative, refunds), in
+ * draw order. Insert-only, like the log.
+ */
+export const creditAllocation = sqliteTable(
+  'credit_allocation',
+  {
+    entryId: text('entry_id').notNull(),
+    lotId: text('lot_id').notNull(),
+    account: text('account').notNull(),
+    amount: integer('amount').notNull(),
+    ord: integer('ord').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.entryId, t.lotId] }), index('credit_allocation_lot').on(t.lotId)],
+);
+
+export type CreditLotRow = typeof creditLot.$inferSelect;
+export type CreditHoldRow = typeof creditHold.$inferSelect;
+export type CreditAllocationRow = typeof creditAllocation.$inferSelect;

@@ -22,14 +22,18 @@ export interface Entry {
   keyId: string | null;
   actor: string | null;
   metadata: Record<string, unknown> | null;
+  /** Lot expiry (grants) or hold expiry (holds, extensions). */
+  expiresAt: number | null;
+  /** Lot priority (grants that opened a lot). */
+  priority: number | null;
   createdAt: number;
 }
 
 export interface Balance {
   account: string;
-  /** Posted balance: Σ delta. */
+  /** Σ delta, less what is left of lots past their expiry (exact at read time, swept or not). */
   balance: number;
-  /** Reserved by open holds (round one has no holds: always 0). */
+  /** Reserved by holds that are open and within their TTL. */
   held: number;
   /** What a debit can spend now: balance − held − floor. */
   available: number;
@@ -37,27 +41,103 @@ export interface Balance {
   seq: number;
 }
 
-export interface GrantResult {
-  outcome: 'granted' | 'replayed';
-  entry: Entry;
+/** Every money result reports the account as it stands right after the call. */
+interface After {
+  /** Balance (excluding expired lots) after the call. */
   balance: number;
+  /** What can be spent after the call. */
+  available: number;
 }
 
-export type DebitResult =
-  | { outcome: 'debited' | 'replayed'; entry: Entry; balance: number }
-  | { outcome: 'insufficient'; entry?: undefined; balance: number; available: number; requested: number };
+export interface Insufficient extends After {
+  outcome: 'insufficient';
+  entry?: undefined;
+  /** The amount the call needed covered. */
+  requested: number;
+}
 
-export interface RefundResult {
+export interface GrantResult extends After {
+  outcome: 'granted' | 'replayed';
+  entry: Entry;
+}
+
+export type DebitResult = ({ outcome: 'debited' | 'replayed'; entry: Entry } & After) | Insufficient;
+
+export interface RefundResult extends After {
   outcome: 'refunded' | 'replayed';
   entry: Entry;
-  balance: number;
   /** What can still be refunded of the original after this call. */
   refundable: number;
 }
 
-export type AdjustResult =
-  | { outcome: 'adjusted' | 'replayed'; entry: Entry; balance: number }
-  | { outcome: 'insufficient'; entry?: undefined; balance: number; available: number; requested: number };
+export type AdjustResult = ({ outcome: 'adjusted' | 'replayed'; entry: Entry } & After) | Insufficient;
+
+export type HoldStatus = 'open' | 'captured' | 'released' | 'expired';
+
+export interface Hold {
+  id: string;
+  account: string;
+  amount: number;
+  expiresAt: number;
+  /** As of the ledger clock: an open hold past its TTL reads as 'expired', swept or not. */
+  status: HoldStatus;
+  /** The capture, release or expire entry that closed it. */
+  resolvedBy: string | null;
+  createdAt: number;
+}
+
+export type HoldResult = ({ outcome: 'held' | 'replayed'; entry: Entry; hold: Hold } & After) | Insufficient;
+
+export type CaptureResult =
+  | ({
+      outcome: 'captured' | 'replayed';
+      entry: Entry;
+      hold: Hold;
+      /** The part of the hold not captured, released by this capture. */
+      released: number;
+    } & After)
+  | (Insufficient & { hold: Hold });
+
+export interface ReleaseResult extends After {
+  outcome: 'released' | 'replayed';
+  entry: Entry;
+  hold: Hold;
+}
+
+export interface ExtendResult extends After {
+  outcome: 'extended' | 'replayed';
+  entry: Entry;
+  hold: Hold;
+}
+
+export interface Lot {
+  /** The grant entry that opened it. */
+  id: string;
+  account: string;
+  amount: number;
+  remaining: number;
+  priority: number;
+  expiresAt: number | null;
+  createdAt: number;
+}
+
+export interface Allocation {
+  entryId: string;
+  lotId: string;
+  /** Drawn from the lot (positive) or given back to it (negative, refunds). */
+  amount: number;
+  /** Position in the draw order. */
+  ord: number;
+}
+
+export interface SweepReport {
+  dryRun: boolean;
+  lotsExpired: number;
+  creditsExpired: number;
+  holdsExpired: number;
+  creditsReleased: number;
+  batches: number;
+}
 
 export interface HistoryPage {
   entries: Entry[];
@@ -101,7 +181,11 @@ export interface VerifyProblem {
     | 'refund_target'
     | 'refund_exceeds'
     | 'duplicate_idempotency_key'
-    | 'bad_metadata';
+    | 'bad_metadata'
+    | 'hold_resolution'
+    | 'lot_mismatch'
+    | 'hold_mismatch'
+    | 'allocation_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

@@ -3,12 +3,17 @@ import { LedgerError, type LedgerErrorCode } from './errors.js';
 import {
   ACCOUNT_MAX_LENGTH,
   ENTRY_ID_MAX_LENGTH,
+  EXPIRING_MAX_WINDOW_MS,
   HISTORY_MAX_LIMIT,
+  HOLD_MAX_TTL_MS,
   IDEMPOTENCY_KEY_MAX_LENGTH,
   LABEL_MAX_LENGTH,
   MAX_AMOUNT,
   METADATA_MAX_BYTES,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
   REASON_MAX_LENGTH,
+  SWEEP_BATCH_MAX,
 } from './limits.js';
 import { ENTRY_KINDS } from './schema.js';
 
@@ -44,7 +49,7 @@ const label = (what: string) => id(LABEL_MAX_LENGTH, what);
 const reason = z
   .string({ error: 'reason must be a string' })
   .max(REASON_MAX_LENGTH, { error: `reason must be at most ${REASON_MAX_LENGTH} characters` });
-const timestamp = (what: string) =>
+export const timestamp = (what: string) =>
   z
     .number({ error: `${what} must be a number` })
     .int({ error: `${what} must be integer milliseconds` })
@@ -68,6 +73,12 @@ const attribution = {
   metadata: metadata.optional(),
 };
 
+const ttl = z
+  .number({ error: 'ttlMs must be a number' })
+  .int({ error: 'ttlMs must be whole milliseconds' })
+  .min(1, { error: 'ttlMs must be at least 1' })
+  .max(HOLD_MAX_TTL_MS, { error: `ttlMs must be at most ${HOLD_MAX_TTL_MS} (30 days)` });
+
 export const grantInput = z.strictObject({
   account: accountSchema,
   amount: amountSchema,
@@ -75,7 +86,58 @@ export const grantInput = z.strictObject({
   reason: reason.optional(),
   actor: label('actor').optional(),
   metadata: metadata.optional(),
+  expiresAt: timestamp('expiresAt').optional(),
+  priority: z
+    .number({ error: 'priority must be a number' })
+    .int({ error: 'priority must be a whole number' })
+    .min(PRIORITY_MIN, { error: `priority must be at least ${PRIORITY_MIN}` })
+    .max(PRIORITY_MAX, { error: `priority must be at most ${PRIORITY_MAX}` })
+    .optional(),
 });
+
+export const holdInput = z.strictObject({
+  account: accountSchema,
+  amount: amountSchema,
+  ttlMs: ttl.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+  ...attribution,
+});
+
+export const holdIdSchema = id(ENTRY_ID_MAX_LENGTH, 'holdId');
+
+export const captureInput = z.strictObject({
+  holdId: holdIdSchema,
+  amount: amountSchema.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+  reason: reason.optional(),
+  actor: label('actor').optional(),
+  metadata: metadata.optional(),
+});
+
+export const releaseInput = z.strictObject({
+  holdId: holdIdSchema,
+  reason: reason.optional(),
+  actor: label('actor').optional(),
+});
+
+export const extendInput = z.strictObject({
+  holdId: holdIdSchema,
+  ttlMs: ttl,
+  reason: reason.optional(),
+  actor: label('actor').optional(),
+});
+
+export const expiringOptions = z.strictObject({
+  withinMs: z.number().int().min(1).max(EXPIRING_MAX_WINDOW_MS),
+});
+
+export const sweepOptions = z
+  .strictObject({
+    dryRun: z.boolean().optional(),
+    batchSize: z.number().int().min(1).max(SWEEP_BATCH_MAX).optional(),
+    onProgress: z.custom<(...args: never[]) => void>((v) => typeof v === 'function', { error: 'onProgress must be a function' }).optional(),
+  })
+  .optional();
 
 export const debitInput = z.strictObject({
   account: accountSchema,

@@ -1,7 +1,8 @@
 import { num } from './entry.js';
 import { ACCOUNT_FLOOR, MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
-import type { Runner } from './runner/index.js';
+import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
+import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
 import type { VerifyProblem, VerifyReport } from './types.js';
 
@@ -13,12 +14,147 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   debit: (d, a) => a >= 1 && d === -a,
   refund: (d, a) => a >= 1 && d === a,
   adjust: (d, a) => a >= 1 && Math.abs(d) === a,
+  hold: (d, a) => a >= 1 && d === 0,
+  capture: (d, a) => a >= 1 && d === -a,
+  release: (d, a) => a >= 1 && d === 0,
+  extend: (d, a) => a >= 1 && d === 0,
+  expire: (d, a) => a >= 1 && (d === -a || d === 0),
 };
 
+const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
+
+export interface Derived {
+  lots: Map<string, DerivedLot>;
+  holds: Map<string, DerivedHold>;
+  allocations: Map<string, DerivedAllocation>;
+  accounts: number;
+  entries: number;
+  outstanding: number;
+  /** Highest rowid of the log when the replay read it (rebuild uses it to detect writers). */
+  lastRowid: number;
+}
+
+export const allocKey = (entryId: string, lotId: string) => `${entryId}\u0000${lotId}`;
+
 /**
- * The auditor (TigerBeetle-style): replays every account's log from seq 1 and recomputes
- * what the library stored, in pages of bounded size. It trusts nothing written on a row —
- * a row edited, inserted or deleted behind the library's back shows up as a problem.
+ * Replays every account's log from seq 1, in pages of bounded size, checking each row
+ * against the running state and deriving the projections. It trusts nothing written on a
+ * row: a row edited, inserted or deleted behind the library's back shows up as a problem.
+ */
+export async function replayLog(runner: Runner, report: (p: VerifyProblem) => void): Promise<Derived> {
+  const d: Derived = { lots: new Map(), holds: new Map(), allocations: new Map(), accounts: 0, entries: 0, outstanding: 0, lastRowid: 0 };
+  const sink = {
+    lot: (l: DerivedLot) => d.lots.set(l.id, l),
+    hold: (h: DerivedHold) => d.holds.set(h.id, h),
+    allocation: (a: DerivedAllocation) => d.allocations.set(allocKey(a.entryId, a.lotId), a),
+    problem: report,
+  };
+  const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
+  d.lastRowid = num(top?.r);
+  let replay: AccountReplay | null = null;
+  let expectedSeq = 1;
+  let running = 0;
+  let after: [string, number] = ['', 0];
+  for (;;) {
+    const [rows = []] = await runner.read([
+      {
+        sql: `SELECT id, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at FROM credit_entry
+              WHERE (account, seq) > (?, ?) AND rowid <= ? ORDER BY account, seq LIMIT ?`,
+        args: [after[0], after[1], d.lastRowid, VERIFY_PAGE_ROWS],
+      },
+    ]);
+    for (const raw of rows) {
+      const r = toLogRow(raw);
+      d.entries++;
+      if (replay === null || r.account !== replay.account) {
+        if (replay !== null) {
+          replay.finish();
+          d.outstanding += running;
+        }
+        replay = new AccountReplay(r.account, sink);
+        d.accounts++;
+        expectedSeq = 1;
+        running = 0;
+      }
+      const at = { account: r.account, entryId: r.id, seq: r.seq };
+      if (r.seq !== expectedSeq) report({ code: 'seq_gap', ...at, message: `expected seq ${expectedSeq}, found ${r.seq}` });
+      expectedSeq = r.seq + 1;
+      if (!isMoney(r.delta) || !isMoney(r.amount) || !isMoney(r.balance)) {
+        report({
+          code: 'bad_amount',
+          ...at,
+          message: `delta ${r.delta}, amount ${r.amount}, balance ${r.balance} are not exact integers in range`,
+        });
+      }
+      if (!(ENTRY_KINDS as readonly string[]).includes(r.kind)) {
+        report({ code: 'unknown_kind', ...at, message: `unknown kind "${r.kind}"` });
+      } else if (!DELTA_RULES[r.kind]?.(r.delta, r.amount)) {
+        report({ code: 'bad_delta', ...at, message: `${r.kind} with delta ${r.delta} and amount ${r.amount}` });
+      }
+      running += r.delta;
+      if (r.balance !== running) {
+        report({ code: 'balance_mismatch', ...at, message: `stored balance ${r.balance}, replayed Σ delta ${running}` });
+        running = r.balance; // report each divergence once, not every row after it
+      }
+      if (r.balance < ACCOUNT_FLOOR)
+        report({ code: 'below_floor', ...at, message: `balance ${r.balance} is below the floor ${ACCOUNT_FLOOR}` });
+      if (raw.metadata !== null && raw.metadata !== undefined) {
+        try {
+          JSON.parse(String(raw.metadata));
+        } catch {
+          report({ code: 'bad_metadata', ...at, message: 'metadata is not JSON' });
+        }
+      }
+      replay.remember(r);
+      replay.apply(r);
+    }
+    const last = rows[rows.length - 1];
+    if (last === undefined || rows.length < VERIFY_PAGE_ROWS) break;
+    after = [String(last.account), num(last.seq)];
+  }
+  if (replay !== null) {
+    replay.finish();
+    d.outstanding += running;
+  }
+  return d;
+}
+
+function toLogRow(r: Row): LogRow {
+  return {
+    id: String(r.id),
+    account: String(r.account),
+    seq: num(r.seq),
+    kind: String(r.kind),
+    delta: num(r.delta),
+    amount: num(r.amount),
+    balance: num(r.balance),
+    ref: r.ref === null || r.ref === undefined ? null : String(r.ref),
+    expiresAt: nullableNum(r.expires_at),
+    priority: nullableNum(r.priority),
+    createdAt: num(r.created_at),
+  };
+}
+
+/** Streams a projection table in primary-key order, a page at a time. */
+async function* pages(runner: Runner, table: string, key: string[]): AsyncGenerator<Row> {
+  let after: unknown[] | null = null;
+  const cols = key.join(', ');
+  for (;;) {
+    const where: string = after === null ? '' : `WHERE (${cols}) > (${key.map(() => '?').join(', ')})`;
+    const [rows = []]: Row[][] = await runner.read([
+      { sql: `SELECT * FROM ${table} ${where} ORDER BY ${cols} LIMIT ?`, args: [...(after ?? []), VERIFY_PAGE_ROWS] },
+    ]);
+    for (const r of rows) yield r;
+    const last: Row | undefined = rows[rows.length - 1];
+    if (last === undefined || rows.length < VERIFY_PAGE_ROWS) return;
+    after = key.map((k) => last[k]);
+  }
+}
+
+/**
+ * The auditor (TigerBeetle-style): replays the log, checks every row and every guard's
+ * promise at the moment it ran, then compares the derived projections with the stored
+ * ones and reports each difference.
  */
 export async function verify(runner: Runner): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
@@ -27,77 +163,77 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
     problemCount++;
     if (problems.length < VERIFY_MAX_PROBLEMS) problems.push(p);
   };
+  const d = await replayLog(runner, report);
 
-  let accounts = 0;
-  let entries = 0;
-  let outstanding = 0;
-  let account: string | null = null;
-  let expectedSeq = 1;
-  let running = 0;
-  let after: [string, number] = ['', 0];
-
-  for (;;) {
-    const [rows = []] = await runner.read([
-      {
-        sql: `SELECT id, account, seq, kind, delta, amount, balance, ref, metadata FROM credit_entry
-              WHERE (account, seq) > (?, ?) ORDER BY account, seq LIMIT ?`,
-        args: [after[0], after[1], VERIFY_PAGE_ROWS],
-      },
-    ]);
-    for (const r of rows) {
-      const id = String(r.id);
-      const acct = String(r.account);
-      const seq = num(r.seq);
-      const delta = num(r.delta);
-      const amount = num(r.amount);
-      const balance = num(r.balance);
-      const kind = String(r.kind);
-      entries++;
-      if (acct !== account) {
-        if (account !== null) outstanding += running;
-        account = acct;
-        accounts++;
-        expectedSeq = 1;
-        running = 0;
-      }
-      const at = { account: acct, entryId: id, seq };
-      if (seq !== expectedSeq) {
-        report({ code: 'seq_gap', ...at, message: `expected seq ${expectedSeq}, found ${seq}` });
-      }
-      expectedSeq = seq + 1;
-      if (!isMoney(delta) || !isMoney(amount) || !isMoney(balance)) {
-        report({
-          code: 'bad_amount',
-          ...at,
-          message: `delta ${delta}, amount ${amount}, balance ${balance} are not exact integers in range`,
-        });
-      }
-      if (!(ENTRY_KINDS as readonly string[]).includes(kind)) {
-        report({ code: 'unknown_kind', ...at, message: `unknown kind "${kind}"` });
-      } else if (!DELTA_RULES[kind]?.(delta, amount)) {
-        report({ code: 'bad_delta', ...at, message: `${kind} with delta ${delta} and amount ${amount}` });
-      }
-      running += delta;
-      if (balance !== running) {
-        report({ code: 'balance_mismatch', ...at, message: `stored balance ${balance}, replayed Σ delta ${running}` });
-        running = balance; // report each divergence once, not every row after it
-      }
-      if (balance < ACCOUNT_FLOOR) {
-        report({ code: 'below_floor', ...at, message: `balance ${balance} is below the floor ${ACCOUNT_FLOOR}` });
-      }
-      if (r.metadata !== null && r.metadata !== undefined) {
-        try {
-          JSON.parse(String(r.metadata));
-        } catch {
-          report({ code: 'bad_metadata', ...at, message: 'metadata is not JSON' });
-        }
-      }
+  const same = (a: unknown, b: unknown) => (a ?? null) === (b ?? null);
+  for await (const r of pages(runner, 'credit_lot', ['id'])) {
+    const want = d.lots.get(String(r.id));
+    d.lots.delete(String(r.id));
+    if (want === undefined) {
+      report({ code: 'lot_mismatch', account: String(r.account), entryId: String(r.id), message: 'stored lot has no grant that opens it' });
+    } else if (
+      !same(want.account, r.account) ||
+      want.amount !== num(r.amount) ||
+      want.remaining !== num(r.remaining) ||
+      want.priority !== num(r.priority) ||
+      !same(want.expiresAt, nullableNum(r.expires_at)) ||
+      want.seq !== num(r.seq)
+    ) {
+      report({
+        code: 'lot_mismatch',
+        account: want.account,
+        entryId: want.id,
+        message: `stored lot remaining ${num(r.remaining)} of ${num(r.amount)}, replayed ${want.remaining} of ${want.amount}`,
+      });
     }
-    const last = rows[rows.length - 1];
-    if (last === undefined || rows.length < VERIFY_PAGE_ROWS) break;
-    after = [String(last.account), num(last.seq)];
   }
-  if (account !== null) outstanding += running;
+  for (const l of d.lots.values())
+    report({ code: 'lot_mismatch', account: l.account, entryId: l.id, message: 'lot missing from credit_lot' });
+
+  for await (const r of pages(runner, 'credit_hold', ['id'])) {
+    const want = d.holds.get(String(r.id));
+    d.holds.delete(String(r.id));
+    if (want === undefined) {
+      report({ code: 'hold_mismatch', account: String(r.account), entryId: String(r.id), message: 'stored hold has no hold entry' });
+    } else if (
+      want.amount !== num(r.amount) ||
+      want.expiresAt !== num(r.expires_at) ||
+      want.status !== String(r.status) ||
+      !same(want.resolvedBy, r.resolved_by) ||
+      !same(want.account, r.account)
+    ) {
+      report({
+        code: 'hold_mismatch',
+        account: want.account,
+        entryId: want.id,
+        message: `stored hold ${String(r.status)} ${num(r.amount)} until ${num(r.expires_at)}, replayed ${want.status} ${want.amount} until ${want.expiresAt}`,
+      });
+    }
+  }
+  for (const h of d.holds.values())
+    report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
+
+  for await (const r of pages(runner, 'credit_allocation', ['entry_id', 'lot_id'])) {
+    const k = allocKey(String(r.entry_id), String(r.lot_id));
+    const want = d.allocations.get(k);
+    d.allocations.delete(k);
+    if (want === undefined || want.amount !== num(r.amount) || want.ord !== num(r.ord) || want.account !== String(r.account)) {
+      report({
+        code: 'allocation_mismatch',
+        account: String(r.account),
+        entryId: String(r.entry_id),
+        message: `stored allocation ${num(r.amount)} from lot ${String(r.lot_id)}, replayed ${want?.amount ?? 'none'}`,
+      });
+    }
+  }
+  for (const a of d.allocations.values()) {
+    report({
+      code: 'allocation_mismatch',
+      account: a.account,
+      entryId: a.entryId,
+      message: `allocation of ${a.amount} from lot ${a.lotId} is missing`,
+    });
+  }
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([
@@ -138,5 +274,5 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
       message: `${String(r.kind)} key "${String(r.idempotency_key)}" used ${num(r.n)} times`,
     });
   }
-  return { ok: problemCount === 0, accounts, entries, outstanding, problemCount, problems };
+  return { ok: problemCount === 0, accounts: d.accounts, entries: d.entries, outstanding: d.outstanding, problemCount, problems };
 }

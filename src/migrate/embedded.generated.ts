@@ -14,5 +14,22 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE INDEX `credit_entry_key_time` ON `credit_entry` (`key_id`,`created_at`) WHERE key_id IS NOT NULL;",
       "CREATE INDEX `credit_entry_created_at` ON `credit_entry` (`created_at`);"
     ]
+  },
+  {
+    "id": 2,
+    "tag": "0001_holds_and_lots",
+    "hash": "b8866bf50535588bc70d53d40fbe73d52fd3410852a84131a513e15a12246701",
+    "statements": [
+      "CREATE TABLE `credit_allocation` (\n\t`entry_id` text NOT NULL,\n\t`lot_id` text NOT NULL,\n\t`account` text NOT NULL,\n\t`amount` integer NOT NULL,\n\t`ord` integer NOT NULL,\n\tPRIMARY KEY(`entry_id`, `lot_id`)\n);",
+      "CREATE INDEX `credit_allocation_lot` ON `credit_allocation` (`lot_id`);",
+      "CREATE TABLE `credit_hold` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`account` text NOT NULL,\n\t`amount` integer NOT NULL,\n\t`expires_at` integer NOT NULL,\n\t`status` text NOT NULL,\n\t`resolved_by` text,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE INDEX `credit_hold_open` ON `credit_hold` (`account`,`expires_at`) WHERE status = 'open';",
+      "CREATE INDEX `credit_hold_lapsing` ON `credit_hold` (`expires_at`) WHERE status = 'open';",
+      "CREATE TABLE `credit_lot` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`account` text NOT NULL,\n\t`seq` integer NOT NULL,\n\t`amount` integer NOT NULL,\n\t`remaining` integer NOT NULL,\n\t`priority` integer NOT NULL,\n\t`expires_at` integer,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE INDEX `credit_lot_open` ON `credit_lot` (`account`,`expires_at`) WHERE remaining > 0;",
+      "CREATE INDEX `credit_lot_lapsing` ON `credit_lot` (`expires_at`) WHERE remaining > 0 AND expires_at IS NOT NULL;",
+      "ALTER TABLE `credit_entry` ADD `expires_at` integer;",
+      "ALTER TABLE `credit_entry` ADD `priority` integer;"
+    ]
   }
 ];

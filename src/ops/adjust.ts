@@ -1,9 +1,10 @@
-import { ENTRY_COLUMNS, headJoin, headOf, SELECT_HEAD, toEntry } from '../entry.js';
+import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
-import { ACCOUNT_FLOOR, MAX_AMOUNT } from '../limits.js';
+import { MAX_AMOUNT } from '../limits.js';
+import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf } from './context.js';
-import { SELECT_BY_KEY } from './grant.js';
+import { after } from './grant.js';
 
 export interface AdjustRequest {
   account: string;
@@ -14,36 +15,35 @@ export interface AdjustRequest {
   metadata?: string;
 }
 
-// A signed operator correction. It is held to the same floor as a debit: a correction
-// that would take the balance below zero is 'insufficient', never a silent overdraft.
+// A signed operator correction. A negative one is held to the same covers guard as a
+// debit and draws lots the same way (so lots never hold more than the balance); one that
+// would take the account below its floor is 'insufficient', never a silent overdraft.
 const ADJUST = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'adjust', p.delta, ABS(p.delta), COALESCE(h.balance, 0) + p.delta,
-       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.now
+       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, NULL, NULL, p.now
 FROM (SELECT ? AS id, ? AS account, ? AS delta, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE COALESCE(h.balance, 0) + p.delta BETWEEN ${ACCOUNT_FLOOR} AND ${MAX_AMOUNT}
+WHERE CASE WHEN p.delta > 0 THEN COALESCE(h.balance, 0) + p.delta <= ${MAX_AMOUNT}
+           ELSE h.seq IS NOT NULL AND ${COVERS('h', 'p.account', 'p.now', '-p.delta')} END
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *`;
+${RETURNING_WITH_BALANCE}`;
 
 export async function adjust(ctx: Context, req: AdjustRequest): Promise<AdjustResult> {
   const key = req.idempotencyKey ?? null;
-  const [inserted, byKey, head] = await ctx.runner.write({
-    fastPath: true,
-    statements: [
-      {
-        sql: ADJUST,
-        args: [ctx.newId(), req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, ctx.now()],
-      },
+  const now = ctx.now();
+  const id = ctx.newId();
+  const { rows, explain } = await ctx.runner.write({
+    primary: { sql: ADJUST, args: [id, req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, now] },
+    dependents: req.delta < 0 ? drawLots(id) : undefined,
+    skipDependents: noOpenLots,
+    explain: [
       { sql: SELECT_BY_KEY, args: [req.account, 'adjust', key] },
-      { sql: SELECT_HEAD, args: [req.account] },
+      { sql: SNAPSHOT, args: [req.account, now] },
     ],
   });
-  const row = inserted?.[0];
-  if (row !== undefined) {
-    const entry = toEntry(row);
-    return { outcome: 'adjusted', entry, balance: entry.balance };
-  }
-  const current = headOf(head);
+  const row = rows[0];
+  if (row !== undefined) return { outcome: 'adjusted', entry: toEntry(row), ...after(req.account, row) };
+  const [byKey, snapshot] = explain;
   const original = byKey?.[0];
   if (original !== undefined) {
     const entry = toEntry(original);
@@ -58,15 +58,10 @@ export async function adjust(ctx: Context, req: AdjustRequest): Promise<AdjustRe
       );
     }
     assertSameRequest('adjust', entry, fingerprintOf(req));
-    return { outcome: 'replayed', entry, balance: current.balance };
+    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
   }
   if (req.delta > 0) {
     throw new LedgerError('overflow', `adjust: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, { account: req.account });
   }
-  return {
-    outcome: 'insufficient',
-    balance: current.balance,
-    available: Math.max(0, current.balance - ACCOUNT_FLOOR),
-    requested: -req.delta,
-  };
+  return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: -req.delta };
 }

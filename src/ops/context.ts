@@ -10,7 +10,7 @@ export interface Context {
 }
 
 /** Fields of a request that must match the original for a replay to be a replay. */
-export type Fingerprint = Partial<Pick<Entry, 'amount' | 'ref' | 'reason' | 'model' | 'keyId' | 'actor'>> & {
+export type Fingerprint = Partial<Pick<Entry, 'amount' | 'ref' | 'reason' | 'model' | 'keyId' | 'actor' | 'expiresAt' | 'priority'>> & {
   metadata?: string | null;
 };
 
@@ -32,6 +32,8 @@ export function assertSameRequest(operation: string, original: Entry, request: F
   cmp('model', original.model);
   cmp('keyId', original.keyId);
   cmp('actor', original.actor);
+  cmp('expiresAt', original.expiresAt);
+  cmp('priority', original.priority);
   cmp('metadata', original.metadata === null ? null : JSON.stringify(original.metadata));
   if (differing.length > 0) {
     throw new LedgerError(

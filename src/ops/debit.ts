@@ -1,8 +1,8 @@
-import { ENTRY_COLUMNS, headJoin, headOf, SELECT_HEAD, toEntry } from '../entry.js';
-import { ACCOUNT_FLOOR } from '../limits.js';
+import { toEntry } from '../entry.js';
+import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf } from './context.js';
-import { SELECT_BY_KEY } from './grant.js';
+import { after } from './grant.js';
 
 export interface DebitRequest {
   account: string;
@@ -15,50 +15,53 @@ export interface DebitRequest {
   metadata?: string;
 }
 
-// The covers guard lives in the WHERE: the row is appended only if the head balance,
-// read under the same write lock, still covers the amount. No head row → nothing to spend.
+// The covers guard lives in the WHERE: the row is appended only if the head balance, less
+// open holds and expired lots, read under the same write lock, still covers the amount.
+// No head row → nothing to spend.
 const DEBIT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
-       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, p.now
+       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now
 FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ? AS now) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE h.balance - p.amount >= ${ACCOUNT_FLOOR}
+WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *`;
+${RETURNING_WITH_BALANCE}`;
 
 export async function debit(ctx: Context, req: DebitRequest): Promise<DebitResult> {
   const key = req.idempotencyKey ?? null;
-  const insert = {
-    sql: DEBIT,
-    args: [
-      ctx.newId(),
-      req.account,
-      req.amount,
-      req.reason ?? null,
-      key,
-      req.model ?? null,
-      req.keyId ?? null,
-      req.actor ?? null,
-      req.metadata ?? null,
-      ctx.now(),
-    ],
-  };
-  const head = { sql: SELECT_HEAD, args: [req.account] };
-  const statements = key === null ? [insert, head] : [insert, { sql: SELECT_BY_KEY, args: [req.account, 'debit', key] }, head];
-  const results = await ctx.runner.write({ fastPath: true, statements });
-  const row = results[0]?.[0];
-  if (row !== undefined) {
-    const entry = toEntry(row);
-    return { outcome: 'debited', entry, balance: entry.balance };
-  }
-  const current = headOf(results[results.length - 1]);
-  const original = key === null ? undefined : results[1]?.[0];
+  const now = ctx.now();
+  const id = ctx.newId();
+  const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
+  if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
+  const { rows, explain: why } = await ctx.runner.write({
+    primary: {
+      sql: DEBIT,
+      args: [
+        id,
+        req.account,
+        req.amount,
+        req.reason ?? null,
+        key,
+        req.model ?? null,
+        req.keyId ?? null,
+        req.actor ?? null,
+        req.metadata ?? null,
+        now,
+      ],
+    },
+    dependents: drawLots(id),
+    skipDependents: noOpenLots,
+    explain,
+  });
+  const row = rows[0];
+  if (row !== undefined) return { outcome: 'debited', entry: toEntry(row), ...after(req.account, row) };
+  const [snapshot, byKey] = why;
+  const original = byKey?.[0];
   if (original !== undefined) {
     const entry = toEntry(original);
     assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
-    return { outcome: 'replayed', entry, balance: current.balance };
+    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
   }
-  const available = Math.max(0, current.balance - ACCOUNT_FLOOR);
-  return { outcome: 'insufficient', balance: current.balance, available, requested: req.amount };
+  return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
 }

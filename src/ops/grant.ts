@@ -1,6 +1,7 @@
-import { ENTRY_COLUMNS, headJoin, headOf, SELECT_HEAD, toEntry } from '../entry.js';
+import { toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
-import { MAX_AMOUNT } from '../limits.js';
+import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../limits.js';
+import { ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { GrantResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf } from './context.js';
 
@@ -11,48 +12,81 @@ export interface GrantRequest {
   reason?: string;
   actor?: string;
   metadata?: string;
+  expiresAt?: number;
+  priority?: number;
 }
 
 // One statement: read the head, guard against overflow, append. A replayed key hits the
 // partial unique index and inserts nothing.
 const GRANT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'grant', p.amount, p.amount, COALESCE(h.balance, 0) + p.amount,
-       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.now
-FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now) AS p
+       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.expires_at, p.priority, p.now
+FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS expires_at,
+             ? AS priority, ? AS now) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE COALESCE(h.balance, 0) + p.amount <= ${MAX_AMOUNT}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *`;
+${RETURNING_WITH_BALANCE}`;
 
-export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND kind = ? AND idempotency_key = ?';
+/** Dependent: open the lot for grant `?` (only sent for grants with an expiry or a priority). */
+const OPEN_LOT = `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
+SELECT id, account, seq, amount, amount, priority, expires_at, created_at FROM credit_entry WHERE id = ? AND kind = 'grant'`;
 
 export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResult> {
   const key = req.idempotencyKey ?? null;
-  const [inserted, byKey, head] = await ctx.runner.write({
-    fastPath: true,
-    statements: [
-      {
-        sql: GRANT,
-        args: [ctx.newId(), req.account, req.amount, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, ctx.now()],
-      },
+  const now = ctx.now();
+  if (req.expiresAt !== undefined && req.expiresAt <= now) {
+    throw new LedgerError('invalid_argument', `grant: expiresAt ${req.expiresAt} is not after now (${now})`, { field: 'expiresAt' });
+  }
+  // A grant opens a lot when it expires or is drawn in a non-default order.
+  const lotted = req.expiresAt !== undefined || (req.priority !== undefined && req.priority !== PRIORITY_DEFAULT);
+  const id = ctx.newId();
+  const { rows, explain } = await ctx.runner.write({
+    primary: {
+      sql: GRANT,
+      args: [
+        id,
+        req.account,
+        req.amount,
+        req.reason ?? null,
+        key,
+        req.actor ?? null,
+        req.metadata ?? null,
+        req.expiresAt ?? null,
+        lotted ? (req.priority ?? PRIORITY_DEFAULT) : null,
+        now,
+      ],
+    },
+    dependents: lotted ? [{ sql: OPEN_LOT, args: [id] }] : undefined,
+    explain: [
       { sql: SELECT_BY_KEY, args: [req.account, 'grant', key] },
-      { sql: SELECT_HEAD, args: [req.account] },
+      { sql: SNAPSHOT, args: [req.account, now] },
     ],
   });
-  const row = inserted?.[0];
+  const row = rows[0];
   if (row !== undefined) {
     const entry = toEntry(row);
-    return { outcome: 'granted', entry, balance: entry.balance };
+    return { outcome: 'granted', entry, ...after(entry.account, row) };
   }
+  const [byKey, snapshot] = explain;
   const original = byKey?.[0];
   if (original !== undefined) {
     const entry = toEntry(original);
-    assertSameRequest('grant', entry, fingerprintOf(req));
-    return { outcome: 'replayed', entry, balance: headOf(head).balance };
+    assertSameRequest('grant', entry, {
+      ...fingerprintOf(req),
+      expiresAt: req.expiresAt ?? null,
+      priority: lotted ? (req.priority ?? PRIORITY_DEFAULT) : null,
+    });
+    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
   }
   throw new LedgerError('overflow', `grant: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, {
     account: req.account,
-    balance: headOf(head).balance,
     amount: req.amount,
   });
+}
+
+/** The `balance` / `available` pair every money result carries. */
+export function after(account: string, row: Record<string, unknown> | undefined): { balance: number; available: number } {
+  const b = toBalance(account, row);
+  return { balance: b.balance, available: b.available };
 }

@@ -1,15 +1,17 @@
-import { headOf, num, SELECT_HEAD, toEntry } from '../entry.js';
-import { ACCOUNT_FLOOR, HISTORY_DEFAULT_LIMIT } from '../limits.js';
+import { num, toBalance, toEntry } from '../entry.js';
+import { HISTORY_DEFAULT_LIMIT } from '../limits.js';
 import type { EntryKind } from '../schema.js';
+import { SNAPSHOT } from '../sql.js';
 import type { Balance, HistoryPage, KeySpend, LedgerStats } from '../types.js';
 import type { Context } from './context.js';
 
-/** The head row is the balance: one index seek, whatever the history length. */
+/**
+ * The head row is the posted balance (one index seek, whatever the history length); open
+ * holds and lapsed lots are summed over their own small projections, at the clock's now.
+ */
 export async function getBalance(ctx: Context, account: string): Promise<Balance> {
-  const [rows] = await ctx.runner.read([{ sql: SELECT_HEAD, args: [account] }]);
-  const { seq, balance } = headOf(rows);
-  const held = 0;
-  return { account, balance, held, available: Math.max(0, balance - held - ACCOUNT_FLOOR), seq };
+  const [rows] = await ctx.runner.read([{ sql: SNAPSHOT, args: [account, ctx.now()] }]);
+  return toBalance(account, rows?.[0]);
 }
 
 /** Newest first; the cursor is the seq to continue below (keyset pagination on the unique index). */

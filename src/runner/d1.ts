@@ -1,5 +1,6 @@
 import type { D1Database } from '@cloudflare/workers-types';
 import { wrapDriverError } from '../errors.js';
+import { flatten } from './batch.js';
 import type { Row, Runner, Statement } from './types.js';
 
 /** D1 binds no `undefined`; every statement here passes null for "absent". */
@@ -15,9 +16,14 @@ export function d1Runner(d1: D1Database): Runner {
       wrapDriverError(e);
     }
   };
+  const writeMany: Runner['writeMany'] = async (units) => {
+    const { statements, split } = flatten(units);
+    return split(await batch(statements));
+  };
   return {
     driver: 'd1',
-    write: (unit) => batch(unit.statements),
+    writeMany,
+    write: async (unit) => (await writeMany([unit]))[0] as never,
     read: batch,
     exec: async (statements) => {
       await batch(statements);

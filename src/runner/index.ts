@@ -6,7 +6,7 @@ import { d1Runner } from './d1.js';
 import { libsqlRunner } from './libsql.js';
 import type { Runner } from './types.js';
 
-export type { DriverName, Row, Runner, Statement, Unit } from './types.js';
+export type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './types.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: drizzle's own generic for "any SQLite driver".
 export type AnySQLiteDatabase = BaseSQLiteDatabase<'sync' | 'async', any, any, any>;

@@ -1,8 +1,9 @@
-import type { Client, InStatement, ResultSet } from '@libsql/client';
+import type { Client, InArgs, ResultSet } from '@libsql/client';
 import { wrapDriverError } from '../errors.js';
+import { flatten } from './batch.js';
 import type { Row, Runner, Statement } from './types.js';
 
-const toLibsql = (s: Statement): InStatement => ({ sql: s.sql, args: s.args as InStatement extends { args?: infer A } ? A : never });
+const toLibsql = (s: Statement) => ({ sql: s.sql, args: s.args as InArgs });
 
 /** libSQL rows are arrays with named properties; copy to plain objects once. */
 function rowsOf(rs: ResultSet): Row[] {
@@ -23,27 +24,24 @@ function rowsOf(rs: ResultSet): Row[] {
  * SQLITE_BUSY can drop an acknowledged write (libsql-client-ts #352).
  */
 export function libsqlRunner(client: Client): Runner {
+  const batch = async (statements: readonly Statement[], mode: 'write' | 'read'): Promise<Row[][]> => {
+    try {
+      if (statements.length === 1) return [rowsOf(await client.execute(toLibsql(statements[0] as Statement)))];
+      return (await client.batch(statements.map(toLibsql), mode)).map(rowsOf);
+    } catch (e) {
+      wrapDriverError(e);
+    }
+  };
+  const writeMany: Runner['writeMany'] = async (units) => {
+    const { statements, split } = flatten(units);
+    return split(await batch(statements, 'write'));
+  };
   return {
     driver: 'libsql',
-    async write(unit) {
-      try {
-        if (unit.statements.length === 1) return [rowsOf(await client.execute(toLibsql(unit.statements[0] as Statement)))];
-        const results = await client.batch(unit.statements.map(toLibsql), 'write');
-        return results.map(rowsOf);
-      } catch (e) {
-        wrapDriverError(e);
-      }
-    },
-    async read(statements) {
-      try {
-        if (statements.length === 1) return [rowsOf(await client.execute(toLibsql(statements[0] as Statement)))];
-        const results = await client.batch(statements.map(toLibsql), 'read');
-        return results.map(rowsOf);
-      } catch (e) {
-        wrapDriverError(e);
-      }
-    },
-    async exec(statements) {
+    writeMany,
+    write: async (unit) => (await writeMany([unit]))[0] as never,
+    read: (statements) => batch(statements, 'read'),
+    exec: async (statements) => {
       try {
         await client.batch(statements.map(toLibsql), 'write');
       } catch (e) {

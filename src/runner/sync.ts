@@ -1,5 +1,5 @@
 import { wrapDriverError } from '../errors.js';
-import type { DriverName, Row, Runner, Statement, Unit } from './types.js';
+import type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './types.js';
 
 /** What better-sqlite3 and bun:sqlite have in common, reduced to what we use. */
 export interface SyncStatement {
@@ -14,9 +14,11 @@ export interface SyncDatabase {
 const STATEMENT_CACHE_MAX = 256;
 
 /**
- * Sync drivers: statements are prepared once and cached; a multi-statement unit runs
- * inside BEGIN IMMEDIATE … COMMIT in one synchronous call, so no other writer (thread,
- * process) and no other JS task can interleave.
+ * Sync drivers: statements are prepared once and cached; a unit with dependent writes
+ * runs inside BEGIN IMMEDIATE … COMMIT in one synchronous call, so no other writer
+ * (process) and no other JS task can interleave. A unit that is a single conditional
+ * INSERT runs in autocommit: SQLite takes the write lock before the statement's first
+ * read, so the head it guards on cannot move under it.
  */
 export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
   const cache = new Map<string, SyncStatement>();
@@ -29,8 +31,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     }
     return s;
   };
-  const begin = () => prepare('BEGIN IMMEDIATE').run([]);
-  const commit = () => prepare('COMMIT').run([]);
+  const all = (s: Statement) => prepare(s.sql).all(s.args);
   const rollback = () => {
     try {
       prepare('ROLLBACK').run([]);
@@ -38,9 +39,8 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
       // Already rolled back by SQLite (e.g. SQLITE_FULL aborts the transaction).
     }
   };
-
-  const inTransaction = <T>(fn: () => T): T => {
-    begin();
+  const transaction = <T>(mode: 'BEGIN IMMEDIATE' | 'BEGIN', fn: () => T): T => {
+    prepare(mode).run([]);
     let result: T;
     try {
       result = fn();
@@ -48,27 +48,46 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
       rollback();
       throw e;
     }
-    commit();
+    prepare('COMMIT').run([]);
     return result;
   };
 
+  /** Runs one unit; the caller provides the transaction when there is one. */
+  const runUnit = (unit: Unit): UnitResult => {
+    const rows = all(unit.primary);
+    const row = rows[0];
+    if (row !== undefined) {
+      if (unit.dependents) {
+        const skip = unit.skipDependents?.(row) ?? false;
+        for (const s of unit.dependents) if (!(skip && s.skippable)) all(s);
+      }
+      return { rows, explain: [] };
+    }
+    return { rows, explain: (unit.explain ?? []).map(all) };
+  };
+
+  const readAll = (statements: readonly Statement[]): Row[][] =>
+    statements.length === 1 ? [all(statements[0] as Statement)] : transaction('BEGIN', () => statements.map(all));
+
   return {
     driver,
-    async write(unit: Unit) {
+    async write(unit) {
       try {
-        const { statements } = unit;
-        const first = statements[0];
-        if (first === undefined) return [];
-        if (statements.length === 1 || unit.fastPath) {
-          // A single statement is atomic on its own: SQLite takes the write lock before
-          // its first read, so the head it guards on cannot move under it.
-          const rows = prepare(first.sql).all(first.args);
-          if (rows.length > 0 || statements.length === 1) return [rows];
-          // Nothing inserted: the explanation reads run in one read snapshot. They only
-          // classify a no-op; an append-only log cannot un-explain it afterwards.
-          return [rows, ...readAll(statements.slice(1))];
+        if (unit.dependents === undefined || unit.dependents.length === 0) {
+          const rows = all(unit.primary);
+          if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [] };
+          // A no-op: explain it from one read snapshot. Rows are only ever appended, so
+          // what made the insert a no-op (a replayed key, a missing entry) is still there.
+          return { rows, explain: readAll(unit.explain) };
         }
-        return inTransaction(() => statements.map((s) => prepare(s.sql).all(s.args)));
+        return transaction('BEGIN IMMEDIATE', () => runUnit(unit));
+      } catch (e) {
+        wrapDriverError(e);
+      }
+    },
+    async writeMany(units) {
+      try {
+        return transaction('BEGIN IMMEDIATE', () => units.map(runUnit));
       } catch (e) {
         wrapDriverError(e);
       }
@@ -82,7 +101,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     },
     async exec(statements) {
       try {
-        inTransaction(() => {
+        transaction('BEGIN IMMEDIATE', () => {
           for (const s of statements) db.prepare(s.sql).run(s.args);
         });
       } catch (e) {
@@ -90,21 +109,4 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
       }
     },
   };
-
-  function readAll(statements: readonly Statement[]): Row[][] {
-    if (statements.length === 1) {
-      const s = statements[0] as Statement;
-      return [prepare(s.sql).all(s.args)];
-    }
-    // DEFERRED: a read transaction gives the statements one snapshot without a write lock.
-    prepare('BEGIN').run([]);
-    try {
-      const out = statements.map((s) => prepare(s.sql).all(s.args));
-      prepare('COMMIT').run([]);
-      return out;
-    } catch (e) {
-      rollback();
-      throw e;
-    }
-  }
 }

@@ -2,18 +2,35 @@
 export interface Statement {
   readonly sql: string;
   readonly args: readonly unknown[];
+  /** A dependent that sync drivers may skip when the unit's `skipDependents(row)` is true. */
+  readonly skippable?: boolean;
 }
 
 export type Row = Record<string, unknown>;
 
 /**
- * One atomic unit sent in one round trip. `fastPath`: the first statement is the only
- * write and the rest only explain a no-op (why nothing was inserted). Sync drivers may
- * then run the write alone in autocommit and the rest only if it returned no row.
+ * One atomic unit sent in one round trip.
+ * - `primary`: the conditional INSERT … RETURNING; it returns the new row or nothing.
+ * - `dependents`: writes that only act if the primary inserted in this call. Each is
+ *   guarded in SQL by the primary's fresh row id, so batch drivers can send them
+ *   unconditionally; sync drivers skip them when the primary returned no row, and skip
+ *   the `skippable` ones when `skipDependents(row)` says they have nothing to do (e.g.
+ *   the account has no open lot to draw from).
+ * - `explain`: reads that say why nothing was inserted (insufficient, replay, not found).
+ *   Batch drivers always send them; sync drivers run them only after a no-op.
  */
 export interface Unit {
-  readonly statements: readonly Statement[];
-  readonly fastPath?: boolean;
+  readonly primary: Statement;
+  readonly dependents?: readonly Statement[];
+  readonly skipDependents?: (row: Row) => boolean;
+  readonly explain?: readonly Statement[];
+}
+
+export interface UnitResult {
+  /** The primary's RETURNING rows: one row if it inserted, none otherwise. */
+  readonly rows: Row[];
+  /** Results of the explain reads; empty arrays where they were not run. */
+  readonly explain: Row[][];
 }
 
 export type DriverName = 'better-sqlite3' | 'libsql' | 'd1' | 'bun:sqlite';
@@ -25,7 +42,9 @@ export type DriverName = 'better-sqlite3' | 'libsql' | 'd1' | 'bun:sqlite';
  */
 export interface Runner {
   readonly driver: DriverName;
-  write(unit: Unit): Promise<Row[][]>;
+  write(unit: Unit): Promise<UnitResult>;
+  /** Several units in one atomic round trip (sweeps, batches). */
+  writeMany(units: readonly Unit[]): Promise<UnitResult[]>;
   /** Reads; several statements see one snapshot. */
   read(statements: readonly Statement[]): Promise<Row[][]>;
   /** Schema changes and other statements that return nothing, atomically. */

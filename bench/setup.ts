@@ -1,0 +1,108 @@
+/**
+ * Database setup for the benchmark: one pragma set for every file, the package's own
+ * migration SQL for the baseline table, and a fast, auditor-clean history seed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { createLedger, type Ledger } from '../src/index.js';
+import { MIGRATIONS } from '../src/migrate/embedded.generated.js';
+
+/** Applied to every connection, in this order; printed with the results. */
+export const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'busy_timeout = 5000'] as const;
+
+/** The account every scenario writes to. Neighbours sort before and after it. */
+export const ACCOUNT = 'user_bench';
+export const NEIGHBOURS = ['user_aaaa', 'user_zzzz'] as const;
+export const NEIGHBOUR_ROWS = 1_000;
+
+/** Opening grant of the benchmark account: far more than all benchmark debits together. */
+export const OPENING_GRANT = 1_000_000_000_000;
+
+export type Client = Database.Database;
+
+export interface BenchDir {
+  readonly path: string;
+  remove(): void;
+}
+
+export function tempDir(): BenchDir {
+  const path = mkdtempSync(join(tmpdir(), 'drizzle-credits-bench-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function openClient(file: string): Client {
+  const client = new Database(file);
+  for (const p of PRAGMAS) client.pragma(p);
+  const mode = client.pragma('journal_mode', { simple: true });
+  if (mode !== 'wal') throw new Error(`${file}: journal_mode is ${String(mode)}, expected wal`);
+  return client;
+}
+
+/** The baseline table: `credit_entry` created by the package's own migration statements. */
+export function applyMigrationSql(client: Client): void {
+  client.transaction(() => {
+    for (const m of MIGRATIONS) for (const s of m.statements) client.exec(s);
+  })();
+}
+
+export async function openLedger(file: string): Promise<{ client: Client; ledger: Ledger }> {
+  const client = openClient(file);
+  const ledger = createLedger(drizzle(client));
+  await ledger.migrate();
+  return { client, ledger };
+}
+
+/**
+ * Appends `rows` entries for `account` in one INSERT … WITH RECURSIVE: seq 1..rows
+ * contiguous, a large opening grant, then debits and small grants alternating, each row's
+ * balance the running sum, so `ledger.verify()` passes. Ids are 26-character strings that
+ * sort before every real ULID (history is older than the benchmark), `created_at` rises
+ * with seq, so the benchmark's own rows land at the right edge of those indexes, as in
+ * production.
+ */
+export function seedHistory(client: Client, account: string, idPrefix: string, rows: number, openingGrant: number): void {
+  if (idPrefix.length !== 7) throw new Error('idPrefix must be 7 characters (ids are 26 long)');
+  const startedAt = Date.now() - 30 * 24 * 3600 * 1000;
+  client
+    .prepare(
+      `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, created_at)
+       WITH RECURSIVE h(seq, kind, delta, balance) AS (
+         SELECT 1, 'grant', @grant, @grant
+         UNION ALL
+         SELECT seq + 1,
+                CASE WHEN (seq + 1) % 2 = 0 THEN 'debit' ELSE 'grant' END,
+                CASE WHEN (seq + 1) % 2 = 0 THEN -(1 + (seq + 1) % 7) ELSE 1 + (seq + 1) % 3 END,
+                balance + CASE WHEN (seq + 1) % 2 = 0 THEN -(1 + (seq + 1) % 7) ELSE 1 + (seq + 1) % 3 END
+         FROM h WHERE seq < @rows
+       )
+       SELECT @prefix || printf('%019d', seq), @account, seq, kind, delta, abs(delta), balance, @startedAt + seq FROM h`,
+    )
+    .run({ grant: openingGrant, rows, prefix: idPrefix, account, startedAt });
+}
+
+/** Seeds the benchmark account and its neighbours; returns the benchmark account's head seq. */
+export function seedDatabase(client: Client, historyRows: number): number {
+  seedHistory(client, NEIGHBOURS[0], '01HSEDA', NEIGHBOUR_ROWS, 1_000_000);
+  seedHistory(client, ACCOUNT, '01HSEDB', historyRows, OPENING_GRANT);
+  seedHistory(client, NEIGHBOURS[1], '01HSEDC', NEIGHBOUR_ROWS, 1_000_000);
+  client.pragma('wal_checkpoint(TRUNCATE)');
+  return headSeq(client);
+}
+
+export function headSeq(client: Client, account: string = ACCOUNT): number {
+  const row = client.prepare('SELECT MAX(seq) AS s FROM credit_entry WHERE account = ?').get(account) as { s: number | null };
+  return row.s ?? 0;
+}
+
+/**
+ * Puts the benchmark account back at `seq` rows after a round, so every round starts from
+ * the same history size (the "1k" account would otherwise be a 21k account by round two).
+ * Harness-only: the library never deletes log rows.
+ */
+export function truncateTo(client: Client, seq: number): void {
+  client.prepare('DELETE FROM credit_entry WHERE account = ? AND seq > ?').run(ACCOUNT, seq);
+  client.pragma('wal_checkpoint(TRUNCATE)');
+}

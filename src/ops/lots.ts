@@ -1,0 +1,50 @@
+import { num } from '../entry.js';
+import type { Row } from '../runner/index.js';
+import type { Allocation, Lot } from '../types.js';
+import type { Context } from './context.js';
+
+/** The draw order of DESIGN §4: priority, soonest expiry (never-expiring last), oldest. */
+export const DRAW_ORDER = 'priority, expires_at IS NULL, expires_at, seq';
+
+export function toLot(r: Row): Lot {
+  return {
+    id: String(r.id),
+    account: String(r.account),
+    amount: num(r.amount),
+    remaining: num(r.remaining),
+    priority: num(r.priority),
+    expiresAt: r.expires_at === null || r.expires_at === undefined ? null : num(r.expires_at),
+    createdAt: num(r.created_at),
+  };
+}
+
+/** Open lots (something left, not past expiry at now), in the order debits draw them. */
+export async function lots(ctx: Context, account: string): Promise<Lot[]> {
+  const [rows = []] = await ctx.runner.read([
+    {
+      sql: `SELECT * FROM credit_lot WHERE account = ? AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) ORDER BY ${DRAW_ORDER}`,
+      args: [account, ctx.now()],
+    },
+  ]);
+  return rows.map(toLot);
+}
+
+/** Lots with something left that lapse within `withinMs` from now, soonest first. */
+export async function expiring(ctx: Context, account: string, withinMs: number): Promise<Lot[]> {
+  const now = ctx.now();
+  const [rows = []] = await ctx.runner.read([
+    {
+      sql: 'SELECT * FROM credit_lot WHERE account = ? AND remaining > 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at, seq',
+      args: [account, now, now + withinMs],
+    },
+  ]);
+  return rows.map(toLot);
+}
+
+/** Which lots an entry drew from (positive) or gave back to (negative), in draw order. */
+export async function allocations(ctx: Context, entryId: string): Promise<Allocation[]> {
+  const [rows = []] = await ctx.runner.read([
+    { sql: 'SELECT entry_id, lot_id, amount, ord FROM credit_allocation WHERE entry_id = ? ORDER BY ord', args: [entryId] },
+  ]);
+  return rows.map((r) => ({ entryId: String(r.entry_id), lotId: String(r.lot_id), amount: num(r.amount), ord: num(r.ord) }));
+}

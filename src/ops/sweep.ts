@@ -1,0 +1,119 @@
+import { num } from '../entry.js';
+import type { Unit } from '../runner/index.js';
+import { applyAllocations, ENTRY_COLUMNS, headJoin } from '../sql.js';
+import type { SweepReport } from '../types.js';
+import type { Context } from './context.js';
+
+export interface SweepOptions {
+  dryRun?: boolean;
+  batchSize?: number;
+  /** Called after each batch with the running totals (for progress bars). */
+  onProgress?: (report: SweepReport, pending: { lots: number; holds: number }) => void;
+}
+
+// Each lapsed lot gets an `expire` row for exactly what is left of it, read inside the
+// statement, under the write lock: a debit that drew the lot a moment before, or a second
+// sweeper, leaves nothing to expire twice. The allocation row makes lot.remaining
+// derivable (amount − Σ allocations) and the dependent applies it.
+const EXPIRE_LOT = `WITH p AS (SELECT ? AS id, ? AS lot, ? AS now)
+INSERT INTO credit_entry (${ENTRY_COLUMNS})
+SELECT p.id, lt.account, h.seq + 1, 'expire', -lt.remaining, lt.remaining, h.balance - lt.remaining,
+       'lot expired', NULL, lt.id, NULL, NULL, 'sweep', NULL, lt.expires_at, NULL, p.now
+FROM p JOIN credit_lot AS lt ON lt.id = p.lot JOIN credit_entry AS h ON ${headJoin('h', 'lt.account')}
+WHERE lt.remaining > 0 AND lt.expires_at <= p.now
+RETURNING id, amount`;
+
+const RECORD_EXPIRY = `INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
+SELECT id, ref, account, amount, 1 FROM credit_entry WHERE id = ? AND kind = 'expire'`;
+
+const EXPIRE_HOLD = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS now)
+INSERT INTO credit_entry (${ENTRY_COLUMNS})
+SELECT p.id, hx.account, h.seq + 1, 'expire', 0, hx.amount, h.balance,
+       'hold expired', NULL, hx.id, NULL, NULL, 'sweep', NULL, hx.expires_at, NULL, p.now
+FROM p JOIN credit_hold AS hx ON hx.id = p.hold JOIN credit_entry AS h ON ${headJoin('h', 'hx.account')}
+WHERE hx.status = 'open' AND hx.expires_at <= p.now
+RETURNING id, amount`;
+
+const CLOSE_EXPIRED_HOLD = `UPDATE credit_hold SET status = 'expired', resolved_by = ?1
+WHERE id = ?2 AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?1)`;
+
+const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
+const LAPSED_HOLDS = "SELECT id FROM credit_hold WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";
+const PENDING = `SELECT (SELECT COUNT(*) FROM credit_lot WHERE remaining > 0 AND expires_at <= ?1) AS lots,
+  (SELECT COALESCE(SUM(remaining), 0) FROM credit_lot WHERE remaining > 0 AND expires_at <= ?1) AS credits,
+  (SELECT COUNT(*) FROM credit_hold WHERE status = 'open' AND expires_at <= ?1) AS holds,
+  (SELECT COALESCE(SUM(amount), 0) FROM credit_hold WHERE status = 'open' AND expires_at <= ?1) AS held`;
+
+/**
+ * Writes the `expire` rows that make the log say what lapsed. Balances were already exact
+ * without it (expiry is applied at read time). Work goes in bounded batches, each one
+ * atomic unit; the candidates are read first, but every write re-checks in SQL, so a
+ * concurrent debit or sweep can make a candidate a no-op, never a double expiry.
+ */
+export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions): Promise<SweepReport> {
+  const now = ctx.now();
+  const report: SweepReport = {
+    dryRun: opts.dryRun ?? false,
+    lotsExpired: 0,
+    creditsExpired: 0,
+    holdsExpired: 0,
+    creditsReleased: 0,
+    batches: 0,
+  };
+  const [[pending] = []] = await ctx.runner.read([{ sql: PENDING, args: [now] }]);
+  if (opts.dryRun) {
+    report.lotsExpired = num(pending?.lots);
+    report.creditsExpired = num(pending?.credits);
+    report.holdsExpired = num(pending?.holds);
+    report.creditsReleased = num(pending?.held);
+    return report;
+  }
+  const left = { lots: num(pending?.lots), holds: num(pending?.holds) };
+  for (;;) {
+    const [lotRows = [], holdRows = []] = await ctx.runner.read([
+      { sql: LAPSED_LOTS, args: [now, batchSize] },
+      { sql: LAPSED_HOLDS, args: [now, batchSize] },
+    ]);
+    if (lotRows.length === 0 && holdRows.length === 0) break;
+    const units: Unit[] = [];
+    const kinds: ('lot' | 'hold')[] = [];
+    for (const r of lotRows) {
+      const id = ctx.newId();
+      units.push({
+        primary: { sql: EXPIRE_LOT, args: [id, String(r.id), now] },
+        dependents: [{ sql: RECORD_EXPIRY, args: [id] }, applyAllocations(id)],
+      });
+      kinds.push('lot');
+    }
+    for (const r of holdRows) {
+      const id = ctx.newId();
+      units.push({
+        primary: { sql: EXPIRE_HOLD, args: [id, String(r.id), now] },
+        dependents: [{ sql: CLOSE_EXPIRED_HOLD, args: [id, String(r.id)] }],
+      });
+      kinds.push('hold');
+    }
+    const results = await ctx.runner.writeMany(units);
+    let progressed = 0;
+    results.forEach((res, i) => {
+      const row = res.rows[0];
+      if (row === undefined) return; // someone else got there first
+      progressed++;
+      if (kinds[i] === 'lot') {
+        report.lotsExpired++;
+        report.creditsExpired += num(row.amount);
+        left.lots--;
+      } else {
+        report.holdsExpired++;
+        report.creditsReleased += num(row.amount);
+        left.holds--;
+      }
+    });
+    report.batches++;
+    opts.onProgress?.({ ...report }, { lots: Math.max(0, left.lots), holds: Math.max(0, left.holds) });
+    // A batch whose candidates were all taken by a concurrent sweep ends this one: the
+    // other sweeper is doing the rest, and a loop that makes no progress must not spin.
+    if (progressed === 0) break;
+  }
+  return report;
+}

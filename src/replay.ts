@@ -1,0 +1,266 @@
+/**
+ * Replays the log to derive every projection (lots, holds, allocations) and to check what
+ * each guard promised at the moment it ran. The auditor compares this with what is
+ * stored; rebuild() writes it. It is the same rules as the SQL, written a second time on
+ * purpose: two implementations that agree are the check.
+ */
+import { ACCOUNT_FLOOR, PRIORITY_DEFAULT } from './limits.js';
+import type { HoldStatus, VerifyProblem } from './types.js';
+
+export interface LogRow {
+  id: string;
+  account: string;
+  seq: number;
+  kind: string;
+  delta: number;
+  amount: number;
+  balance: number;
+  ref: string | null;
+  expiresAt: number | null;
+  priority: number | null;
+  createdAt: number;
+}
+
+export interface DerivedLot {
+  id: string;
+  account: string;
+  seq: number;
+  amount: number;
+  remaining: number;
+  priority: number;
+  expiresAt: number | null;
+  createdAt: number;
+}
+
+export interface DerivedHold {
+  id: string;
+  account: string;
+  amount: number;
+  expiresAt: number;
+  status: HoldStatus;
+  resolvedBy: string | null;
+  createdAt: number;
+}
+
+export interface DerivedAllocation {
+  entryId: string;
+  lotId: string;
+  account: string;
+  amount: number;
+  ord: number;
+}
+
+interface AccountState {
+  lots: DerivedLot[];
+  holds: Map<string, DerivedHold>;
+  /** entry id → its allocations (debits, captures, negative adjusts, refunds), for refunds. */
+  allocs: Map<string, DerivedAllocation[]>;
+  /** original id → refund entry ids, in order. */
+  refunds: Map<string, { id: string; amount: number }[]>;
+  drawn: Map<string, { amount: number }>;
+}
+
+/** Receives the derived projections account by account; memory stays per account. */
+export interface ReplaySink {
+  lot(l: DerivedLot): void;
+  hold(h: DerivedHold): void;
+  allocation(a: DerivedAllocation): void;
+  problem(p: VerifyProblem): void;
+}
+
+const expired = (s: AccountState, at: number) =>
+  s.lots.reduce((n, l) => n + (l.remaining > 0 && l.expiresAt !== null && l.expiresAt <= at ? l.remaining : 0), 0);
+const held = (s: AccountState, at: number) => {
+  let n = 0;
+  for (const h of s.holds.values()) if (h.status === 'open' && h.expiresAt > at) n += h.amount;
+  return n;
+};
+
+function drawOrder(a: DerivedLot, b: DerivedLot): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  if ((a.expiresAt === null) !== (b.expiresAt === null)) return a.expiresAt === null ? 1 : -1;
+  if (a.expiresAt !== null && b.expiresAt !== null && a.expiresAt !== b.expiresAt) return a.expiresAt - b.expiresAt;
+  return a.seq - b.seq;
+}
+
+/** Replays one account's rows (in seq order) and emits its projections. */
+export class AccountReplay {
+  private readonly s: AccountState = { lots: [], holds: new Map(), allocs: new Map(), refunds: new Map(), drawn: new Map() };
+  private balance = 0;
+
+  constructor(
+    readonly account: string,
+    private readonly sink: ReplaySink,
+  ) {}
+
+  apply(r: LogRow): void {
+    const s = this.s;
+    const at = { account: r.account, entryId: r.id, seq: r.seq };
+    const before = this.balance;
+    this.balance = r.balance; // balance chain itself is checked by the caller
+    const spendable = before - expired(s, r.createdAt) - held(s, r.createdAt);
+    const covers = (need: number, what: string) => {
+      if (spendable - need < ACCOUNT_FLOOR) {
+        this.sink.problem({ code: 'below_floor', ...at, message: `${what} of ${need} with only ${spendable} available at ${r.createdAt}` });
+      }
+    };
+    switch (r.kind) {
+      case 'grant':
+        if (r.expiresAt !== null || r.priority !== null) {
+          s.lots.push({
+            id: r.id,
+            account: r.account,
+            seq: r.seq,
+            amount: r.amount,
+            remaining: r.amount,
+            priority: r.priority ?? PRIORITY_DEFAULT,
+            expiresAt: r.expiresAt,
+            createdAt: r.createdAt,
+          });
+        }
+        break;
+      case 'debit':
+        covers(r.amount, 'debit');
+        this.draw(r);
+        break;
+      case 'adjust':
+        if (r.delta < 0) {
+          covers(r.amount, 'negative adjustment');
+          this.draw(r);
+        }
+        break;
+      case 'hold':
+        covers(r.amount, 'hold');
+        s.holds.set(r.id, {
+          id: r.id,
+          account: r.account,
+          amount: r.amount,
+          expiresAt: r.expiresAt ?? 0,
+          status: 'open',
+          resolvedBy: null,
+          createdAt: r.createdAt,
+        });
+        break;
+      case 'capture':
+      case 'release':
+      case 'extend': {
+        const h = r.ref === null ? undefined : s.holds.get(r.ref);
+        if (h === undefined || h.status !== 'open' || h.expiresAt <= r.createdAt) {
+          this.sink.problem({ code: 'hold_resolution', ...at, message: `${r.kind} of hold ${r.ref} that was not open and live` });
+          break;
+        }
+        if (r.kind === 'extend') {
+          h.expiresAt = r.expiresAt ?? h.expiresAt;
+        } else if (r.kind === 'release') {
+          h.status = 'released';
+          h.resolvedBy = r.id;
+        } else {
+          covers(r.amount - h.amount, 'capture beyond the hold');
+          h.status = 'captured';
+          h.resolvedBy = r.id;
+          this.draw(r);
+        }
+        break;
+      }
+      case 'refund':
+        this.giveBack(r);
+        break;
+      case 'expire': {
+        const ref = r.ref ?? '';
+        const h = s.holds.get(ref);
+        if (h !== undefined) {
+          if (h.status !== 'open' || h.expiresAt > r.createdAt) {
+            this.sink.problem({ code: 'hold_resolution', ...at, message: `expire of hold ${ref} that was not open and lapsed` });
+          }
+          h.status = 'expired';
+          h.resolvedBy = r.id;
+          break;
+        }
+        const lot = s.lots.find((l) => l.id === ref);
+        if (lot === undefined || lot.expiresAt === null || lot.expiresAt > r.createdAt || lot.remaining !== r.amount) {
+          this.sink.problem({
+            code: 'lot_mismatch',
+            ...at,
+            message: `expire of ${r.amount} from lot ${ref}, which had ${lot?.remaining ?? 'nothing'} lapsed`,
+          });
+        }
+        if (lot !== undefined) {
+          lot.remaining -= r.amount;
+          this.emitAlloc({ entryId: r.id, lotId: lot.id, account: r.account, amount: r.amount, ord: 1 });
+        }
+        break;
+      }
+    }
+  }
+
+  private emitAlloc(a: DerivedAllocation) {
+    const list = this.s.allocs.get(a.entryId) ?? [];
+    list.push(a);
+    this.s.allocs.set(a.entryId, list);
+    this.sink.allocation(a);
+  }
+
+  /** Draw lots for `r.amount` in the documented order, from lots live at `r.createdAt`. */
+  private draw(r: LogRow) {
+    const open = this.s.lots.filter((l) => l.remaining > 0 && (l.expiresAt === null || l.expiresAt > r.createdAt)).sort(drawOrder);
+    let left = r.amount;
+    let ord = 0;
+    for (const l of open) {
+      if (left <= 0) break;
+      const take = Math.min(l.remaining, left);
+      l.remaining -= take;
+      left -= take;
+      this.emitAlloc({ entryId: r.id, lotId: l.id, account: r.account, amount: take, ord: ++ord });
+    }
+  }
+
+  /** Refunds: the unlotted part comes back first, then lots in reverse draw order. */
+  private giveBack(r: LogRow) {
+    const s = this.s;
+    const orig = r.ref ?? '';
+    const origAllocs = s.allocs.get(orig) ?? [];
+    const priors = s.refunds.get(orig) ?? [];
+    const refundedBefore = priors.reduce((n, p) => n + p.amount, 0);
+    let lotsBack = 0;
+    const returned = new Map<string, number>();
+    for (const p of priors) {
+      for (const a of s.allocs.get(p.id) ?? []) {
+        lotsBack += -a.amount;
+        returned.set(a.lotId, (returned.get(a.lotId) ?? 0) + -a.amount);
+      }
+    }
+    priors.push({ id: r.id, amount: r.amount });
+    s.refunds.set(orig, priors);
+    const origAmount = this.drawnAmount(orig);
+    const unlotted = origAmount - origAllocs.reduce((n, a) => n + a.amount, 0);
+    const toLots = r.amount - Math.min(r.amount, Math.max(0, unlotted - (refundedBefore - lotsBack)));
+    let before = 0;
+    let ord = 0;
+    for (const a of [...origAllocs].sort((x, y) => y.ord - x.ord)) {
+      const room = a.amount - (returned.get(a.lotId) ?? 0);
+      if (room <= 0) continue;
+      if (before >= toLots) break;
+      const give = Math.min(room, toLots - before);
+      before += room;
+      const lot = s.lots.find((l) => l.id === a.lotId);
+      if (lot) lot.remaining += give;
+      this.emitAlloc({ entryId: r.id, lotId: a.lotId, account: r.account, amount: -give, ord: ++ord });
+    }
+  }
+
+  /** Amount of an earlier debit/capture of this account (recorded as it was replayed). */
+  private drawnAmount(id: string): number {
+    return this.s.drawn.get(id)?.amount ?? 0;
+  }
+
+  /** Remember money-out rows' amounts for refunds; call for every row before apply(). */
+  remember(r: LogRow) {
+    if (r.kind === 'debit' || r.kind === 'capture') this.s.drawn.set(r.id, { amount: r.amount });
+  }
+
+  /** Emit the account's final lots and holds. */
+  finish() {
+    for (const l of this.s.lots) this.sink.lot(l);
+    for (const h of this.s.holds.values()) this.sink.hold(h);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * SQL fragments shared by the operation families. Every guard is an expression evaluated
+ * inside the statement that writes, never a value read first in JavaScript.
+ */
+import { ACCOUNT_FLOOR } from './limits.js';
+
+/** Column order of every INSERT into the log; statement builders supply values in this order. */
+export const ENTRY_COLUMNS =
+  'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, expires_at, priority, created_at';
+
+/**
+ * The head of an account, read through the (account, seq) index: the MAX() form lets
+ * SQLite seek to the last index entry, so the cost does not grow with history.
+ */
+export const headJoin = (alias: string, account: string) =>
+  `${alias}.account = ${account} AND ${alias}.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ${account})`;
+
+/** Credits reserved by holds still open at `now` (a hold past its TTL stops counting). */
+export const HELD = (account: string, now: string) =>
+  `(SELECT COALESCE(SUM(hd.amount), 0) FROM credit_hold AS hd WHERE hd.account = ${account} AND hd.status = 'open' AND hd.expires_at > ${now})`;
+
+/** What is left of lots past their expiry at `now`: posted, but no longer spendable. */
+export const EXPIRED = (account: string, now: string) =>
+  `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
+
+/** Whether the account has a lot a draw could take from at `now`. */
+export const LOTS_OPEN = (account: string, now: string) =>
+  `EXISTS (SELECT 1 FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > ${now}))`;
+
+/** The covers guard: what a debit of `amount` may spend, given the head row `h`. */
+export const COVERS = (h: string, account: string, now: string, amount: string) =>
+  `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${ACCOUNT_FLOOR}`;
+
+/** RETURNING for money rows: the row plus the numbers a Balance needs, from the same statement. */
+export const RETURNING_WITH_BALANCE = `RETURNING *, ${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
+  ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,
+  ${LOTS_OPEN('credit_entry.account', 'credit_entry.created_at')} AS lots_open`;
+
+/** The account's numbers at `now`, for explaining a no-op and for getBalance. Args: account, now. */
+export const SNAPSHOT = `WITH p AS (SELECT ? AS account, ? AS now)
+SELECT COALESCE((SELECT seq FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS seq,
+       COALESCE((SELECT balance FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS balance,
+       ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now
+FROM p`;
+
+/** Same, for the account that owns entry `?` (refunds, holds). Args: entryId, now. */
+export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
+  'SELECT ? AS account',
+  'SELECT (SELECT account FROM credit_entry WHERE id = ?) AS account',
+);
+
+/**
+ * Dependent write: record which lots the new entry `?` draws, in the documented order —
+ * priority, then soonest expiry (never-expiring last), then oldest — taking from each
+ * until the entry's amount is covered. Lots past expiry at the entry's time are skipped;
+ * whatever the lots do not cover comes from the unlotted rest of the balance.
+ */
+const DRAW_LOTS_SQL = `WITH e AS (SELECT id, account, amount, created_at FROM credit_entry WHERE id = ?),
+o AS (SELECT lt.id, lt.remaining,
+             SUM(lt.remaining) OVER (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING) - lt.remaining AS before
+      FROM credit_lot AS lt JOIN e ON lt.account = e.account
+      WHERE lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at))
+INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
+SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), ROW_NUMBER() OVER (ORDER BY o.before)
+FROM e JOIN o WHERE o.before < e.amount`;
+
+/** Dependent write: apply the allocations of entry `?` to the lots' cached `remaining`. Args: entryId ×2. */
+const APPLY_ALLOCATIONS_SQL = `UPDATE credit_lot SET remaining = remaining -
+  (SELECT a.amount FROM credit_allocation AS a WHERE a.entry_id = ? AND a.lot_id = credit_lot.id)
+WHERE id IN (SELECT lot_id FROM credit_allocation WHERE entry_id = ?)`;
+
+/** Skip the draw statements on sync drivers when the account had no lot to draw from. */
+export const noOpenLots = (row: Record<string, unknown>) => !row.lots_open;
+
+export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND kind = ? AND idempotency_key = ?';
+
+/** The dependent writes that draw lots for a new entry (debit, capture, negative adjust). */
+export const drawLots = (id: string) => [
+  { sql: DRAW_LOTS_SQL, args: [id], skippable: true },
+  { sql: APPLY_ALLOCATIONS_SQL, args: [id, id], skippable: true },
+];
+
+/** The dependent write that applies already-recorded allocations of entry `id` to its lots. */
+export const applyAllocations = (id: string) => ({ sql: APPLY_ALLOCATIONS_SQL, args: [id, id], skippable: true });
