@@ -40,3 +40,34 @@ export function toBalance(account: string, r: Row | undefined): Balance {
   const held = num(r.held_now);
   return { account, balance, held, available: Math.max(0, balance - held - ACCOUNT_FLOOR), seq: num(r.seq) };
 }
+
+/** An Entry from what the call sent plus the `seq` and `balance` the statement computed. */
+export function entryFrom(
+  r: Row,
+  e: Omit<Entry, 'seq' | 'balance' | 'metadata' | 'expiresAt' | 'priority' | 'ref'> & {
+    metadata: string | null;
+    ref?: string | null;
+    expiresAt?: number | null;
+    priority?: number | null;
+  },
+): Entry {
+  return {
+    id: e.id,
+    account: e.account,
+    seq: num(r.seq),
+    kind: e.kind,
+    delta: e.delta,
+    amount: e.amount,
+    balance: num(r.balance),
+    reason: e.reason,
+    idempotencyKey: e.idempotencyKey,
+    ref: e.ref ?? null,
+    model: e.model,
+    keyId: e.keyId,
+    actor: e.actor,
+    metadata: e.metadata === null ? null : (JSON.parse(e.metadata) as Record<string, unknown>),
+    expiresAt: e.expiresAt ?? null,
+    priority: e.priority ?? null,
+    createdAt: e.createdAt,
+  };
+}

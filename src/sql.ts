@@ -31,10 +31,19 @@ export const LOTS_OPEN = (account: string, now: string) =>
 export const COVERS = (h: string, account: string, now: string, amount: string) =>
   `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${ACCOUNT_FLOOR}`;
 
-/** RETURNING for money rows: the row plus the numbers a Balance needs, from the same statement. */
-export const RETURNING_WITH_BALANCE = `RETURNING *, ${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
+const BALANCE_NOW = `${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
   ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,
   ${LOTS_OPEN('credit_entry.account', 'credit_entry.created_at')} AS lots_open`;
+
+/** RETURNING for money rows: the row plus the numbers a Balance needs, from the same statement. */
+export const RETURNING_WITH_BALANCE = `RETURNING *, ${BALANCE_NOW}`;
+
+/**
+ * RETURNING for the hot paths: only what the database computed (seq, balance and the
+ * Balance numbers). The rest of the Entry is what the call itself sent; building it in JS
+ * saves SQLite and the driver materialising 17 columns (measured ~4 µs of ~45 per debit).
+ */
+export const RETURNING_COMPUTED = `RETURNING seq, balance, ${BALANCE_NOW}`;
 
 /** The account's numbers at `now`, for explaining a no-op and for getBalance. Args: account, now. */
 export const SNAPSHOT = `WITH p AS (SELECT ? AS account, ? AS now)

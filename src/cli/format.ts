@@ -8,7 +8,7 @@ import type { Entry, LedgerError, LedgerStats, VerifyReport } from '../index.js'
 type Cell = string | number | null | undefined;
 
 // No colours: output is the same on a terminal, in a pipe and in a CI log.
-const STYLE = { head: [], border: [] };
+const STYLE = { head: [], border: [], compact: true };
 
 /** Two-column table of labelled values. */
 export function keyValueTable(rows: ReadonlyArray<readonly [string, Cell]>): string {
@@ -37,7 +37,7 @@ export function entryFields(e: Entry): [string, Cell][] {
     ['account', e.account],
     ['kind', e.kind],
     ['delta', signed(e.delta)],
-    ['balance after', e.balance],
+    ['balance after entry', e.balance],
     ['seq', e.seq],
   ];
   if (e.reason !== null) rows.push(['reason', e.reason]);

@@ -1,5 +1,5 @@
-import { toEntry } from '../entry.js';
-import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { entryFrom, toEntry } from '../entry.js';
+import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf } from './context.js';
 import { after } from './grant.js';
@@ -26,7 +26,7 @@ FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS mo
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-${RETURNING_WITH_BALANCE}`;
+${RETURNING_COMPUTED}`;
 
 export async function debit(ctx: Context, req: DebitRequest): Promise<DebitResult> {
   const key = req.idempotencyKey ?? null;
@@ -55,7 +55,23 @@ export async function debit(ctx: Context, req: DebitRequest): Promise<DebitResul
     explain,
   });
   const row = rows[0];
-  if (row !== undefined) return { outcome: 'debited', entry: toEntry(row), ...after(req.account, row) };
+  if (row !== undefined) {
+    const entry = entryFrom(row, {
+      id,
+      account: req.account,
+      kind: 'debit',
+      delta: -req.amount,
+      amount: req.amount,
+      reason: req.reason ?? null,
+      idempotencyKey: key,
+      model: req.model ?? null,
+      keyId: req.keyId ?? null,
+      actor: req.actor ?? null,
+      metadata: req.metadata ?? null,
+      createdAt: now,
+    });
+    return { outcome: 'debited', entry, ...after(req.account, row) };
+  }
   const [snapshot, byKey] = why;
   const original = byKey?.[0];
   if (original !== undefined) {

@@ -1,7 +1,7 @@
-import { toBalance, toEntry } from '../entry.js';
+import { entryFrom, toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../limits.js';
-import { ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { GrantResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf } from './context.js';
 
@@ -26,7 +26,7 @@ FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS ac
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE COALESCE(h.balance, 0) + p.amount <= ${MAX_AMOUNT}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-${RETURNING_WITH_BALANCE}`;
+${RETURNING_COMPUTED}`;
 
 /** Dependent: open the lot for grant `?` (only sent for grants with an expiry or a priority). */
 const OPEN_LOT = `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
@@ -64,9 +64,25 @@ export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResul
     ],
   });
   const row = rows[0];
+  const priority = lotted ? (req.priority ?? PRIORITY_DEFAULT) : null;
   if (row !== undefined) {
-    const entry = toEntry(row);
-    return { outcome: 'granted', entry, ...after(entry.account, row) };
+    const entry = entryFrom(row, {
+      id,
+      account: req.account,
+      kind: 'grant',
+      delta: req.amount,
+      amount: req.amount,
+      reason: req.reason ?? null,
+      idempotencyKey: key,
+      model: null,
+      keyId: null,
+      actor: req.actor ?? null,
+      metadata: req.metadata ?? null,
+      expiresAt: req.expiresAt ?? null,
+      priority,
+      createdAt: now,
+    });
+    return { outcome: 'granted', entry, ...after(req.account, row) };
   }
   const [byKey, snapshot] = explain;
   const original = byKey?.[0];
@@ -75,7 +91,7 @@ export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResul
     assertSameRequest('grant', entry, {
       ...fingerprintOf(req),
       expiresAt: req.expiresAt ?? null,
-      priority: lotted ? (req.priority ?? PRIORITY_DEFAULT) : null,
+      priority,
     });
     return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
   }

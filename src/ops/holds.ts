@@ -109,11 +109,12 @@ FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE c.amount > 0
 ${RETURNING_HOLD}`;
 
-/** Dependent: close hold `?2` with entry `?1`, only if that entry was written in this call. */
+/** Dependent: close the hold with the new entry, only if that entry was written in this call. Args: entry, hold, entry. */
 const CLOSE_HOLD = (status: HoldStatus) =>
-  `UPDATE credit_hold SET status = '${status}', resolved_by = ?1 WHERE id = ?2 AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?1)`;
-const MOVE_EXPIRY = `UPDATE credit_hold SET expires_at = (SELECT expires_at FROM credit_entry WHERE id = ?1)
-WHERE id = ?2 AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?1)`;
+  `UPDATE credit_hold SET status = '${status}', resolved_by = ? WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
+/** Args: entry, hold, entry. */
+const MOVE_EXPIRY = `UPDATE credit_hold SET expires_at = (SELECT expires_at FROM credit_entry WHERE id = ?)
+WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
 
 const HOLD_STATE = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.id = hx.id WHERE hx.id = ?`;
 const RESOLUTION = 'SELECT * FROM credit_entry WHERE id = (SELECT resolved_by FROM credit_hold WHERE id = ?)';
@@ -223,7 +224,7 @@ export async function capture(ctx: Context, req: CaptureRequest): Promise<Captur
       sql: CAPTURE,
       args: [id, req.holdId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
-    dependents: [{ sql: CLOSE_HOLD('captured'), args: [id, req.holdId] }, ...drawLots(id)],
+    dependents: [{ sql: CLOSE_HOLD('captured'), args: [id, req.holdId, id] }, ...drawLots(id)],
     skipDependents: noOpenLots,
     explain: [
       { sql: HOLD_STATE, args: [req.holdId] },
@@ -284,7 +285,7 @@ export async function release(ctx: Context, req: ReleaseRequest): Promise<Releas
   const id = ctx.newId();
   const { rows, explain } = await ctx.runner.write({
     primary: { sql: RELEASE, args: [id, req.holdId, req.reason ?? null, req.actor ?? null, now] },
-    dependents: [{ sql: CLOSE_HOLD('released'), args: [id, req.holdId] }],
+    dependents: [{ sql: CLOSE_HOLD('released'), args: [id, req.holdId, id] }],
     explain: [
       { sql: HOLD_STATE, args: [req.holdId] },
       { sql: RESOLUTION, args: [req.holdId] },
@@ -308,7 +309,7 @@ export async function extendHold(ctx: Context, req: ExtendRequest): Promise<Exte
   const id = ctx.newId();
   const { rows, explain } = await ctx.runner.write({
     primary: { sql: EXTEND, args: [id, req.holdId, req.ttlMs, req.reason ?? null, req.actor ?? null, now] },
-    dependents: [{ sql: MOVE_EXPIRY, args: [id, req.holdId] }],
+    dependents: [{ sql: MOVE_EXPIRY, args: [id, req.holdId, id] }],
     explain: [{ sql: HOLD_STATE, args: [req.holdId] }],
   });
   const row = rows[0];

@@ -34,15 +34,18 @@ FROM p JOIN credit_hold AS hx ON hx.id = p.hold JOIN credit_entry AS h ON ${head
 WHERE hx.status = 'open' AND hx.expires_at <= p.now
 RETURNING id, amount`;
 
-const CLOSE_EXPIRED_HOLD = `UPDATE credit_hold SET status = 'expired', resolved_by = ?1
-WHERE id = ?2 AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?1)`;
+/** Args: entry, hold, entry. */
+const CLOSE_EXPIRED_HOLD = `UPDATE credit_hold SET status = 'expired', resolved_by = ?
+WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
 
 const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
 const LAPSED_HOLDS = "SELECT id FROM credit_hold WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";
-const PENDING = `SELECT (SELECT COUNT(*) FROM credit_lot WHERE remaining > 0 AND expires_at <= ?1) AS lots,
-  (SELECT COALESCE(SUM(remaining), 0) FROM credit_lot WHERE remaining > 0 AND expires_at <= ?1) AS credits,
-  (SELECT COUNT(*) FROM credit_hold WHERE status = 'open' AND expires_at <= ?1) AS holds,
-  (SELECT COALESCE(SUM(amount), 0) FROM credit_hold WHERE status = 'open' AND expires_at <= ?1) AS held`;
+const PENDING = `WITH p AS (SELECT ? AS now)
+SELECT (SELECT COUNT(*) FROM credit_lot WHERE remaining > 0 AND expires_at <= p.now) AS lots,
+  (SELECT COALESCE(SUM(remaining), 0) FROM credit_lot WHERE remaining > 0 AND expires_at <= p.now) AS credits,
+  (SELECT COUNT(*) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS holds,
+  (SELECT COALESCE(SUM(amount), 0) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS held
+FROM p`;
 
 /**
  * Writes the `expire` rows that make the log say what lapsed. Balances were already exact
@@ -89,7 +92,7 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
       const id = ctx.newId();
       units.push({
         primary: { sql: EXPIRE_HOLD, args: [id, String(r.id), now] },
-        dependents: [{ sql: CLOSE_EXPIRED_HOLD, args: [id, String(r.id)] }],
+        dependents: [{ sql: CLOSE_EXPIRED_HOLD, args: [id, String(r.id), id] }],
       });
       kinds.push('hold');
     }
