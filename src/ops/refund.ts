@@ -71,7 +71,11 @@ export async function refund(ctx: Context, req: RefundRequest): Promise<RefundRe
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const {
+    rows,
+    explain,
+    after: state,
+  } = await ctx.runner.write({
     primary: {
       sql: REFUND,
       args: [id, req.entryId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
@@ -81,15 +85,18 @@ export async function refund(ctx: Context, req: RefundRequest): Promise<RefundRe
     explain: [
       { sql: ORIGINAL, args: [req.entryId] },
       { sql: BY_KEY, args: [req.entryId, key] },
-      { sql: SNAPSHOT_OF_ENTRY, args: [req.entryId, now] },
     ],
+    // The balance a refund reports is read after it gave credits back to lots: one given
+    // back to a lot already past expiry stops counting at once.
+    after: [{ sql: SNAPSHOT_OF_ENTRY, args: [req.entryId, now] }],
   });
   const row = rows[0];
   if (row !== undefined) {
     const entry = toEntry(row);
-    return { outcome: 'refunded', entry, ...after(entry.account, row), refundable: num(row.refundable_after) };
+    return { outcome: 'refunded', entry, ...after(entry.account, state[0]?.[0]), refundable: num(row.refundable_after) };
   }
-  const [originalRows, byKey, snapshot] = explain;
+  const [originalRows, byKey] = explain;
+  const snapshot = state[0];
   const o = originalRows?.[0];
   if (o === undefined) throw new LedgerError('not_found', `refund: no entry ${req.entryId}`, { entryId: req.entryId });
   const account = String(o.account);

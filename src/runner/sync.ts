@@ -56,14 +56,16 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
   const runUnit = (unit: Unit): UnitResult => {
     const rows = all(unit.primary);
     const row = rows[0];
+    let explain: Row[][] = [];
     if (row !== undefined) {
       if (unit.dependents) {
         const skip = unit.skipDependents?.(row) ?? false;
         for (const s of unit.dependents) if (!(skip && s.skippable)) all(s);
       }
-      return { rows, explain: [] };
+    } else {
+      explain = (unit.explain ?? []).map(all);
     }
-    return { rows, explain: (unit.explain ?? []).map(all) };
+    return { rows, explain, after: (unit.after ?? []).map(all) };
   };
 
   const readAll = (statements: readonly Statement[]): Row[][] =>
@@ -73,12 +75,12 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     driver,
     async write(unit) {
       try {
-        if (unit.dependents === undefined || unit.dependents.length === 0) {
+        if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined) {
           const rows = all(unit.primary);
-          if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [] };
+          if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [], after: [] };
           // A no-op: explain it from one read snapshot. Rows are only ever appended, so
           // what made the insert a no-op (a replayed key, a missing entry) is still there.
-          return { rows, explain: readAll(unit.explain) };
+          return { rows, explain: readAll(unit.explain), after: [] };
         }
         return transaction('BEGIN IMMEDIATE', () => runUnit(unit));
       } catch (e) {

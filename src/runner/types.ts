@@ -24,6 +24,8 @@ export interface Unit {
   readonly dependents?: readonly Statement[];
   readonly skipDependents?: (row: Row) => boolean;
   readonly explain?: readonly Statement[];
+  /** Reads run last on every driver, after the dependents: the state the unit left. */
+  readonly after?: readonly Statement[];
 }
 
 export interface UnitResult {
@@ -31,6 +33,8 @@ export interface UnitResult {
   readonly rows: Row[];
   /** Results of the explain reads; empty arrays where they were not run. */
   readonly explain: Row[][];
+  /** Results of the `after` reads. */
+  readonly after: Row[][];
 }
 
 export type DriverName = 'better-sqlite3' | 'libsql' | 'd1' | 'bun:sqlite';
