@@ -52,3 +52,6 @@ export const SWEEP_BATCH_MAX = 5_000;
 
 /** `expiring(account, { withinMs })` looks at most this far ahead. */
 export const EXPIRING_MAX_WINDOW_MS = 10 * 365 * 24 * 60 * 60 * 1000;
+
+/** Busy timeout the libSQL runner gives a local-file connection that has none. */
+export const LIBSQL_FILE_BUSY_TIMEOUT_MS = 5_000;

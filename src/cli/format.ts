@@ -3,7 +3,22 @@
  * talks to the database or decides exit codes.
  */
 import Table from 'cli-table3';
-import type { Entry, LedgerError, LedgerStats, VerifyReport } from '../index.js';
+import {
+  type Allocation,
+  type Entry,
+  type Hold,
+  type Ledger,
+  type LedgerError,
+  type LedgerStats,
+  type Lot,
+  type SweepReport,
+  VERIFY_MAX_PROBLEMS,
+  type VerifyProblem,
+  type VerifyReport,
+} from '../index.js';
+
+/** What `ledger.rebuild()` reports (the type is not exported by name). */
+export type RebuildReport = Awaited<ReturnType<Ledger['rebuild']>>;
 
 type Cell = string | number | null | undefined;
 
@@ -99,12 +114,72 @@ export function verifyText(r: VerifyReport): string {
     ['problems', r.problemCount],
   ]);
   if (r.problems.length === 0) return head;
-  const problems = gridTable(
-    ['code', 'account', 'seq', 'entry', 'message'],
-    r.problems.map((p) => [p.code, p.account, p.seq, p.entryId, p.message]),
-  );
   const more = r.problemCount > r.problems.length ? `\n(${r.problemCount - r.problems.length} more not listed)` : '';
-  return `${head}\n${problems}${more}`;
+  return `${head}\n${problemsTable(r.problems)}${more}`;
+}
+
+function problemsTable(problems: readonly VerifyProblem[]): string {
+  return gridTable(
+    ['code', 'account', 'seq', 'entry', 'message'],
+    problems.map((p) => [p.code, p.account, p.seq, p.entryId, p.message]),
+  );
+}
+
+/** An expiry, or `never` for lots without one. */
+const expiry = (ms: number | null): string => (ms === null ? 'never' : isoTime(ms));
+
+/** Open holds, soonest expiry first. */
+export function holdsTable(holds: readonly Hold[]): string {
+  return gridTable(
+    ['hold', 'amount', 'expires', 'created'],
+    holds.map((h) => [h.id, h.amount, isoTime(h.expiresAt), isoTime(h.createdAt)]),
+    ['left', 'right', 'left', 'left'],
+  );
+}
+
+/** Lots in the order given (drawdown order for `lots`, soonest expiry for `expiring`). */
+export function lotsTable(lots: readonly Lot[]): string {
+  return gridTable(
+    ['#', 'lot', 'priority', 'expires', 'remaining/amount', 'created'],
+    lots.map((l, i) => [i + 1, l.id, l.priority, expiry(l.expiresAt), `${l.remaining}/${l.amount}`, isoTime(l.createdAt)]),
+    ['right', 'left', 'right', 'left', 'right', 'left'],
+  );
+}
+
+/** Which lots an entry drew from (positive) or gave back to (negative). */
+export function allocationsTable(allocations: readonly Allocation[]): string {
+  return gridTable(
+    ['#', 'lot', 'amount'],
+    allocations.map((a) => [a.ord, a.lotId, a.amount]),
+    ['right', 'left', 'right'],
+  );
+}
+
+export function sweepText(r: SweepReport): string {
+  const verb = r.dryRun ? 'would expire' : 'expired';
+  return keyValueTable([
+    ['mode', r.dryRun ? 'dry run (nothing written)' : 'swept'],
+    [`lots ${verb}`, r.lotsExpired],
+    [`credits ${verb}`, r.creditsExpired],
+    [`holds ${verb}`, r.holdsExpired],
+    [r.dryRun ? 'credits would be released' : 'credits released', r.creditsReleased],
+    ['batches', r.batches],
+  ]);
+}
+
+export function rebuildText(r: RebuildReport): string {
+  const head = keyValueTable([
+    ['verdict', r.problems.length === 0 ? 'ok: projections re-derived from the log' : 'REBUILT, BUT THE LOG HAS PROBLEMS'],
+    ['entries replayed', r.entries],
+    ['lots', r.lots],
+    ['holds', r.holds],
+    ['allocations', r.allocations],
+    ['problems', r.problems.length],
+  ]);
+  if (r.problems.length === 0) return head;
+  const listed = r.problems.slice(0, VERIFY_MAX_PROBLEMS);
+  const more = r.problems.length > listed.length ? `\n(${r.problems.length - listed.length} more not listed; --json lists all)` : '';
+  return `${head}\n${problemsTable(listed)}${more}\nrebuild cannot mend the log itself; see \`drizzle-credits verify\``;
 }
 
 export const json = (value: unknown): string => JSON.stringify(value, null, 2);

@@ -10,6 +10,7 @@ import * as commands from './commands.js';
 import { EXIT } from './exit.js';
 import { errorJson, errorText, json } from './format.js';
 import { type ConnectionOptions, openLedger } from './open.js';
+import { sweepProgressBar } from './progress.js';
 import { packageVersion } from './version.js';
 
 interface GlobalOptions extends ConnectionOptions {
@@ -21,14 +22,23 @@ Exit codes:
   0   success (an idempotent replay is a success)
   1   not applied: insufficient credits
   2   ledger error: error [code]: message on stderr (with --json: {"error":{code,message}} on stdout)
-  3   verify found problems
+  3   verify or rebuild found problems in the log
   64  usage error
   70  unexpected failure (not a ledger error)
+
+Durations (--ttl, --within): milliseconds, or a number with ms, s, m, h or d: 500ms 30s 15m 2h 7d.
+Times (--expires-at): milliseconds since the epoch, or ISO 8601: 2030-01-31 (UTC midnight),
+  2030-01-31T12:00:00Z, 2030-01-31T12:00+02:00 (a date-time needs Z or an offset).
 
 Examples:
   $ drizzle-credits --db credits.db migrate
   $ drizzle-credits grant user_42 1000 --idempotency-key order-981 --reason "starter pack"
+  $ drizzle-credits grant user_42 500 --expires-at 2030-01-31T00:00:00Z --priority 10 --reason "trial credits"
   $ drizzle-credits debit user_42 25 --idempotency-key req-7f3a --model gpt-4o --key-id key_1
+  $ drizzle-credits hold user_42 200 --ttl 15m --idempotency-key job-42
+  $ drizzle-credits capture 01JD0M3ZQ6V4J8W5Y2X9K7B1C3 140 --idempotency-key job-42-done
+  $ drizzle-credits lots user_42
+  $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
   $ drizzle-credits --url file:credits.db --json balance user_42`;
 
@@ -85,8 +95,21 @@ function buildProgram(): Command {
     .argument('<amount>', 'whole number of the smallest unit')
     .option('--idempotency-key <key>', 'grant at most once per key and account; a retry returns the original')
     .option('--reason <text>', 'stored on the entry')
-    .action((account: string, amount: string, o: { idempotencyKey?: string; reason?: string }, cmd: Command) =>
-      run(cmd, (l) => commands.grant(l, account, amount, o)),
+    .option('--expires-at <time>', 'opens a lot that stops counting at this time: epoch ms or ISO 8601 (2030-01-31T00:00:00Z)')
+    .option('--priority <0-100>', 'opens a lot drawn in this order: lower first (default 50)')
+    .addHelpText(
+      'after',
+      `
+A grant with --expires-at or a --priority other than 50 opens a lot. Debits draw lots by
+priority, then soonest expiry (never-expiring last), then oldest; the unlotted balance last.`,
+    )
+    .action(
+      (
+        account: string,
+        amount: string,
+        o: { idempotencyKey?: string; reason?: string; expiresAt?: string; priority?: string },
+        cmd: Command,
+      ) => run(cmd, (l) => commands.grant(l, account, amount, o)),
     );
 
   program
@@ -126,6 +149,92 @@ function buildProgram(): Command {
     );
 
   program
+    .command('hold')
+    .description('reserve credits: lowers available, not balance, until captured, released or expired (exit 1 if not covered)')
+    .argument('<account>', 'account id')
+    .argument('<amount>', 'whole number of the smallest unit')
+    .option('--ttl <duration>', 'how long the hold lives: ms or 30s, 15m, 2h (default 15m, at most 30d)')
+    .option('--idempotency-key <key>', 'hold at most once per key and account; a retry returns the original hold')
+    .option('--reason <text>', 'stored on the entry')
+    .option('--model <name>', 'model the usage is attributed to (kept by the capture)')
+    .option('--key-id <id>', 'API key the usage is attributed to (kept by the capture)')
+    .action(
+      (
+        account: string,
+        amount: string,
+        o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
+        cmd: Command,
+      ) => run(cmd, (l) => commands.hold(l, account, amount, o)),
+    );
+
+  program
+    .command('capture')
+    .description('spend a hold: all of it, or [amount] (the rest is released); more than held must be covered (exit 1 if not)')
+    .argument('<holdId>', 'id printed by `hold`')
+    .argument('[amount]', 'whole number of the smallest unit (default: the held amount)')
+    .option('--idempotency-key <key>', 'capture at most once per key; a retry returns the original capture')
+    .option('--reason <text>', 'stored on the entry')
+    .action((holdId: string, amount: string | undefined, o: { idempotencyKey?: string; reason?: string }, cmd: Command) =>
+      run(cmd, (l) => commands.capture(l, holdId, amount, o)),
+    );
+
+  program
+    .command('release')
+    .description('give a hold back unspent (idempotent: releasing a released hold replays)')
+    .argument('<holdId>', 'id printed by `hold`')
+    .option('--reason <text>', 'stored on the entry')
+    .action((holdId: string, o: { reason?: string }, cmd: Command) => run(cmd, (l) => commands.release(l, holdId, o)));
+
+  program
+    .command('extend')
+    .description("move an open hold's expiry to --ttl from now")
+    .argument('<holdId>', 'id printed by `hold`')
+    .requiredOption('--ttl <duration>', 'new lifetime from now: ms or 30s, 15m, 2h (at most 30d)')
+    .option('--reason <text>', 'stored on the entry')
+    .action((holdId: string, o: { ttl: string; reason?: string }, cmd: Command) => run(cmd, (l) => commands.extend(l, holdId, o)));
+
+  program
+    .command('holds')
+    .description("an account's open holds, soonest expiry first")
+    .argument('<account>', 'account id')
+    .action((account: string, _o, cmd: Command) => run(cmd, (l) => commands.holds(l, account)));
+
+  program
+    .command('lots')
+    .description("an account's open lots in drawdown order (priority, soonest expiry, oldest)")
+    .argument('<account>', 'account id')
+    .action((account: string, _o, cmd: Command) => run(cmd, (l) => commands.lots(l, account)));
+
+  program
+    .command('expiring')
+    .description("an account's lots with credits left that lapse within --within from now")
+    .argument('<account>', 'account id')
+    .requiredOption('--within <duration>', 'window from now: ms or 12h, 7d (at most 10 years)')
+    .action((account: string, o: { within: string }, cmd: Command) => run(cmd, (l) => commands.expiring(l, account, o)));
+
+  program
+    .command('allocations')
+    .description('which lots an entry drew from (a refund: gave back to)')
+    .argument('<entryId>', 'id of a debit, capture, refund or expire entry')
+    .action((entryId: string, _o, cmd: Command) => run(cmd, (l) => commands.allocations(l, entryId)));
+
+  program
+    .command('sweep')
+    .description('write the expire rows for lapsed lots and holds (balances are already exact without it)')
+    .option('--dry-run', 'count what would be expired; write nothing')
+    .option('--batch-size <n>', 'lots or holds closed per transaction (default 200, at most 5000)')
+    .addHelpText('after', '\nOn a terminal (and without --json) a progress bar is drawn on stderr while the sweep runs.')
+    .action((o: { dryRun?: boolean; batchSize?: string }, cmd: Command) => {
+      const bar = !cmd.optsWithGlobals<GlobalOptions>().json && process.stderr.isTTY ? sweepProgressBar(process.stderr) : undefined;
+      return run(cmd, (l) => commands.sweep(l, o, bar));
+    });
+
+  program
+    .command('rebuild')
+    .description('drop and re-derive the lots, holds and allocations from the log (exit 3 if the log has problems)')
+    .action((_o, cmd: Command) => run(cmd, commands.rebuild));
+
+  program
     .command('balance')
     .description('posted balance, held and available credits of an account')
     .argument('<account>', 'account id')
@@ -144,7 +253,7 @@ function buildProgram(): Command {
 
   program
     .command('verify')
-    .description('audit: replay the whole log and report inconsistencies (exit 3 if any)')
+    .description('audit: replay the whole log, compare the projections, report inconsistencies (exit 3 if any)')
     .action((_o, cmd: Command) => run(cmd, commands.verify));
 
   program

@@ -24,7 +24,7 @@ SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'grant', p.amount, p.amount, COA
 FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS expires_at,
              ? AS priority, ? AS now) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE COALESCE(h.balance, 0) + p.amount <= ${MAX_AMOUNT}
+WHERE COALESCE(h.balance, 0) + p.amount <= ${MAX_AMOUNT} AND (p.expires_at IS NULL OR p.expires_at > p.now)
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_COMPUTED}`;
 
@@ -35,9 +35,6 @@ SELECT id, account, seq, amount, amount, priority, expires_at, created_at FROM c
 export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  if (req.expiresAt !== undefined && req.expiresAt <= now) {
-    throw new LedgerError('invalid_argument', `grant: expiresAt ${req.expiresAt} is not after now (${now})`, { field: 'expiresAt' });
-  }
   // A grant opens a lot when it expires or is drawn in a non-default order.
   const lotted = req.expiresAt !== undefined || (req.priority !== undefined && req.priority !== PRIORITY_DEFAULT);
   const id = ctx.newId();
@@ -94,6 +91,10 @@ export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResul
       priority,
     });
     return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
+  }
+  // Checked after the replay lookup: retrying a grant whose expiry has since passed replays it.
+  if (req.expiresAt !== undefined && req.expiresAt <= now) {
+    throw new LedgerError('invalid_argument', `grant: expiresAt ${req.expiresAt} is not after now (${now})`, { field: 'expiresAt' });
   }
   throw new LedgerError('overflow', `grant: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, {
     account: req.account,

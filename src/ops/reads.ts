@@ -40,7 +40,7 @@ export async function history(
 export async function keySpend(ctx: Context, keyId: string, opts: { from?: number; to?: number }): Promise<KeySpend> {
   const [rows = []] = await ctx.runner.read([
     {
-      sql: `SELECT kind, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM credit_entry
+      sql: `SELECT kind, COUNT(*) AS n, TOTAL(amount) AS total FROM credit_entry
             WHERE key_id = ? AND created_at >= ? AND created_at < ? AND kind IN ('debit', 'refund') GROUP BY kind`,
       args: [keyId, opts.from ?? 0, opts.to ?? Number.MAX_SAFE_INTEGER],
     },
@@ -58,15 +58,17 @@ export async function keySpend(ctx: Context, keyId: string, opts: { from?: numbe
   };
 }
 
-/** Ledger-wide totals. Not a hot path: it scans the log once and seeks each account's head. */
+/**
+ * Ledger-wide totals. Sums across accounts can pass 2^53, so they use TOTAL() (a float):
+ * exact below 2^53, approximate above it, never a driver error. Not a hot path: it scans the log once and seeks each account's head. */
 export async function stats(ctx: Context): Promise<LedgerStats> {
   const [kinds = [], heads = []] = await ctx.runner.read([
     {
-      sql: 'SELECT kind, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount, COALESCE(SUM(delta), 0) AS delta FROM credit_entry GROUP BY kind',
+      sql: 'SELECT kind, COUNT(*) AS n, TOTAL(amount) AS amount, TOTAL(delta) AS delta FROM credit_entry GROUP BY kind',
       args: [],
     },
     {
-      sql: `SELECT COUNT(*) AS accounts, COALESCE(SUM(h.balance), 0) AS outstanding
+      sql: `SELECT COUNT(*) AS accounts, TOTAL(h.balance) AS outstanding
             FROM (SELECT account, MAX(seq) AS seq FROM credit_entry GROUP BY account) AS a
             JOIN credit_entry AS h ON h.account = a.account AND h.seq = a.seq`,
       args: [],

@@ -1,5 +1,6 @@
 import type { Client, InArgs, ResultSet } from '@libsql/client';
 import { wrapDriverError } from '../errors.js';
+import { LIBSQL_FILE_BUSY_TIMEOUT_MS } from '../limits.js';
 import { flatten } from './batch.js';
 import type { Row, Runner, Statement } from './types.js';
 
@@ -20,12 +21,22 @@ function rowsOf(rs: ResultSet): Row[] {
 
 /**
  * libSQL (`file:` and remote Turso): `batch(…, 'write')` is one request and one
- * transaction. Local files need the client's `timeout` (busy timeout): without it a
- * SQLITE_BUSY can drop an acknowledged write (libsql-client-ts #352).
+ * transaction. Local files need a busy timeout: without it a SQLITE_BUSY can drop an
+ * acknowledged write (libsql-client-ts #352). @libsql/client 0.15 does not pass its
+ * `timeout` option to `file:` connections, and opens a fresh connection after every
+ * `transaction()`, so before each call on a local file we make sure the connection has
+ * one (a local PRAGMA, no network), leaving any timeout the app set alone.
  */
 export function libsqlRunner(client: Client): Runner {
+  const local = client.protocol === 'file';
+  const ensureBusyTimeout = async () => {
+    const rs = await client.execute('PRAGMA busy_timeout');
+    const current = Number(rs.rows[0]?.[0] ?? 0);
+    if (current === 0) await client.execute(`PRAGMA busy_timeout = ${LIBSQL_FILE_BUSY_TIMEOUT_MS}`);
+  };
   const batch = async (statements: readonly Statement[], mode: 'write' | 'read'): Promise<Row[][]> => {
     try {
+      if (local) await ensureBusyTimeout();
       if (statements.length === 1) return [rowsOf(await client.execute(toLibsql(statements[0] as Statement)))];
       return (await client.batch(statements.map(toLibsql), mode)).map(rowsOf);
     } catch (e) {
@@ -43,6 +54,7 @@ export function libsqlRunner(client: Client): Runner {
     read: (statements) => batch(statements, 'read'),
     exec: async (statements) => {
       try {
+        if (local) await ensureBusyTimeout();
         await client.batch(statements.map(toLibsql), 'write');
       } catch (e) {
         wrapDriverError(e);

@@ -55,4 +55,15 @@ describe.each(DRIVERS)('reads on $name', (driver) => {
     expect(s.outstanding).toBe(s.granted - s.debited + s.refunded + s.adjusted);
     expect(s.byKind.refund?.entries).toBeGreaterThanOrEqual(1);
   });
+
+  it('ledger-wide totals past 2^53 are reported, not a driver error', async () => {
+    const now = t.clock.now();
+    for (const a of [uniq(), uniq()]) await t.db.ledger.grant({ account: a, amount: Number.MAX_SAFE_INTEGER, expiresAt: now + 10 });
+    const s = await t.db.ledger.stats();
+    expect(s.granted).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    t.clock.advance(10);
+    const dry = await t.db.ledger.sweep({ dryRun: true });
+    expect(dry.creditsExpired).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    expect((await t.db.ledger.keySpend('none')).net).toBe(0);
+  });
 });

@@ -99,6 +99,10 @@ export interface Ack {
   outcome: string;
   entryId: string | null;
   balance: number | null;
+  /** Date.now() when the result came back. */
+  t: number;
+  /** How long the call took, lock waits included. */
+  ms: number;
 }
 
 /** Something a worker saw that breaks the contract, or an error it did not expect. */

@@ -1,95 +1,278 @@
 /**
- * A plain in-memory reference model of the ledger's round-one semantics: what a careful
- * reader of DESIGN.md §2–3 expects each call to do. Property tests run random operation
- * sequences against it and the real ledger and require them to agree.
+ * A plain in-memory reference model of the ledger: what a careful reader of DESIGN.md
+ * §2–4 expects each call to do, with no SQL and no projections. Property tests run random
+ * operation sequences against it and the real ledger and require them to agree.
  */
-import { MAX_AMOUNT } from '../../src/index.js';
+import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../../src/index.js';
 
 export type Op =
-  | { op: 'grant'; account: string; amount: number; key?: string }
+  | { op: 'grant'; account: string; amount: number; key?: string; expiresAt?: number; priority?: number }
   | { op: 'debit'; account: string; amount: number }
   | { op: 'debitOnce'; account: string; amount: number; key: string }
   | { op: 'refund'; target: number; amount?: number; key?: string }
-  | { op: 'adjust'; account: string; delta: number; key?: string };
+  | { op: 'adjust'; account: string; delta: number; key?: string }
+  | { op: 'hold'; account: string; amount: number; ttl: number }
+  | { op: 'capture'; target: number; amount?: number }
+  | { op: 'release'; target: number }
+  | { op: 'advance'; ms: number }
+  | { op: 'sweep' };
 
 /** What a call returned, reduced to what both sides can be compared on. */
-export type Outcome = { outcome: string; balance?: number; entryId?: string } | { error: string };
+export type Outcome = { outcome: string; balance?: number; available?: number; entryId?: string } | { error: string };
 
-interface KeyedRecord {
-  entryId: string;
+interface Lot {
+  id: string;
+  seq: number;
   amount: number;
-  ref?: string;
+  remaining: number;
+  priority: number;
+  expiresAt: number | null;
 }
-
-interface ModelEntry {
+interface Hold {
+  id: string;
+  account: string;
+  amount: number;
+  expiresAt: number;
+  status: 'open' | 'captured' | 'released' | 'expired';
+  capture?: { id: string; amount: number };
+  release?: string;
+}
+interface MoneyOut {
   id: string;
   account: string;
   kind: string;
   amount: number;
   refunded: number;
+  /** lot id → drawn, in draw order */
+  drawn: { lot: string; amount: number; back: number }[];
+}
+interface Account {
+  posted: number;
+  seq: number;
+  lots: Lot[];
 }
 
 export class Model {
-  readonly balances = new Map<string, number>();
-  readonly entries: ModelEntry[] = [];
-  private readonly keys = new Map<string, KeyedRecord>();
+  now: number;
+  private readonly accounts = new Map<string, Account>();
+  /** Every entry the ledger created, in order (refund targets are picked among them). */
+  readonly entries: { id: string; account: string; kind: string }[] = [];
+  readonly holds: Hold[] = [];
+  private readonly outs = new Map<string, MoneyOut>();
+  private readonly keys = new Map<string, { entryId: string; amount: number; ref?: string; extra?: string }>();
+  private readonly amounts = new Map<string, number>();
 
-  balance(account: string): number {
-    return this.balances.get(account) ?? 0;
+  constructor(now: number) {
+    this.now = now;
   }
 
-  /**
-   * Applies `op` given the id the real ledger assigned (ids are the ledger's to choose).
-   * Returns the expected outcome; `entryId` on replays is the original's id.
-   */
-  apply(op: Op, targetId: string | undefined, newId: string | undefined): Outcome {
+  private acct(a: string): Account {
+    let s = this.accounts.get(a);
+    if (!s) {
+      s = { posted: 0, seq: 0, lots: [] };
+      this.accounts.set(a, s);
+    }
+    return s;
+  }
+
+  private expired(a: string) {
+    return this.acct(a).lots.reduce(
+      (n, l) => n + (l.remaining > 0 && l.expiresAt !== null && l.expiresAt <= this.now ? l.remaining : 0),
+      0,
+    );
+  }
+  private held(a: string) {
+    return this.holds.reduce((n, h) => n + (h.account === a && h.status === 'open' && h.expiresAt > this.now ? h.amount : 0), 0);
+  }
+  /** The Balance numbers getBalance() must report. */
+  balanceOf(a: string) {
+    const balance = this.acct(a).posted - this.expired(a);
+    const held = this.held(a);
+    return { balance, held, available: Math.max(0, balance - held) };
+  }
+  private numbers(a: string) {
+    const b = this.balanceOf(a);
+    return { balance: b.balance, available: b.available };
+  }
+  private spendable(a: string) {
+    return this.acct(a).posted - this.expired(a) - this.held(a);
+  }
+
+  /** Applies `op`; `newId` is the id the real ledger gave the entry it wrote (ids are its to choose). */
+  apply(op: Op, target: string | undefined, newId: string | undefined): Outcome {
     switch (op.op) {
+      case 'advance':
+        this.now += op.ms;
+        return { outcome: 'advanced' };
+      case 'sweep':
+        return this.sweep();
       case 'grant':
-        return this.keyed(op.account, 'grant', op.key, { amount: op.amount }, () =>
-          this.move(op.account, 'grant', op.amount, 'granted', newId),
-        );
+        return this.keyed(op.account, 'grant', op.key, { amount: op.amount, extra: lotSignature(op) }, () => {
+          const s = this.acct(op.account);
+          if (op.expiresAt !== undefined && op.expiresAt <= this.now) return { error: 'invalid_argument' };
+          if (s.posted + op.amount > MAX_AMOUNT) return { error: 'overflow' };
+          const id = this.write(op.account, 'grant', op.amount, newId);
+          if (op.expiresAt !== undefined || (op.priority !== undefined && op.priority !== PRIORITY_DEFAULT)) {
+            s.lots.push({
+              id,
+              seq: s.seq,
+              amount: op.amount,
+              remaining: op.amount,
+              priority: op.priority ?? PRIORITY_DEFAULT,
+              expiresAt: op.expiresAt ?? null,
+            });
+          }
+          return { outcome: 'granted', ...this.numbers(op.account), entryId: id };
+        });
       case 'debit':
         return this.debit(op.account, op.amount, newId);
       case 'debitOnce':
         return this.keyed(op.account, 'debit', op.key, { amount: op.amount }, () => this.debit(op.account, op.amount, newId));
-      case 'adjust': {
-        const apply = (): Outcome => {
-          const next = this.balance(op.account) + op.delta;
-          if (next < 0) return { outcome: 'insufficient', balance: this.balance(op.account) };
-          if (next > MAX_AMOUNT) return { error: 'overflow' };
-          return this.move(op.account, 'adjust', op.delta, 'adjusted', newId);
-        };
-        return this.keyed(op.account, 'adjust', op.key, { amount: op.delta }, apply);
+      case 'adjust':
+        return this.keyed(op.account, 'adjust', op.key, { amount: op.delta }, () => {
+          const s = this.acct(op.account);
+          if (op.delta > 0) {
+            if (s.posted + op.delta > MAX_AMOUNT) return { error: 'overflow' };
+            const id = this.write(op.account, 'adjust', op.delta, newId);
+            return { outcome: 'adjusted', ...this.numbers(op.account), entryId: id };
+          }
+          if (s.seq === 0 || this.spendable(op.account) < -op.delta) return { outcome: 'insufficient', ...this.numbers(op.account) };
+          const id = this.write(op.account, 'adjust', op.delta, newId);
+          this.draw(op.account, id, 'adjust', -op.delta);
+          return { outcome: 'adjusted', ...this.numbers(op.account), entryId: id };
+        });
+      case 'refund':
+        return this.refund(op, target, newId);
+      case 'hold': {
+        if (this.acct(op.account).seq === 0 || this.spendable(op.account) < op.amount)
+          return { outcome: 'insufficient', ...this.numbers(op.account) };
+        const id = this.write(op.account, 'hold', 0, newId);
+        this.holds.push({ id, account: op.account, amount: op.amount, expiresAt: this.now + op.ttl, status: 'open' });
+        return { outcome: 'held', ...this.numbers(op.account), entryId: id };
       }
-      case 'refund': {
-        const target = this.entries.find((e) => e.id === targetId);
-        if (target === undefined) return { error: 'not_found' };
-        const keyedRefund = (): Outcome => {
-          if (target.kind !== 'debit') return { error: 'not_refundable' };
-          const remaining = target.amount - target.refunded;
-          const amount = op.amount ?? remaining;
-          if (remaining === 0 || amount > remaining) return { error: 'exceeds_refundable' };
-          if (this.balance(target.account) + amount > MAX_AMOUNT) return { error: 'overflow' };
-          target.refunded += amount;
-          return this.move(target.account, 'refund', amount, 'refunded', newId);
-        };
-        return this.keyed(target.account, 'refund', op.key, { amount: op.amount, ref: target.id }, keyedRefund);
+      case 'capture': {
+        const h = this.holds.find((x) => x.id === target);
+        if (h === undefined) return { error: 'not_found' };
+        const amount = op.amount ?? h.amount;
+        if (h.capture && (op.amount === undefined || op.amount === h.capture.amount)) {
+          return { outcome: 'replayed', ...this.numbers(h.account), entryId: h.capture.id };
+        }
+        const st = this.statusOf(h);
+        if (st === 'expired') return { error: 'hold_expired' };
+        if (st !== 'open') return { error: 'hold_closed' };
+        if (this.spendable(h.account) + h.amount < amount) return { outcome: 'insufficient', ...this.numbers(h.account) };
+        const id = this.write(h.account, 'capture', -amount, newId);
+        h.status = 'captured';
+        h.capture = { id, amount };
+        this.draw(h.account, id, 'capture', amount);
+        return { outcome: 'captured', ...this.numbers(h.account), entryId: id };
+      }
+      case 'release': {
+        const h = this.holds.find((x) => x.id === target);
+        if (h === undefined) return { error: 'not_found' };
+        if (h.status === 'released' && h.release) return { outcome: 'replayed', ...this.numbers(h.account), entryId: h.release };
+        const st = this.statusOf(h);
+        if (st === 'expired') return { error: 'hold_expired' };
+        if (st !== 'open') return { error: 'hold_closed' };
+        const id = this.write(h.account, 'release', 0, newId);
+        h.status = 'released';
+        h.release = id;
+        return { outcome: 'released', ...this.numbers(h.account), entryId: id };
       }
     }
   }
 
-  private debit(account: string, amount: number, newId: string | undefined): Outcome {
-    if (this.balance(account) < amount) return { outcome: 'insufficient', balance: this.balance(account) };
-    return this.move(account, 'debit', -amount, 'debited', newId);
+  private statusOf(h: Hold) {
+    return h.status === 'open' && h.expiresAt <= this.now ? 'expired' : h.status;
   }
 
-  private move(account: string, kind: string, delta: number, outcome: string, newId: string | undefined): Outcome {
-    const balance = this.balance(account) + delta;
-    if (balance > MAX_AMOUNT) return { error: 'overflow' };
-    this.balances.set(account, balance);
+  private write(account: string, kind: string, delta: number, newId: string | undefined): string {
+    const s = this.acct(account);
+    s.posted += delta;
+    s.seq++;
     const id = newId ?? `missing-${this.entries.length}`;
-    this.entries.push({ id, account, kind, amount: Math.abs(delta), refunded: 0 });
-    return { outcome, balance, entryId: id };
+    // Sweep rows have ids the model cannot know; they are not offered as refund targets.
+    if (kind !== 'expire') this.entries.push({ id, account, kind });
+    this.amounts.set(id, Math.abs(delta));
+    return id;
+  }
+
+  private debit(account: string, amount: number, newId: string | undefined): Outcome {
+    if (this.acct(account).seq === 0 || this.spendable(account) < amount) return { outcome: 'insufficient', ...this.numbers(account) };
+    const id = this.write(account, 'debit', -amount, newId);
+    this.draw(account, id, 'debit', amount);
+    return { outcome: 'debited', ...this.numbers(account), entryId: id };
+  }
+
+  /** Lots by priority, soonest expiry (never last), oldest; live ones only; unlotted rest last. */
+  private draw(account: string, id: string, kind: string, amount: number) {
+    const live = this.acct(account)
+      .lots.filter((l) => l.remaining > 0 && (l.expiresAt === null || l.expiresAt > this.now))
+      .sort(
+        (a, b) =>
+          a.priority - b.priority || (a.expiresAt ?? Number.POSITIVE_INFINITY) - (b.expiresAt ?? Number.POSITIVE_INFINITY) || a.seq - b.seq,
+      );
+    const out: MoneyOut = { id, account, kind, amount, refunded: 0, drawn: [] };
+    let left = amount;
+    for (const l of live) {
+      if (left === 0) break;
+      const take = Math.min(left, l.remaining);
+      l.remaining -= take;
+      left -= take;
+      out.drawn.push({ lot: l.id, amount: take, back: 0 });
+    }
+    this.outs.set(id, out);
+  }
+
+  private refund(op: Extract<Op, { op: 'refund' }>, target: string | undefined, newId: string | undefined): Outcome {
+    const e = this.entries.find((x) => x.id === target);
+    if (e === undefined) return { error: 'not_found' };
+    return this.keyed(e.account, 'refund', op.key, { amount: op.amount, ref: e.id }, () => {
+      const out = this.outs.get(e.id);
+      if (out === undefined || (out.kind !== 'debit' && out.kind !== 'capture')) return { error: 'not_refundable' };
+      const remaining = out.amount - out.refunded;
+      const amount = op.amount ?? remaining;
+      if (remaining === 0 || amount > remaining) return { error: 'exceeds_refundable' };
+      if (this.acct(e.account).posted + amount > MAX_AMOUNT) return { error: 'overflow' };
+      const id = this.write(e.account, 'refund', amount, newId);
+      // The unlotted part was drawn last and comes back first; then lots in reverse order.
+      const unlottedLeft =
+        out.amount - out.drawn.reduce((n, d) => n + d.amount, 0) - (out.refunded - out.drawn.reduce((n, d) => n + d.back, 0));
+      let toLots = amount - Math.min(amount, Math.max(0, unlottedLeft));
+      for (const d of [...out.drawn].reverse()) {
+        if (toLots === 0) break;
+        const give = Math.min(toLots, d.amount - d.back);
+        if (give <= 0) continue;
+        d.back += give;
+        toLots -= give;
+        const lot = this.acct(e.account).lots.find((l) => l.id === d.lot);
+        if (lot) lot.remaining += give;
+      }
+      out.refunded += amount;
+      return { outcome: 'refunded', ...this.numbers(e.account), entryId: id };
+    });
+  }
+
+  private sweep(): Outcome {
+    let lots = 0;
+    let holds = 0;
+    for (const [a, s] of this.accounts) {
+      for (const l of s.lots) {
+        if (l.remaining > 0 && l.expiresAt !== null && l.expiresAt <= this.now) {
+          this.write(a, 'expire', -l.remaining, undefined);
+          l.remaining = 0;
+          lots++;
+        }
+      }
+    }
+    for (const h of this.holds) {
+      if (h.status === 'open' && h.expiresAt <= this.now) {
+        this.write(h.account, 'expire', 0, undefined);
+        h.status = 'expired';
+        holds++;
+      }
+    }
+    return { outcome: `swept ${lots} lots ${holds} holds` };
   }
 
   /** Per (account, family, key): a replay with equal parameters returns the original. */
@@ -97,28 +280,30 @@ export class Model {
     account: string,
     family: string,
     key: string | undefined,
-    params: { amount?: number; ref?: string },
+    params: { amount?: number; ref?: string; extra?: string },
     apply: () => Outcome,
   ): Outcome {
     if (key === undefined) return apply();
     const k = `${account}\u0000${family}\u0000${key}`;
     const prior = this.keys.get(k);
     if (prior !== undefined) {
-      const sameAmount =
-        params.amount === undefined || (family === 'adjust' ? prior.amount === params.amount : prior.amount === Math.abs(params.amount));
+      const sameAmount = params.amount === undefined || prior.amount === (family === 'adjust' ? params.amount : Math.abs(params.amount));
       const sameRef = params.ref === undefined || prior.ref === params.ref;
-      if (!sameAmount || !sameRef) return { error: 'idempotency_conflict' };
-      return { outcome: 'replayed', balance: this.balance(account), entryId: prior.entryId };
+      if (!sameAmount || !sameRef || prior.extra !== params.extra) return { error: 'idempotency_conflict' };
+      return { outcome: 'replayed', ...this.numbers(account), entryId: prior.entryId };
     }
     const result = apply();
     if ('outcome' in result && result.outcome !== 'insufficient' && result.entryId !== undefined) {
-      const e = this.entries.find((x) => x.id === result.entryId);
-      this.keys.set(k, {
-        entryId: result.entryId,
-        amount: family === 'adjust' ? (params.amount as number) : (e?.amount ?? 0),
-        ref: params.ref,
-      });
+      // A replay must match what the original did (a refund of "the rest" took an amount).
+      const amount = family === 'adjust' ? (params.amount as number) : (this.amounts.get(result.entryId) ?? 0);
+      this.keys.set(k, { entryId: result.entryId, amount, ref: params.ref, extra: params.extra });
     }
     return result;
   }
+}
+
+/** A grant replay must match the lot it opened: expiry and (effective) priority. */
+function lotSignature(op: { expiresAt?: number; priority?: number }): string {
+  const lotted = op.expiresAt !== undefined || (op.priority !== undefined && op.priority !== PRIORITY_DEFAULT);
+  return JSON.stringify([op.expiresAt ?? null, lotted ? (op.priority ?? PRIORITY_DEFAULT) : null]);
 }
