@@ -1,6 +1,8 @@
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
 export type {
   AdjustInput,
+  BatchOp,
+  BatchResult,
   CaptureInput,
   DebitInput,
   DebitOnceInput,

@@ -1,15 +1,15 @@
 import { monotonicFactory } from 'ulid';
 import { LedgerError } from './errors.js';
-import { HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
+import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
-import { adjust } from './ops/adjust.js';
-import type { Context } from './ops/context.js';
-import { debit } from './ops/debit.js';
-import { grant } from './ops/grant.js';
-import { capture, extendHold, hold, openHolds, release } from './ops/holds.js';
+import { adjust, planAdjust } from './ops/adjust.js';
+import type { Context, Plan } from './ops/context.js';
+import { debit, planDebit } from './ops/debit.js';
+import { grant, planGrant } from './ops/grant.js';
+import { capture, extendHold, hold, openHolds, planCapture, planHold, planRelease, release } from './ops/holds.js';
 import { allocations, expiring, lots } from './ops/lots.js';
 import { getBalance, history, keySpend, stats } from './ops/reads.js';
-import { refund } from './ops/refund.js';
+import { planRefund, refund } from './ops/refund.js';
 import { type SweepOptions, sweep } from './ops/sweep.js';
 import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
@@ -137,6 +137,25 @@ export interface HistoryOptions {
   kinds?: EntryKind[];
 }
 
+/** One operation of `ledger.batch()`: the same input as the single call, tagged with `op`. */
+export type BatchOp =
+  | ({ op: 'grant' } & GrantInput)
+  | ({ op: 'debit' } & DebitInput)
+  | ({ op: 'debitOnce' } & DebitOnceInput)
+  | ({ op: 'refund' } & RefundInput)
+  | ({ op: 'adjust' } & AdjustInput)
+  | ({ op: 'hold' } & HoldInput)
+  | ({ op: 'capture' } & CaptureInput)
+  | ({ op: 'release' } & ReleaseInput);
+
+/** A batch op that the ledger refused for its own reason (conflict, not found, …); it wrote nothing. */
+export interface Rejected {
+  outcome: 'rejected';
+  error: LedgerError;
+}
+
+export type BatchResult = GrantResult | DebitResult | RefundResult | AdjustResult | HoldResult | CaptureResult | ReleaseResult | Rejected;
+
 export interface LedgerOptions {
   /** Milliseconds since the epoch; injectable so expiry and windows are testable. */
   clock?: () => number;
@@ -194,6 +213,81 @@ export class Ledger {
 
   adjust(input: AdjustInput): Promise<AdjustResult> {
     return guard(() => adjust(this.#ctx, parse(adjustInput, input, 'adjust')));
+  }
+
+  /**
+   * Applies many operations in order, as one atomic unit per chunk: one transaction on
+   * better-sqlite3 and bun:sqlite (the whole batch), one `batch` round trip per
+   * ${BATCH_CHUNK_OPS} ops on D1 and libSQL. Each op has the same guards as the single call
+   * and sees the effect of the ops before it. Bad input anywhere throws before anything is
+   * written; an op the ledger refuses (conflict, not found, exceeds…) comes back as
+   * `{ outcome: 'rejected', error }` and the others still apply.
+   */
+  batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
+    return guard(async () => {
+      if (!Array.isArray(ops)) throw new LedgerError('invalid_argument', 'batch: ops must be an array');
+      if (ops.length > BATCH_MAX_OPS) throw new LedgerError('invalid_argument', `batch: at most ${BATCH_MAX_OPS} ops, got ${ops.length}`);
+      const parsed = ops.map((o, i) => this.#parseBatchOp(o, i));
+      const plans = parsed.map((p) => p(this.#ctx));
+      const chunk = this.#ctx.runner.driver === 'd1' || this.#ctx.runner.driver === 'libsql' ? BATCH_CHUNK_OPS : Math.max(1, plans.length);
+      const out: BatchResult[] = [];
+      for (let i = 0; i < plans.length; i += chunk) {
+        const part = plans.slice(i, i + chunk);
+        const results = await this.#ctx.runner.writeMany(part.map((p) => p.unit));
+        part.forEach((p, j) => {
+          try {
+            out.push(p.decode(results[j] as never) as BatchResult);
+          } catch (e) {
+            if (!(e instanceof LedgerError)) throw e;
+            out.push({ outcome: 'rejected', error: e });
+          }
+        });
+      }
+      return out;
+    });
+  }
+
+  #parseBatchOp(o: unknown, i: number): (ctx: Context) => Plan<unknown> {
+    if (o === null || typeof o !== 'object' || Array.isArray(o))
+      throw new LedgerError('invalid_argument', `batch[${i}]: an op must be an object`);
+    const { op, ...input } = o as { op?: unknown };
+    const at = `batch[${i}] ${String(op)}`;
+    switch (op) {
+      case 'grant': {
+        const req = parse(grantInput, input, at);
+        return (ctx) => planGrant(ctx, req);
+      }
+      case 'debit': {
+        const req = parse(debitInput, input, at);
+        return (ctx) => planDebit(ctx, req);
+      }
+      case 'debitOnce': {
+        const req = parse(debitOnceInput, input, at);
+        return (ctx) => planDebit(ctx, req);
+      }
+      case 'refund': {
+        const req = parse(refundInput, input, at);
+        return (ctx) => planRefund(ctx, req);
+      }
+      case 'adjust': {
+        const req = parse(adjustInput, input, at);
+        return (ctx) => planAdjust(ctx, req);
+      }
+      case 'hold': {
+        const req = parse(holdInput, input, at);
+        return (ctx) => planHold(ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS });
+      }
+      case 'capture': {
+        const req = parse(captureInput, input, at);
+        return (ctx) => planCapture(ctx, req);
+      }
+      case 'release': {
+        const req = parse(releaseInput, input, at);
+        return (ctx) => planRelease(ctx, req);
+      }
+      default:
+        throw new LedgerError('invalid_argument', `batch[${i}]: unknown op ${JSON.stringify(op)}`, { index: i });
+    }
   }
 
   /** Reserve credits: lowers `available`, not `balance`, until captured, released or lapsed. */

@@ -1,6 +1,7 @@
 /**
  * One handler per command: call the ledger, decide the exit code, describe the result.
- * Handlers do not print and do not open databases (main.ts and open.ts do).
+ * Handlers do not print and do not open databases (main.ts and open.ts do; the sweep
+ * progress bar is handed in by main.ts).
  */
 import type { DebitResult, Entry, Hold, Ledger, SweepInput } from '../index.js';
 import { explainInput, optional, parseDuration, parseInteger, parseKinds, parseTimestamp } from './args.js';

@@ -73,7 +73,7 @@ async function run(cmd: Command, handler: (ledger: Ledger) => Promise<commands.O
 
 function buildProgram(): Command {
   const program = new Command('drizzle-credits')
-    .description('Prepaid-credit ledger (drizzle-credits) from the shell: grant, debit, refund, audit.')
+    .description('Prepaid-credit ledger (drizzle-credits) from the shell: grant, debit, hold, refund, expire, audit.')
     .version(packageVersion())
     .addOption(new Option('--db <file>', 'SQLite file, opened with better-sqlite3 (WAL, busy_timeout=5000)').default('./credits.db'))
     .addOption(new Option('--url <url>', 'libSQL URL instead of --db (file:…, libsql://…)').conflicts('db'))
@@ -246,7 +246,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .argument('<account>', 'account id')
     .option('--limit <n>', 'entries per page (default 50, at most 1000)')
     .option('--cursor <cursor>', 'continue from a previous page (its next cursor)')
-    .option('--kinds <list>', 'only these kinds, comma separated: grant,debit,refund,adjust')
+    .option('--kinds <list>', 'only these kinds, comma separated: grant,debit,refund,adjust,hold,capture,release,extend,expire')
     .action((account: string, o: { limit?: string; cursor?: string; kinds?: string }, cmd: Command) =>
       run(cmd, (l) => commands.history(l, account, o)),
     );

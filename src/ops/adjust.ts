@@ -1,9 +1,10 @@
 import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
+import type { Unit, UnitResult } from '../runner/index.js';
 import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf } from './context.js';
+import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface AdjustRequest {
@@ -28,11 +29,11 @@ WHERE CASE WHEN p.delta > 0 THEN COALESCE(h.balance, 0) + p.delta <= ${MAX_AMOUN
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_WITH_BALANCE}`;
 
-export async function adjust(ctx: Context, req: AdjustRequest): Promise<AdjustResult> {
+export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const unit: Unit = {
     primary: { sql: ADJUST, args: [id, req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, now] },
     dependents: req.delta < 0 ? drawLots(id) : undefined,
     skipDependents: noOpenLots,
@@ -40,28 +41,37 @@ export async function adjust(ctx: Context, req: AdjustRequest): Promise<AdjustRe
       { sql: SELECT_BY_KEY, args: [req.account, 'adjust', key] },
       { sql: SNAPSHOT, args: [req.account, now] },
     ],
-  });
-  const row = rows[0];
-  if (row !== undefined) return { outcome: 'adjusted', entry: toEntry(row), ...after(req.account, row) };
-  const [byKey, snapshot] = explain;
-  const original = byKey?.[0];
-  if (original !== undefined) {
-    const entry = toEntry(original);
-    if (entry.delta !== req.delta) {
-      throw new LedgerError(
-        'idempotency_conflict',
-        `adjust: idempotency key "${key}" was already used on ${req.account} with a different delta`,
-        {
-          originalEntryId: entry.id,
-          fields: ['delta'],
-        },
-      );
-    }
-    assertSameRequest('adjust', entry, fingerprintOf(req));
-    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
-  }
-  if (req.delta > 0) {
-    throw new LedgerError('overflow', `adjust: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, { account: req.account });
-  }
-  return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: -req.delta };
+  };
+  return {
+    unit,
+    decode: ({ rows, explain }: UnitResult): AdjustResult => {
+      const row = rows[0];
+      if (row !== undefined) return { outcome: 'adjusted', entry: toEntry(row), ...after(req.account, row) };
+      const [byKey, snapshot] = explain;
+      const original = byKey?.[0];
+      if (original !== undefined) {
+        const entry = toEntry(original);
+        if (entry.delta !== req.delta) {
+          throw new LedgerError(
+            'idempotency_conflict',
+            `adjust: idempotency key "${key}" was already used on ${req.account} with a different delta`,
+            {
+              originalEntryId: entry.id,
+              fields: ['delta'],
+            },
+          );
+        }
+        assertSameRequest('adjust', entry, fingerprintOf(req));
+        return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
+      }
+      if (req.delta > 0) {
+        throw new LedgerError('overflow', `adjust: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, {
+          account: req.account,
+        });
+      }
+      return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: -req.delta };
+    },
+  };
 }
+
+export const adjust = (ctx: Context, req: AdjustRequest): Promise<AdjustResult> => runPlan(ctx, planAdjust(ctx, req));

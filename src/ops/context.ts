@@ -1,5 +1,5 @@
 import { LedgerError } from '../errors.js';
-import type { Runner } from '../runner/index.js';
+import type { Runner, Unit, UnitResult } from '../runner/index.js';
 import type { Entry } from '../types.js';
 
 /** What every operation needs: where to run, what time it is, how to name a row. */
@@ -66,4 +66,17 @@ export function fingerprintOf(req: {
     actor: req.actor ?? null,
     metadata: req.metadata ?? null,
   };
+}
+
+/**
+ * An operation, computed up front: the atomic unit to send, and how to read its result.
+ * Single calls run one plan; `ledger.batch()` runs many in one unit.
+ */
+export interface Plan<R> {
+  readonly unit: Unit;
+  readonly decode: (result: UnitResult) => R;
+}
+
+export async function runPlan<R>(ctx: Context, plan: Plan<R>): Promise<R> {
+  return plan.decode(await ctx.runner.write(plan.unit));
 }

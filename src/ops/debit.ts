@@ -1,7 +1,8 @@
 import { entryFrom, toEntry } from '../entry.js';
+import type { Unit, UnitResult } from '../runner/index.js';
 import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf } from './context.js';
+import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface DebitRequest {
@@ -28,13 +29,13 @@ WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_COMPUTED}`;
 
-export async function debit(ctx: Context, req: DebitRequest): Promise<DebitResult> {
+export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
   const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
   if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
-  const { rows, explain: why } = await ctx.runner.write({
+  const unit: Unit = {
     primary: {
       sql: DEBIT,
       args: [
@@ -53,31 +54,38 @@ export async function debit(ctx: Context, req: DebitRequest): Promise<DebitResul
     dependents: drawLots(id),
     skipDependents: noOpenLots,
     explain,
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    const entry = entryFrom(row, {
-      id,
-      account: req.account,
-      kind: 'debit',
-      delta: -req.amount,
-      amount: req.amount,
-      reason: req.reason ?? null,
-      idempotencyKey: key,
-      model: req.model ?? null,
-      keyId: req.keyId ?? null,
-      actor: req.actor ?? null,
-      metadata: req.metadata ?? null,
-      createdAt: now,
-    });
-    return { outcome: 'debited', entry, ...after(req.account, row) };
-  }
-  const [snapshot, byKey] = why;
-  const original = byKey?.[0];
-  if (original !== undefined) {
-    const entry = toEntry(original);
-    assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
-    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
-  }
-  return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+  };
+  return {
+    unit,
+    decode: ({ rows, explain: why }: UnitResult): DebitResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        const entry = entryFrom(row, {
+          id,
+          account: req.account,
+          kind: 'debit',
+          delta: -req.amount,
+          amount: req.amount,
+          reason: req.reason ?? null,
+          idempotencyKey: key,
+          model: req.model ?? null,
+          keyId: req.keyId ?? null,
+          actor: req.actor ?? null,
+          metadata: req.metadata ?? null,
+          createdAt: now,
+        });
+        return { outcome: 'debited', entry, ...after(req.account, row) };
+      }
+      const [snapshot, byKey] = why;
+      const original = byKey?.[0];
+      if (original !== undefined) {
+        const entry = toEntry(original);
+        assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
+        return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
+      }
+      return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+    },
+  };
 }
+
+export const debit = (ctx: Context, req: DebitRequest): Promise<DebitResult> => runPlan(ctx, planDebit(ctx, req));

@@ -1,9 +1,10 @@
 import { entryFrom, toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../limits.js';
+import type { Unit, UnitResult } from '../runner/index.js';
 import { ENTRY_COLUMNS, headJoin, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { GrantResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf } from './context.js';
+import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 
 export interface GrantRequest {
   account: string;
@@ -32,13 +33,13 @@ ${RETURNING_COMPUTED}`;
 const OPEN_LOT = `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
 SELECT id, account, seq, amount, amount, priority, expires_at, created_at FROM credit_entry WHERE id = ? AND kind = 'grant'`;
 
-export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResult> {
+export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   // A grant opens a lot when it expires or is drawn in a non-default order.
   const lotted = req.expiresAt !== undefined || (req.priority !== undefined && req.priority !== PRIORITY_DEFAULT);
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const unit: Unit = {
     primary: {
       sql: GRANT,
       args: [
@@ -59,48 +60,55 @@ export async function grant(ctx: Context, req: GrantRequest): Promise<GrantResul
       { sql: SELECT_BY_KEY, args: [req.account, 'grant', key] },
       { sql: SNAPSHOT, args: [req.account, now] },
     ],
-  });
-  const row = rows[0];
-  const priority = lotted ? (req.priority ?? PRIORITY_DEFAULT) : null;
-  if (row !== undefined) {
-    const entry = entryFrom(row, {
-      id,
-      account: req.account,
-      kind: 'grant',
-      delta: req.amount,
-      amount: req.amount,
-      reason: req.reason ?? null,
-      idempotencyKey: key,
-      model: null,
-      keyId: null,
-      actor: req.actor ?? null,
-      metadata: req.metadata ?? null,
-      expiresAt: req.expiresAt ?? null,
-      priority,
-      createdAt: now,
-    });
-    return { outcome: 'granted', entry, ...after(req.account, row) };
-  }
-  const [byKey, snapshot] = explain;
-  const original = byKey?.[0];
-  if (original !== undefined) {
-    const entry = toEntry(original);
-    assertSameRequest('grant', entry, {
-      ...fingerprintOf(req),
-      expiresAt: req.expiresAt ?? null,
-      priority,
-    });
-    return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
-  }
-  // Checked after the replay lookup: retrying a grant whose expiry has since passed replays it.
-  if (req.expiresAt !== undefined && req.expiresAt <= now) {
-    throw new LedgerError('invalid_argument', `grant: expiresAt ${req.expiresAt} is not after now (${now})`, { field: 'expiresAt' });
-  }
-  throw new LedgerError('overflow', `grant: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, {
-    account: req.account,
-    amount: req.amount,
-  });
+  };
+  return {
+    unit,
+    decode: ({ rows, explain }: UnitResult): GrantResult => {
+      const row = rows[0];
+      const priority = lotted ? (req.priority ?? PRIORITY_DEFAULT) : null;
+      if (row !== undefined) {
+        const entry = entryFrom(row, {
+          id,
+          account: req.account,
+          kind: 'grant',
+          delta: req.amount,
+          amount: req.amount,
+          reason: req.reason ?? null,
+          idempotencyKey: key,
+          model: null,
+          keyId: null,
+          actor: req.actor ?? null,
+          metadata: req.metadata ?? null,
+          expiresAt: req.expiresAt ?? null,
+          priority,
+          createdAt: now,
+        });
+        return { outcome: 'granted', entry, ...after(req.account, row) };
+      }
+      const [byKey, snapshot] = explain;
+      const original = byKey?.[0];
+      if (original !== undefined) {
+        const entry = toEntry(original);
+        assertSameRequest('grant', entry, {
+          ...fingerprintOf(req),
+          expiresAt: req.expiresAt ?? null,
+          priority,
+        });
+        return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
+      }
+      // Checked after the replay lookup: retrying a grant whose expiry has since passed replays it.
+      if (req.expiresAt !== undefined && req.expiresAt <= now) {
+        throw new LedgerError('invalid_argument', `grant: expiresAt ${req.expiresAt} is not after now (${now})`, { field: 'expiresAt' });
+      }
+      throw new LedgerError('overflow', `grant: ${req.account} would exceed the largest balance (${MAX_AMOUNT})`, {
+        account: req.account,
+        amount: req.amount,
+      });
+    },
+  };
 }
+
+export const grant = (ctx: Context, req: GrantRequest): Promise<GrantResult> => runPlan(ctx, planGrant(ctx, req));
 
 /** The `balance` / `available` pair every money result carries. */
 export function after(account: string, row: Record<string, unknown> | undefined): { balance: number; available: number } {

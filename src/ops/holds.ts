@@ -1,7 +1,7 @@
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ACCOUNT_FLOOR } from '../limits.js';
-import type { Row } from '../runner/index.js';
+import type { Row, Unit, UnitResult } from '../runner/index.js';
 import {
   COVERS,
   drawLots,
@@ -16,7 +16,7 @@ import {
   SNAPSHOT_OF_ENTRY,
 } from '../sql.js';
 import type { CaptureResult, ExtendResult, Hold, HoldResult, HoldStatus, ReleaseResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf } from './context.js';
+import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface HoldRequest {
@@ -135,7 +135,7 @@ export function toHold(r: Row, now: number): Hold {
   };
 }
 
-export async function hold(ctx: Context, req: HoldRequest): Promise<HoldResult> {
+export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
@@ -149,7 +149,7 @@ export async function hold(ctx: Context, req: HoldRequest): Promise<HoldResult> 
       },
     );
   }
-  const { rows, explain: why } = await ctx.runner.write({
+  const unit: Unit = {
     primary: {
       sql: HOLD,
       args: [
@@ -168,39 +168,46 @@ export async function hold(ctx: Context, req: HoldRequest): Promise<HoldResult> 
     },
     dependents: [{ sql: OPEN_HOLD, args: [id] }],
     explain,
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    const entry = toEntry(row);
-    const numbers = after(req.account, row);
-    // RETURNING ran before the dependent opened the hold: count it here.
-    return {
-      outcome: 'held',
-      entry,
-      hold: {
-        id,
-        account: req.account,
-        amount: req.amount,
-        expiresAt: entry.expiresAt ?? now + req.ttlMs,
-        status: 'open',
-        resolvedBy: null,
-        createdAt: now,
-      },
-      balance: numbers.balance,
-      available: Math.max(0, numbers.available - req.amount),
-    };
-  }
-  const [snapshot, byKey, holdState] = why;
-  const original = byKey?.[0];
-  if (original !== undefined) {
-    const entry = toEntry(original);
-    assertSameRequest('hold', entry, fingerprintOf(req));
-    const state = holdState?.[0];
-    if (state === undefined) throw new Error(`invariant: hold entry ${entry.id} has no credit_hold row (run rebuild())`);
-    return { outcome: 'replayed', entry, hold: toHold(state, now), ...after(req.account, snapshot?.[0]) };
-  }
-  return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+  };
+  return {
+    unit,
+    decode: ({ rows, explain: why }: UnitResult): HoldResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        const entry = toEntry(row);
+        const numbers = after(req.account, row);
+        // RETURNING ran before the dependent opened the hold: count it here.
+        return {
+          outcome: 'held',
+          entry,
+          hold: {
+            id,
+            account: req.account,
+            amount: req.amount,
+            expiresAt: entry.expiresAt ?? now + req.ttlMs,
+            status: 'open',
+            resolvedBy: null,
+            createdAt: now,
+          },
+          balance: numbers.balance,
+          available: Math.max(0, numbers.available - req.amount),
+        };
+      }
+      const [snapshot, byKey, holdState] = why;
+      const original = byKey?.[0];
+      if (original !== undefined) {
+        const entry = toEntry(original);
+        assertSameRequest('hold', entry, fingerprintOf(req));
+        const state = holdState?.[0];
+        if (state === undefined) throw new Error(`invariant: hold entry ${entry.id} has no credit_hold row (run rebuild())`);
+        return { outcome: 'replayed', entry, hold: toHold(state, now), ...after(req.account, snapshot?.[0]) };
+      }
+      return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+    },
+  };
 }
+
+export const hold = (ctx: Context, req: HoldRequest): Promise<HoldResult> => runPlan(ctx, planHold(ctx, req));
 
 /** Why an operation on a hold did nothing, from the hold's state read in the same unit. */
 function closedError(op: string, holdId: string, state: Row | undefined, now: number): LedgerError {
@@ -215,11 +222,11 @@ function closedError(op: string, holdId: string, state: Row | undefined, now: nu
   });
 }
 
-export async function capture(ctx: Context, req: CaptureRequest): Promise<CaptureResult> {
+export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const unit: Unit = {
     primary: {
       sql: CAPTURE,
       args: [id, req.holdId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
@@ -232,35 +239,42 @@ export async function capture(ctx: Context, req: CaptureRequest): Promise<Captur
       { sql: CAPTURE_BY_KEY, args: [req.holdId, key] },
       { sql: SNAPSHOT_OF_ENTRY, args: [req.holdId, now] },
     ],
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    const entry = toEntry(row);
-    const h = holdFromReturning(row, 'captured', id);
-    return { outcome: 'captured', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...afterClosing(row, h.amount) };
-  }
-  const [[state] = [], [resolution] = [], [byKey] = [], [snapshot] = []] = explain;
-  if (state === undefined) throw closedError('capture', req.holdId, undefined, now);
-  const h = toHold(state, now);
-  const fingerprint = { ...fingerprintOf({ ...req, ref: req.holdId }), model: undefined, keyId: undefined };
-  if (byKey !== undefined) {
-    const entry = toEntry(byKey);
-    assertSameRequest('capture', entry, fingerprint);
-    return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
-  }
-  // A retried capture of the same amount is a replay; anything else on a closed hold is not.
-  if (
-    resolution !== undefined &&
-    String(resolution.kind) === 'capture' &&
-    (req.amount === undefined || req.amount === num(resolution.amount))
-  ) {
-    const entry = toEntry(resolution);
-    return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
-  }
-  if (h.status !== 'open') throw closedError('capture', req.holdId, state, now);
-  const numbers = after(h.account, snapshot);
-  return { outcome: 'insufficient', hold: h, ...numbers, requested: req.amount ?? h.amount };
+  };
+  return {
+    unit,
+    decode: ({ rows, explain }: UnitResult): CaptureResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        const entry = toEntry(row);
+        const h = holdFromReturning(row, 'captured', id);
+        return { outcome: 'captured', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...afterClosing(row, h.amount) };
+      }
+      const [[state] = [], [resolution] = [], [byKey] = [], [snapshot] = []] = explain;
+      if (state === undefined) throw closedError('capture', req.holdId, undefined, now);
+      const h = toHold(state, now);
+      const fingerprint = { ...fingerprintOf({ ...req, ref: req.holdId }), model: undefined, keyId: undefined };
+      if (byKey !== undefined) {
+        const entry = toEntry(byKey);
+        assertSameRequest('capture', entry, fingerprint);
+        return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
+      }
+      // A retried capture of the same amount is a replay; anything else on a closed hold is not.
+      if (
+        resolution !== undefined &&
+        String(resolution.kind) === 'capture' &&
+        (req.amount === undefined || req.amount === num(resolution.amount))
+      ) {
+        const entry = toEntry(resolution);
+        return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
+      }
+      if (h.status !== 'open') throw closedError('capture', req.holdId, state, now);
+      const numbers = after(h.account, snapshot);
+      return { outcome: 'insufficient', hold: h, ...numbers, requested: req.amount ?? h.amount };
+    },
+  };
 }
+
+export const capture = (ctx: Context, req: CaptureRequest): Promise<CaptureResult> => runPlan(ctx, planCapture(ctx, req));
 
 /** The hold as the RETURNING row saw it, with the status the dependents give it. */
 function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | null): Hold {
@@ -280,10 +294,10 @@ function afterClosing(row: Row, holdAmount: number): { balance: number; availabl
   return after(String(row.account), { ...row, held_now: num(row.held_now) - holdAmount });
 }
 
-export async function release(ctx: Context, req: ReleaseRequest): Promise<ReleaseResult> {
+export function planRelease(ctx: Context, req: ReleaseRequest): Plan<ReleaseResult> {
   const now = ctx.now();
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const unit: Unit = {
     primary: { sql: RELEASE, args: [id, req.holdId, req.reason ?? null, req.actor ?? null, now] },
     dependents: [{ sql: CLOSE_HOLD('released'), args: [id, req.holdId, id] }],
     explain: [
@@ -291,33 +305,47 @@ export async function release(ctx: Context, req: ReleaseRequest): Promise<Releas
       { sql: RESOLUTION, args: [req.holdId] },
       { sql: SNAPSHOT_OF_ENTRY, args: [req.holdId, now] },
     ],
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    const h = holdFromReturning(row, 'released', id);
-    return { outcome: 'released', entry: toEntry(row), hold: h, ...afterClosing(row, h.amount) };
-  }
-  const [[state] = [], [resolution] = [], [snapshot] = []] = explain;
-  if (state !== undefined && String(state.status) === 'released' && resolution !== undefined) {
-    return { outcome: 'replayed', entry: toEntry(resolution), hold: toHold(state, now), ...after(String(state.account), snapshot) };
-  }
-  throw closedError('release', req.holdId, state, now);
+  };
+  return {
+    unit,
+    decode: ({ rows, explain }: UnitResult): ReleaseResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        const h = holdFromReturning(row, 'released', id);
+        return { outcome: 'released', entry: toEntry(row), hold: h, ...afterClosing(row, h.amount) };
+      }
+      const [[state] = [], [resolution] = [], [snapshot] = []] = explain;
+      if (state !== undefined && String(state.status) === 'released' && resolution !== undefined) {
+        return { outcome: 'replayed', entry: toEntry(resolution), hold: toHold(state, now), ...after(String(state.account), snapshot) };
+      }
+      throw closedError('release', req.holdId, state, now);
+    },
+  };
 }
 
-export async function extendHold(ctx: Context, req: ExtendRequest): Promise<ExtendResult> {
+export const release = (ctx: Context, req: ReleaseRequest): Promise<ReleaseResult> => runPlan(ctx, planRelease(ctx, req));
+
+export function planExtendHold(ctx: Context, req: ExtendRequest): Plan<ExtendResult> {
   const now = ctx.now();
   const id = ctx.newId();
-  const { rows, explain } = await ctx.runner.write({
+  const unit: Unit = {
     primary: { sql: EXTEND, args: [id, req.holdId, req.ttlMs, req.reason ?? null, req.actor ?? null, now] },
     dependents: [{ sql: MOVE_EXPIRY, args: [id, req.holdId, id] }],
     explain: [{ sql: HOLD_STATE, args: [req.holdId] }],
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    return { outcome: 'extended', entry: toEntry(row), hold: holdFromReturning(row, 'open', null), ...after(String(row.account), row) };
-  }
-  throw closedError('extendHold', req.holdId, explain[0]?.[0], now);
+  };
+  return {
+    unit,
+    decode: ({ rows, explain }: UnitResult): ExtendResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        return { outcome: 'extended', entry: toEntry(row), hold: holdFromReturning(row, 'open', null), ...after(String(row.account), row) };
+      }
+      throw closedError('extendHold', req.holdId, explain[0]?.[0], now);
+    },
+  };
 }
+
+export const extendHold = (ctx: Context, req: ExtendRequest): Promise<ExtendResult> => runPlan(ctx, planExtendHold(ctx, req));
 
 /** Open holds of an account that still count at `now`, soonest expiry first. */
 export async function openHolds(ctx: Context, account: string): Promise<Hold[]> {

@@ -1,9 +1,10 @@
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
+import type { Unit, UnitResult } from '../runner/index.js';
 import { applyAllocations, ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
 import type { RefundResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf } from './context.js';
+import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface RefundRequest {
@@ -67,15 +68,11 @@ FROM r JOIN t JOIN w WHERE w.before < t.to_lots`;
 const ORIGINAL = `SELECT e.id, e.account, e.kind, e.amount, ${REMAINING('e')} AS remaining FROM credit_entry AS e WHERE e.id = ?`;
 const BY_KEY = `SELECT * FROM credit_entry WHERE account = (SELECT account FROM credit_entry WHERE id = ?) AND kind = 'refund' AND idempotency_key = ?`;
 
-export async function refund(ctx: Context, req: RefundRequest): Promise<RefundResult> {
+export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const id = ctx.newId();
-  const {
-    rows,
-    explain,
-    after: state,
-  } = await ctx.runner.write({
+  const unit: Unit = {
     primary: {
       sql: REFUND,
       args: [id, req.entryId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
@@ -89,38 +86,45 @@ export async function refund(ctx: Context, req: RefundRequest): Promise<RefundRe
     // The balance a refund reports is read after it gave credits back to lots: one given
     // back to a lot already past expiry stops counting at once.
     after: [{ sql: SNAPSHOT_OF_ENTRY, args: [req.entryId, now] }],
-  });
-  const row = rows[0];
-  if (row !== undefined) {
-    const entry = toEntry(row);
-    return { outcome: 'refunded', entry, ...after(entry.account, state[0]?.[0]), refundable: num(row.refundable_after) };
-  }
-  const [originalRows, byKey] = explain;
-  const snapshot = state[0];
-  const o = originalRows?.[0];
-  if (o === undefined) throw new LedgerError('not_found', `refund: no entry ${req.entryId}`, { entryId: req.entryId });
-  const account = String(o.account);
-  const original = byKey?.[0];
-  if (original !== undefined) {
-    const entry = toEntry(original);
-    // model and keyId are copied from the debit, not asked for: they are not compared.
-    assertSameRequest('refund', entry, { ...fingerprintOf({ ...req, ref: req.entryId }), model: undefined, keyId: undefined });
-    return { outcome: 'replayed', entry, ...after(account, snapshot?.[0]), refundable: num(o.remaining) };
-  }
-  if (!(REFUNDABLE_KINDS as readonly string[]).includes(String(o.kind))) {
-    throw new LedgerError(
-      'not_refundable',
-      `refund: entry ${req.entryId} is a ${String(o.kind)}; only ${REFUNDABLE_KINDS.join(' and ')} entries can be refunded`,
-      { entryId: req.entryId, kind: o.kind },
-    );
-  }
-  const remaining = num(o.remaining);
-  if (remaining === 0 || (req.amount ?? remaining) > remaining) {
-    throw new LedgerError(
-      'exceeds_refundable',
-      `refund: ${req.amount ?? 'the rest'} exceeds what is left to refund of ${req.entryId} (${remaining})`,
-      { entryId: req.entryId, requested: req.amount ?? null, refundable: remaining },
-    );
-  }
-  throw new LedgerError('overflow', `refund: ${account} would exceed the largest balance (${MAX_AMOUNT})`, { entryId: req.entryId });
+  };
+  return {
+    unit,
+    decode: ({ rows, explain, after: state }: UnitResult): RefundResult => {
+      const row = rows[0];
+      if (row !== undefined) {
+        const entry = toEntry(row);
+        return { outcome: 'refunded', entry, ...after(entry.account, state[0]?.[0]), refundable: num(row.refundable_after) };
+      }
+      const [originalRows, byKey] = explain;
+      const snapshot = state[0];
+      const o = originalRows?.[0];
+      if (o === undefined) throw new LedgerError('not_found', `refund: no entry ${req.entryId}`, { entryId: req.entryId });
+      const account = String(o.account);
+      const original = byKey?.[0];
+      if (original !== undefined) {
+        const entry = toEntry(original);
+        // model and keyId are copied from the debit, not asked for: they are not compared.
+        assertSameRequest('refund', entry, { ...fingerprintOf({ ...req, ref: req.entryId }), model: undefined, keyId: undefined });
+        return { outcome: 'replayed', entry, ...after(account, snapshot?.[0]), refundable: num(o.remaining) };
+      }
+      if (!(REFUNDABLE_KINDS as readonly string[]).includes(String(o.kind))) {
+        throw new LedgerError(
+          'not_refundable',
+          `refund: entry ${req.entryId} is a ${String(o.kind)}; only ${REFUNDABLE_KINDS.join(' and ')} entries can be refunded`,
+          { entryId: req.entryId, kind: o.kind },
+        );
+      }
+      const remaining = num(o.remaining);
+      if (remaining === 0 || (req.amount ?? remaining) > remaining) {
+        throw new LedgerError(
+          'exceeds_refundable',
+          `refund: ${req.amount ?? 'the rest'} exceeds what is left to refund of ${req.entryId} (${remaining})`,
+          { entryId: req.entryId, requested: req.amount ?? null, refundable: remaining },
+        );
+      }
+      throw new LedgerError('overflow', `refund: ${account} would exceed the largest balance (${MAX_AMOUNT})`, { entryId: req.entryId });
+    },
+  };
 }
+
+export const refund = (ctx: Context, req: RefundRequest): Promise<RefundResult> => runPlan(ctx, planRefund(ctx, req));
