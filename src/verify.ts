@@ -91,10 +91,13 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
       } else if (!DELTA_RULES[r.kind]?.(r.delta, r.amount)) {
         report({ code: 'bad_delta', ...at, message: `${r.kind} with delta ${r.delta} and amount ${r.amount}` });
       }
-      running += r.delta;
-      if (r.balance !== running) {
-        report({ code: 'balance_mismatch', ...at, message: `stored balance ${r.balance}, replayed Σ delta ${running}` });
-        running = r.balance; // report each divergence once, not every row after it
+      const expected = running + r.delta;
+      running = expected;
+      if (r.balance !== expected) {
+        // Each broken link is reported where it breaks: an edited delta once; an edited
+        // balance twice (the row, and the next row that was computed from the true one).
+        report({ code: 'balance_mismatch', ...at, message: `stored balance ${r.balance} ≠ previous balance + delta = ${expected}` });
+        running = r.balance;
       }
       if (r.balance < ACCOUNT_FLOOR)
         report({ code: 'below_floor', ...at, message: `balance ${r.balance} is below the floor ${ACCOUNT_FLOOR}` });
