@@ -22,7 +22,8 @@ export function sweepProgressBar(stream: NodeJS.WritableStream): Progress {
           {
             stream,
             format: 'sweep [{bar}] {percentage}% | {value}/{total} lots+holds | {credits} credits | batch {batches} | ETA {eta_formatted}',
-            hideCursor: true,
+            // The cursor stays visible: a Ctrl-C mid-sweep must not leave the terminal without one.
+            hideCursor: false,
             etaBuffer: 20,
           },
           cliProgress.Presets.shades_classic,
