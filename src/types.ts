@@ -105,7 +105,7 @@ export interface ReleaseResult extends After {
 }
 
 export interface ExtendResult extends After {
-  outcome: 'extended' | 'replayed';
+  outcome: 'extended';
   entry: Entry;
   hold: Hold;
 }

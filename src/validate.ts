@@ -128,13 +128,22 @@ export const extendInput = z.strictObject({
 });
 
 export const expiringOptions = z.strictObject({
-  withinMs: z.number().int().min(1).max(EXPIRING_MAX_WINDOW_MS),
+  withinMs: z
+    .number({ error: 'withinMs must be a number' })
+    .int({ error: 'withinMs must be whole milliseconds' })
+    .min(1, { error: 'withinMs must be at least 1' })
+    .max(EXPIRING_MAX_WINDOW_MS, { error: `withinMs must be at most ${EXPIRING_MAX_WINDOW_MS} (10 years)` }),
 });
 
 export const sweepOptions = z
   .strictObject({
     dryRun: z.boolean().optional(),
-    batchSize: z.number().int().min(1).max(SWEEP_BATCH_MAX).optional(),
+    batchSize: z
+      .number({ error: 'batchSize must be a number' })
+      .int({ error: 'batchSize must be a whole number' })
+      .min(1, { error: 'batchSize must be at least 1' })
+      .max(SWEEP_BATCH_MAX, { error: `batchSize must be at most ${SWEEP_BATCH_MAX}` })
+      .optional(),
     onProgress: z.custom<(...args: never[]) => void>((v) => typeof v === 'function', { error: 'onProgress must be a function' }).optional(),
   })
   .optional();
