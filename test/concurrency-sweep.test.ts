@@ -17,7 +17,7 @@
  * CONC_SWEEP_DEBITORS / CONC_SWEEPERS / CONC_SWEEP_WINDOW_MS scale it for a stress run;
  * CONC_KEEP=1 keeps the database file and the workers' JSON-line logs for a look afterwards.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,6 +33,7 @@ import {
   type SweepRun,
   type SweepWorkerPlan,
 } from './support/concurrency-sweep-plan.js';
+import { Problems, startWorker, type Worker, within } from './support/processes.js';
 
 /** Processes that debit, hold, capture, refund and grant. */
 const DEBIT_WORKERS = Number(process.env.CONC_SWEEP_DEBITORS ?? 3);
@@ -79,56 +80,7 @@ const ACK_KIND: Record<SweepAck['op'], string> = {
 };
 const RESOLUTION_STATUS: Record<string, string> = { capture: 'captured', release: 'released', expire: 'expired' };
 
-interface Worker {
-  readonly plan: SweepWorkerPlan;
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly ready: Promise<void>;
-  readonly exited: Promise<number | null>;
-  stderr(): string;
-}
-
-function startWorker(plan: SweepWorkerPlan): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (d) => {
-    stderr += String(d);
-  });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const ready = new Promise<void>((res, rej) => {
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-      if (stdout.includes('ready\n')) res();
-    });
-    child.once('exit', (code) => rej(new Error(`worker ${plan.worker} exited (${code}) before it was ready:\n${stderr}`)));
-  });
-  return { plan, child, ready, exited, stderr: () => stderr };
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what} took longer than ${ms} ms (seed ${SEED})`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
-
-/** Collects contract violations by category, so one failing run reports all of them. */
-class Problems {
-  readonly #lines: string[] = [];
-  readonly #counts = new Map<string, number>();
-  add(category: string, message: string): void {
-    const n = (this.#counts.get(category) ?? 0) + 1;
-    this.#counts.set(category, n);
-    if (n <= 10) this.#lines.push(`${category}: ${message}`);
-  }
-  list(): string[] {
-    const extra = [...this.#counts].filter(([, n]) => n > 10).map(([c, n]) => `${c}: … ${n} in all`);
-    return [...this.#lines, ...extra];
-  }
-}
 
 const num = (v: unknown) => Number(v);
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
@@ -527,7 +479,7 @@ const DRIVERS: ConcurrencyDriver[] = ['better-sqlite3', 'libsql'];
 describe.each(DRIVERS)('%s: concurrent debits and sweeps in separate processes on one file', (driver) => {
   let dir: string | undefined;
   let db: FileDb | undefined;
-  const workers: Worker[] = [];
+  const workers: Worker<SweepWorkerPlan>[] = [];
 
   afterEach(async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
@@ -549,7 +501,7 @@ describe.each(DRIVERS)('%s: concurrent debits and sweeps in separate processes o
     for (let w = 0; w < DEBIT_WORKERS + SWEEPERS; w++) {
       const role = w < DEBIT_WORKERS ? 'debit' : 'sweep';
       workers.push(
-        startWorker({
+        startWorker(WORKER, ROOT, {
           driver,
           file,
           log: join(dir, `${role}-${w}.jsonl`),
@@ -564,7 +516,7 @@ describe.each(DRIVERS)('%s: concurrent debits and sweeps in separate processes o
         }),
       );
     }
-    await within(Promise.all(workers.map((w) => w.ready)), READY_TIMEOUT_MS, 'starting the workers');
+    await within(Promise.all(workers.map((w) => w.ready)), READY_TIMEOUT_MS, 'starting the workers', SEED);
 
     // Expiries are set from the real clock now, after start-up, so they fall inside the window.
     const t0 = Date.now();
@@ -574,7 +526,7 @@ describe.each(DRIVERS)('%s: concurrent debits and sweeps in separate processes o
     const go: SweepGo = { until: t0 + WINDOW_MS, sharedHolds: setup.sharedHolds.filter((_, i) => i % 2 === 0) };
     const setupMs = Date.now() - t0;
     for (const w of workers) w.child.stdin.end(`${JSON.stringify(go)}\n`);
-    const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers');
+    const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers', SEED);
     const ran = Date.now();
 
     const lines: SweepLogLine[] = workers.flatMap((w) =>

@@ -8,7 +8,7 @@
  * for a stress run; CONC_LIBSQL_NO_BUSY_PRAGMA=1 opens libSQL with `timeout` alone (the
  * configuration DESIGN §5 recommends), which fails with `busy` on @libsql/client 0.15.9.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ import {
   type SharedKey,
   type WorkerPlan,
 } from './support/concurrency-db.js';
+import { Problems, startWorker, type Worker, within } from './support/processes.js';
 
 const WORKERS = Number(process.env.CONC_WORKERS ?? 4);
 const OPS_PER_WORKER = Number(process.env.CONC_OPS ?? 300);
@@ -66,55 +67,6 @@ const sharedGrants: SharedKey[] = Array.from({ length: SHARED_GRANT_KEYS }, (_, 
   account: ACCOUNTS[(i * 3) % ACCOUNTS.length]![0],
   amount: 3 + i,
 }));
-
-interface Worker {
-  readonly plan: WorkerPlan;
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly ready: Promise<void>;
-  readonly exited: Promise<number | null>;
-  stderr(): string;
-}
-
-function startWorker(plan: WorkerPlan): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (d) => {
-    stderr += String(d);
-  });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const ready = new Promise<void>((res, rej) => {
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-      if (stdout.includes('ready\n')) res();
-    });
-    child.once('exit', (code) => rej(new Error(`worker ${plan.worker} exited (${code}) before it was ready:\n${stderr}`)));
-  });
-  return { plan, child, ready, exited, stderr: () => stderr };
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what} took longer than ${ms} ms (seed ${SEED})`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Collects contract violations by category, so one failing run reports all of them. */
-class Problems {
-  readonly #lines: string[] = [];
-  readonly #counts = new Map<string, number>();
-  add(category: string, message: string): void {
-    const n = (this.#counts.get(category) ?? 0) + 1;
-    this.#counts.set(category, n);
-    if (n <= 10) this.#lines.push(`${category}: ${message}`);
-  }
-  list(): string[] {
-    const extra = [...this.#counts].filter(([, n]) => n > 10).map(([c, n]) => `${c}: … ${n} in all`);
-    return [...this.#lines, ...extra];
-  }
-}
 
 const num = (v: unknown) => Number(v);
 
@@ -261,7 +213,7 @@ const DRIVERS: ConcurrencyDriver[] = ['better-sqlite3', 'libsql'];
 describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) => {
   let dir: string | undefined;
   let db: FileDb | undefined;
-  const workers: Worker[] = [];
+  const workers: Worker<WorkerPlan>[] = [];
 
   afterEach(async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
@@ -285,7 +237,7 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
     const started = Date.now();
     for (let w = 0; w < WORKERS; w++) {
       workers.push(
-        startWorker({
+        startWorker(WORKER, ROOT, {
           driver,
           file,
           log: join(dir, `worker-${w}.jsonl`),
@@ -299,10 +251,10 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
         }),
       );
     }
-    await within(Promise.all(workers.map((w) => w.ready)), READY_TIMEOUT_MS, 'starting the workers');
+    await within(Promise.all(workers.map((w) => w.ready)), READY_TIMEOUT_MS, 'starting the workers', SEED);
     const ready = Date.now();
     for (const w of workers) w.child.stdin.end('go\n');
-    const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers');
+    const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers', SEED);
     const ran = Date.now();
 
     const lines: LogLine[] = workers.flatMap((w) =>

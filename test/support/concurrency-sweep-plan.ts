@@ -97,14 +97,4 @@ export interface SweepIncident {
 
 export type SweepLogLine = ({ type: 'ack' } & SweepAck) | ({ type: 'sweep' } & SweepRun) | ({ type: 'incident' } & SweepIncident);
 
-/** mulberry32: small, seeded, good enough to pick operations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './processes.js';

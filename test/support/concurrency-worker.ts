@@ -17,20 +17,11 @@ import { type Ack, type AckOp, type Incident, type LogLine, openFileDb, type Sha
 /** After this many thrown errors the worker stops early (each may have waited the busy timeout). */
 const MAX_ERRORS = 20;
 
+import { prng } from './processes.js';
+
 const plan = JSON.parse(process.argv[2] ?? '') as WorkerPlan;
 const W = plan.worker;
 
-/** mulberry32: small, seeded, good enough to pick operations. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(plan.seed);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;

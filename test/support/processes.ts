@@ -1,0 +1,68 @@
+/**
+ * What the multi-process tests share: a seeded PRNG, a worker process that says "ready"
+ * on stdout, a timeout around a promise, and a collector of contract violations.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+
+/** mulberry32: small, seeded, good enough to pick operations. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Worker<P> {
+  readonly plan: P;
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Spawns `node --import tsx script '<plan as JSON>'` in `cwd`; `ready` resolves when it prints "ready". */
+export function startWorker<P extends { worker: number | string }>(script: string, cwd: string, plan: P): Worker<P> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(plan)], { cwd, stdio: 'pipe' });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const ready = new Promise<void>((res, rej) => {
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+      if (stdout.includes('ready\n')) res();
+    });
+    child.once('exit', (code) => rej(new Error(`worker ${plan.worker} exited (${code}) before it was ready:\n${stderr}`)));
+  });
+  return { plan, child, ready, exited, stderr: () => stderr };
+}
+
+/** Rejects if `p` takes longer than `ms`; the message names the seed to reproduce. */
+export function within<T>(p: Promise<T>, ms: number, what: string, seed: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${what} took longer than ${ms} ms (seed ${seed})`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Collects contract violations by category, so one failing run reports all of them. */
+export class Problems {
+  readonly #lines: string[] = [];
+  readonly #counts = new Map<string, number>();
+  add(category: string, message: string): void {
+    const n = (this.#counts.get(category) ?? 0) + 1;
+    this.#counts.set(category, n);
+    if (n <= 10) this.#lines.push(`${category}: ${message}`);
+  }
+  list(): string[] {
+    const extra = [...this.#counts].filter(([, n]) => n > 10).map(([c, n]) => `${c}: … ${n} in all`);
+    return [...this.#lines, ...extra];
+  }
+}
