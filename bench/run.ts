@@ -1,10 +1,14 @@
 /**
  * `npm run bench`: debitIfCovers through the public API vs a raw single-row INSERT,
- * at 1k and 1M rows of account history, interleaved in the same run. See bench/README.md.
+ * at 1k and 1M rows of account history, on a plain account and on one with 3 open lots
+ * and 2 open holds, interleaved in the same run; then a sweep of many lapsed lots.
+ * See bench/README.md.
  *
  * Flags: --rounds=N (default 10) --ops=N per round (default 10000) --warmup=N (default 5000)
  *        --no-breakdown (skip the where-the-time-goes section) --no-write (no results files)
- *        --strict (exit 1 when a goal is missed or the query plan is wrong)
+ *        --sweep-lots=N (default 200000) --sweep-batch=N (default: the library's) --no-sweep
+ *        --sweep-verify (also verify() the big sweep db: ~20 s per 200k lots)
+ *        --strict (exit 1 when a goal is missed, a query plan is wrong or the sweep fails)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,24 +16,31 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monotonicFactory } from 'ulid';
-import { captureDebitSql, checkPlan, queryPlan } from './probe.js';
-import { apiDebit, rawDebitSql, rawInsert, runRounds, type Scenario } from './scenarios.js';
+import { captureDebitSql, captureLotDebit, checkLotPlans, checkPlan, queryPlan } from './probe.js';
+import { apiDebit, apiLotDebit, rawDebitSql, rawInsert, rawSql, rawUnit, runRounds, type Scenario } from './scenarios.js';
 import {
   ACCOUNT,
   applyMigrationSql,
+  BENCH_HOLDS,
+  BENCH_LOTS,
+  LOT_AMOUNT,
   NEIGHBOUR_ROWS,
   NEIGHBOURS,
   openClient,
   openLedger,
   PRAGMAS,
   seedDatabase,
+  seedLotsAndHolds,
   tempDir,
   truncateTo,
 } from './setup.js';
 import { fmtInt, fmtPct, median, nsPerCall, seconds, table } from './stats.js';
+import { type SweepBenchResult, sweepBench } from './sweep.js';
 
 const GOAL_RATIO = 0.7;
 const GOAL_FLATNESS = 0.15;
+/** The lots + holds debit (3 open lots, 2 open holds): ≥ 50 % of raw INSERT, same flatness. */
+const GOAL_LOTS_RATIO = 0.5;
 const SMALL = 1_000;
 const LARGE = 1_000_000;
 
@@ -46,7 +57,13 @@ const config = {
   breakdown: !process.argv.includes('--no-breakdown'),
   write: !process.argv.includes('--no-write'),
   strict: process.argv.includes('--strict'),
+  sweep: !process.argv.includes('--no-sweep'),
+  sweepLots: flag('sweep-lots', 200_000),
+  sweepVerify: process.argv.includes('--sweep-verify'),
+  sweepBatch: process.argv.some((x) => x.startsWith('--sweep-batch=')) ? flag('sweep-batch', 1) : undefined,
 };
+if (config.sweepLots > 9_999_999) throw new Error('--sweep-lots must be at most 9,999,999');
+if (Math.max(config.opsPerRound, config.warmupOps) >= LOT_AMOUNT) throw new Error(`--ops and --warmup must stay below ${LOT_AMOUNT}`);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgVersion = (name: string): string =>
@@ -63,6 +80,14 @@ const source = (): { commit: string | null; dirty: boolean | null } => {
   }
 };
 const started = Date.now();
+/** Wall seconds per phase of the run, printed at the end and kept in the results. */
+const phases: Record<string, number> = {};
+let phaseStart = started;
+const phaseDone = (name: string) => {
+  const t = Date.now();
+  phases[name] = (t - phaseStart) / 1000;
+  phaseStart = t;
+};
 const dir = tempDir();
 
 try {
@@ -76,19 +101,31 @@ try {
   applyMigrationSql(base);
   const small = await openLedger(join(dir.path, 'ledger-1k.db'));
   const large = await openLedger(join(dir.path, 'ledger-1m.db'));
-  const seedSecs = await seconds(() => {
+  const lotsSmall = await openLedger(join(dir.path, 'ledger-lots-1k.db'));
+  const lotsLarge = await openLedger(join(dir.path, 'ledger-lots-1m.db'));
+  // The lots + holds accounts: the same plain history, then 3 lot grants and 2 holds
+  // through the public API, so they start from history + 5 rows.
+  let lotsSmallSeq = 0;
+  let lotsLargeSeq = 0;
+  const seedSecs = await seconds(async () => {
     seedDatabase(base, SMALL);
     seedDatabase(small.client, SMALL);
     seedDatabase(large.client, LARGE);
+    seedDatabase(lotsSmall.client, SMALL);
+    seedDatabase(lotsLarge.client, LARGE);
+    lotsSmallSeq = await seedLotsAndHolds(lotsSmall.client, lotsSmall.ledger);
+    lotsLargeSeq = await seedLotsAndHolds(lotsLarge.client, lotsLarge.ledger);
   });
   log(
     `seeded ${fmtInt(SMALL)} / ${fmtInt(LARGE)} rows of ${ACCOUNT} history (+ ${fmtInt(NEIGHBOUR_ROWS)} rows on each of ` +
-      `${NEIGHBOURS.join(', ')}) in ${seedSecs.toFixed(1)} s`,
+      `${NEIGHBOURS.join(', ')}), twice: plain, and with ${BENCH_LOTS.length} lots (priorities ${BENCH_LOTS.map((l) => l.priority).join('/')}, ` +
+      `${fmtInt(LOT_AMOUNT)} credits each, far-future expiry) and ${BENCH_HOLDS.length} holds (7-day TTL) on top, in ${seedSecs.toFixed(1)} s`,
   );
   const verifySeed: Record<string, { ok: boolean; entries: number; seconds: number }> = {};
+  // The 1M dbs are verified after the rounds only (a bad seed fails there too): 10–30 s saved.
   for (const [name, l] of [
     ['1k', small.ledger],
-    ['1m', large.ledger],
+    ['lots_1k', lotsSmall.ledger],
   ] as const) {
     let report: Awaited<ReturnType<typeof l.verify>> | undefined;
     const secs = await seconds(async () => {
@@ -98,9 +135,12 @@ try {
     verifySeed[name] = { ok: report.ok, entries: report.entries, seconds: secs };
   }
   log(
-    `ledger.verify() after seeding: 1k ok (${fmtInt(verifySeed['1k']?.entries ?? 0)} entries, ${verifySeed['1k']?.seconds.toFixed(2)} s), ` +
-      `1M ok (${fmtInt(verifySeed['1m']?.entries ?? 0)} entries, ${verifySeed['1m']?.seconds.toFixed(2)} s)`,
+    `ledger.verify() after seeding: ${Object.entries(verifySeed)
+      .map(([k, v]) => `${k} ok (${fmtInt(v.entries)} entries, ${v.seconds.toFixed(2)} s)`)
+      .join(', ')}`,
   );
+
+  phaseDone('seed + verify');
 
   // --- query plan --------------------------------------------------------------------
   const debitSql = await captureDebitSql(join(dir.path, 'probe.db'));
@@ -110,17 +150,46 @@ try {
   log(plan.text.replace(/^/gm, '  '));
   log(`  → ${planCheck.ok ? 'OK' : 'PROBLEM'}: ${planCheck.reason}`);
 
+  const lotDebit = await captureLotDebit(join(dir.path, 'probe-lots.db'), BENCH_LOTS, BENCH_HOLDS);
+  const lotPlans = lotDebit.statements.map((st) => ({
+    sql: st.sql,
+    ...queryPlan(lotsLarge.client, st.sql, st.args('PLAN', ACCOUNT, Date.now())),
+  }));
+  const lotPlanCheck = checkLotPlans(lotPlans);
+  log(
+    `\nEXPLAIN QUERY PLAN of the lots + holds debit (lots 1M db): ${lotPlans.length} statements` +
+      `${lotDebit.transaction ? ' in one BEGIN IMMEDIATE transaction' : ''}`,
+  );
+  lotPlans.forEach((p, i) => {
+    log(
+      `  [${i + 1}] ${
+        i === 0
+          ? 'guarded INSERT (same statement as above)'
+          : p.sql
+              .split('\n')
+              .find((l) => /INSERT|UPDATE/i.test(l))
+              ?.trim()
+      }`,
+    );
+    if (i > 0) log(p.text.replace(/^/gm, '      '));
+  });
+  log(`  → ${lotPlanCheck.ok ? 'OK' : 'PROBLEM'}: ${lotPlanCheck.reason}`);
+
+  phaseDone('query plans');
+
   // --- main rounds -------------------------------------------------------------------
   const main: Scenario[] = [
     rawInsert('baseline', 'raw INSERT (baseline)', base, SMALL),
     apiDebit('debit_1k', 'debitIfCovers, 1k history', small.client, small.ledger, SMALL),
     apiDebit('debit_1m', 'debitIfCovers, 1M history', large.client, large.ledger, LARGE),
+    apiLotDebit('lots_1k', 'debitIfCovers, 3 lots + 2 holds, 1k history', lotsSmall.client, lotsSmall.ledger, lotsSmallSeq),
+    apiLotDebit('lots_1m', 'debitIfCovers, 3 lots + 2 holds, 1M history', lotsLarge.client, lotsLarge.ledger, lotsLargeSeq),
   ];
   log(
     `\nmeasuring: ${config.rounds} rounds × ${fmtInt(config.opsPerRound)} ops per scenario, interleaved ` +
       `(warm-up ${fmtInt(config.warmupOps)} ops each)`,
   );
-  const { rates, cpuUs } = await runRounds(main, {
+  const { rates, cpuUs, userUs, sysUs } = await runRounds(main, {
     rounds: config.rounds,
     ops: config.opsPerRound,
     warmupOps: config.warmupOps,
@@ -131,6 +200,8 @@ try {
   for (const [name, l] of [
     ['1k', small.ledger],
     ['1m', large.ledger],
+    ['lots_1k', lotsSmall.ledger],
+    ['lots_1m', lotsLarge.ledger],
   ] as const) {
     const v = await l.verify();
     if (!v.ok) throw new Error(`${name} db fails verify() after the benchmark: ${JSON.stringify(v.problems)}`);
@@ -138,6 +209,8 @@ try {
   }
   truncateTo(small.client, SMALL);
   truncateTo(large.client, LARGE);
+  truncateTo(lotsSmall.client, lotsSmallSeq);
+  truncateTo(lotsLarge.client, lotsLargeSeq);
 
   const med = (k: string) => median(rates.get(k) ?? []);
   const medCpu = (k: string) => median(cpuUs.get(k) ?? []);
@@ -164,6 +237,24 @@ try {
   };
   const ratioOk = Math.min(ratio1k, ratio1m) >= GOAL_RATIO;
   const flatOk = Math.abs(flatness - 1) <= GOAL_FLATNESS;
+  const lotsSmallRate = med('lots_1k');
+  const lotsLargeRate = med('lots_1m');
+  const lotsRatio1k = lotsSmallRate / baseRate;
+  const lotsRatio1m = lotsLargeRate / baseRate;
+  const lotsFlatness = lotsLargeRate / lotsSmallRate;
+  const lotsCross = {
+    pairedRatio1k: paired('lots_1k', 'baseline'),
+    pairedRatio1m: paired('lots_1m', 'baseline'),
+    pairedFlatness: paired('lots_1m', 'lots_1k'),
+    cpuRatio1k: medCpu('baseline') / medCpu('lots_1k'),
+    cpuRatio1m: medCpu('baseline') / medCpu('lots_1m'),
+    cpuFlatness: medCpu('lots_1k') / medCpu('lots_1m'),
+    /** What lots + holds add to a plain debit, CPU µs/op, per history size. */
+    cpuOverPlainUs1k: medCpu('lots_1k') - medCpu('debit_1k'),
+    cpuOverPlainUs1m: medCpu('lots_1m') - medCpu('debit_1m'),
+  };
+  const lotsRatioOk = Math.min(lotsRatio1k, lotsRatio1m) >= GOAL_LOTS_RATIO;
+  const lotsFlatOk = Math.abs(lotsFlatness - 1) <= GOAL_FLATNESS;
 
   const rowsOf = (s: Scenario) => {
     const rs = rates.get(s.key) ?? [];
@@ -179,7 +270,9 @@ try {
     ];
   };
   log();
-  log(table([['scenario', 'history', 'median ops/s', 'min–max ops/s', 'wall µs/op', 'CPU µs/op', 'vs baseline'], ...main.map(rowsOf)]));
+  log(
+    table([['scenario', 'rows at start', 'median ops/s', 'min–max ops/s', 'wall µs/op', 'CPU µs/op', 'vs baseline'], ...main.map(rowsOf)]),
+  );
   log();
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   log(`debit / baseline, 1k history: ${fmtPct(ratio1k)}   (goal ≥ ${fmtPct(GOAL_RATIO)})  ${verdict(ratio1k >= GOAL_RATIO)}`);
@@ -192,7 +285,30 @@ try {
       `flatness ${cross.pairedFlatness.toFixed(3)}; in CPU time 1k ${fmtPct(cross.cpuRatio1k)}, 1M ${fmtPct(cross.cpuRatio1m)}, ` +
       `flatness ${cross.cpuFlatness.toFixed(3)}`,
   );
-  log(`verify() after the last round: 1k ${verifyAfter['1k'] ? 'ok' : 'FAIL'}, 1M ${verifyAfter['1m'] ? 'ok' : 'FAIL'}`);
+  log();
+  log(
+    `lots + holds debit / baseline, 1k history: ${fmtPct(lotsRatio1k)}   (goal ≥ ${fmtPct(GOAL_LOTS_RATIO)})  ${verdict(lotsRatio1k >= GOAL_LOTS_RATIO)}`,
+  );
+  log(
+    `lots + holds debit / baseline, 1M history: ${fmtPct(lotsRatio1m)}   (goal ≥ ${fmtPct(GOAL_LOTS_RATIO)})  ${verdict(lotsRatio1m >= GOAL_LOTS_RATIO)}`,
+  );
+  log(
+    `lots + holds flatness (1M rate / 1k rate): ${lotsFlatness.toFixed(3)}   (goal ${1 - GOAL_FLATNESS}–${1 + GOAL_FLATNESS})  ${verdict(lotsFlatOk)}`,
+  );
+  log(
+    `cross-checks: median of per-round ratios 1k ${fmtPct(lotsCross.pairedRatio1k)}, 1M ${fmtPct(lotsCross.pairedRatio1m)}, ` +
+      `flatness ${lotsCross.pairedFlatness.toFixed(3)}; in CPU time 1k ${fmtPct(lotsCross.cpuRatio1k)}, 1M ${fmtPct(lotsCross.cpuRatio1m)}, ` +
+      `flatness ${lotsCross.cpuFlatness.toFixed(3)}; lots + holds add ${lotsCross.cpuOverPlainUs1k.toFixed(1)} / ` +
+      `${lotsCross.cpuOverPlainUs1m.toFixed(1)} CPU µs to a plain debit (1k / 1M)`,
+  );
+  log(`query plans: plain debit ${planCheck.ok ? 'OK' : 'PROBLEM'}, lots + holds debit ${lotPlanCheck.ok ? 'OK' : 'PROBLEM'}`);
+  log(
+    `verify() after the last round: ${Object.entries(verifyAfter)
+      .map(([k, ok]) => `${k} ${ok ? 'ok' : 'FAIL'}`)
+      .join(', ')}`,
+  );
+
+  phaseDone('main rounds + verify');
 
   // --- where the time goes (1M db) ---------------------------------------------------
   let breakdown: Record<string, unknown> | undefined;
@@ -242,7 +358,70 @@ try {
         ['Date.now()', micro.dateNow.toFixed(0)],
       ]),
     );
+
+    // The lots + holds debit on the lots 1M db: the guard alone, the whole unit (guard +
+    // lot draw + lot update in BEGIN IMMEDIATE … COMMIT) as raw statements, and the API.
+    const [guardSql] = lotDebit.statements;
+    const lotParts: Scenario[] = [
+      rawInsert('lots_insert', 'raw INSERT into the lots 1M ledger table', lotsLarge.client, lotsLargeSeq),
+      ...(guardSql === undefined
+        ? []
+        : [
+            rawSql(
+              'lots_guard',
+              'guarded INSERT alone, autocommit (no lot draw)',
+              lotsLarge.client,
+              guardSql.sql,
+              (id, now) => guardSql.args(id, ACCOUNT, now),
+              lotsLargeSeq,
+            ),
+          ]),
+      rawUnit('lots_unit', 'guard + lot draw + lot update, BEGIN IMMEDIATE', lotsLarge.client, lotDebit.statements, lotsLargeSeq),
+      apiLotDebit('lots_api', 'debitIfCovers, 3 lots + 2 holds (public API)', lotsLarge.client, lotsLarge.ledger, lotsLargeSeq),
+    ];
+    log(`\nwhere the time goes, lots + holds debit (lots 1M db, ${rounds} interleaved rounds × ${fmtInt(ops)} ops, median):`);
+    const lotPart = await runRounds(lotParts, { rounds, ops, warmupOps: Math.min(2_000, config.warmupOps) });
+    const lotUs = (k: string) => median(lotPart.cpuUs.get(k) ?? []);
+    const lotWallUs = (k: string) => 1e6 / median(lotPart.rates.get(k) ?? []);
+    log(
+      table([
+        ['step', 'wall µs/op', 'CPU µs/op', 'raw INSERT ÷ it (CPU)'],
+        ...lotParts.map((s) => [
+          s.label,
+          lotWallUs(s.key).toFixed(1),
+          lotUs(s.key).toFixed(1),
+          fmtPct(lotUs('lots_insert') / lotUs(s.key)),
+        ]),
+      ]),
+    );
+    const lotSplit = {
+      guardOverInsert: lotUs('lots_guard') - lotUs('lots_insert'),
+      drawAndTransaction: lotUs('lots_unit') - lotUs('lots_guard'),
+      jsLayers: lotUs('lots_api') - lotUs('lots_unit'),
+    };
+    log();
+    log(
+      table([
+        ['attribution (differences of CPU µs/op above)', 'CPU µs/op', 'share of API'],
+        ...(
+          [
+            ['raw INSERT into the lots 1M table', lotUs('lots_insert')],
+            ['+ guard with 3 lots + 2 holds (INSERT … SELECT, RETURNING)', lotSplit.guardOverInsert],
+            ['+ lot draw, lot update, BEGIN IMMEDIATE … COMMIT', lotSplit.drawAndTransaction],
+            ['+ JS layers: validation, runner, Entry, promises', lotSplit.jsLayers],
+          ] as const
+        ).map(([k, v]) => [k, v.toFixed(2), fmtPct(v / lotUs('lots_api'))]),
+      ]),
+    );
     breakdown = {
+      lots: {
+        db: 'lots 1M',
+        wallUsPerOp: Object.fromEntries(lotParts.map((s) => [s.key, lotWallUs(s.key)])),
+        cpuUsPerOp: Object.fromEntries(lotParts.map((s) => [s.key, lotUs(s.key)])),
+        ratesPerRound: Object.fromEntries(lotPart.rates),
+        cpuUsPerRound: Object.fromEntries(lotPart.cpuUs),
+        splitCpuUs: lotSplit,
+      },
       db: '1M',
       rounds,
       opsPerRound: ops,
@@ -255,12 +434,24 @@ try {
     };
   }
 
+  if (config.breakdown) phaseDone('breakdown');
+
+  // --- sweep of lapsed lots -----------------------------------------------------------
+  let sweep: SweepBenchResult | undefined;
+  if (config.sweep) {
+    for (const c of [small.client, large.client, lotsSmall.client, lotsLarge.client]) c.close();
+    sweep = await sweepBench({ lots: config.sweepLots, batchSize: config.sweepBatch, dir: dir.path, log, verifyLarge: config.sweepVerify });
+  }
+
+  if (config.sweep) phaseDone('sweep');
+
   // --- results files -----------------------------------------------------------------
   const sqlite = (base.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   const cpus = os.cpus();
   const result = {
     date: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
+    phaseSeconds: phases,
     source: source(),
     machine: {
       cpu: cpus[0]?.model ?? 'unknown',
@@ -279,6 +470,12 @@ try {
       opsPerRound: config.opsPerRound,
       warmupOps: config.warmupOps,
       history: { small: SMALL, large: LARGE },
+      lotsAndHolds: {
+        lots: BENCH_LOTS.map((l) => ({ amount: LOT_AMOUNT, priority: l.priority, expiresInMs: l.expiresInMs })),
+        holds: BENCH_HOLDS,
+        startSeq: { small: lotsSmallSeq, large: lotsLargeSeq },
+      },
+      sweepLots: config.sweep ? config.sweepLots : null,
       neighbours: { accounts: NEIGHBOURS, rowsEach: NEIGHBOUR_ROWS },
     },
     scenarios: main.map((s) => ({
@@ -289,17 +486,31 @@ try {
       medianCpuUsPerOp: medCpu(s.key),
       ratesPerRound: rates.get(s.key),
       cpuUsPerRound: cpuUs.get(s.key),
+      medianUserUsPerOp: median(userUs.get(s.key) ?? []),
+      medianSysUsPerOp: median(sysUs.get(s.key) ?? []),
     })),
-    ratio: { debit1kVsBaseline: ratio1k, debit1mVsBaseline: ratio1m },
+    ratio: { debit1kVsBaseline: ratio1k, debit1mVsBaseline: ratio1m, lots1kVsBaseline: lotsRatio1k, lots1mVsBaseline: lotsRatio1m },
     flatness,
+    lotsFlatness,
     crossChecks: cross,
+    lotsCrossChecks: lotsCross,
     goals: {
       debitVsBaseline: { min: GOAL_RATIO, pass: ratioOk },
       flatness: { within: GOAL_FLATNESS, pass: flatOk },
+      lotsDebitVsBaseline: { min: GOAL_LOTS_RATIO, pass: lotsRatioOk },
+      lotsFlatness: { within: GOAL_FLATNESS, pass: lotsFlatOk },
+      sweep: sweep === undefined ? null : { pass: sweep.pass },
     },
     queryPlan: { ok: planCheck.ok, reason: planCheck.reason, plan: plan.text.split('\n') },
+    lotsQueryPlan: {
+      ok: lotPlanCheck.ok,
+      reason: lotPlanCheck.reason,
+      transaction: lotDebit.transaction,
+      statements: lotPlans.map((p) => ({ sql: p.sql, plan: p.text.split('\n') })),
+    },
     verify: { afterSeed: verifySeed, afterRounds: verifyAfter },
     breakdown,
+    sweep,
   };
   if (config.write) {
     const out = join(here, 'results');
@@ -313,14 +524,18 @@ try {
   log(
     `machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.os}, node ${process.version}, ` +
       `SQLite ${sqlite}; load average ${loadBefore.toFixed(2)} → ${(os.loadavg()[0] ?? 0).toFixed(2)}; ` +
-      `total ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `total ${((Date.now() - started) / 1000).toFixed(1)} s (${Object.entries(phases)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+        .join(', ')})`,
   );
   const src = result.source;
   log(
     `src measured: ${src.commit === null ? 'unknown commit' : src.commit.slice(0, 12)}${src.dirty ? ' + uncommitted changes in src/ or drizzle/' : ''}`,
   );
-  for (const c of [base, small.client, large.client]) c.close();
-  if (config.strict && !(ratioOk && flatOk && planCheck.ok)) process.exitCode = 1;
+  for (const c of [base, small.client, large.client, lotsSmall.client, lotsLarge.client]) if (c.open) c.close();
+  const allOk = ratioOk && flatOk && planCheck.ok && lotsRatioOk && lotsFlatOk && lotPlanCheck.ok && (sweep === undefined || sweep.pass);
+  log(`overall: ${allOk ? 'PASS' : 'FAIL'}${config.strict ? '' : ' (exit code 0 without --strict)'}`);
+  if (config.strict && !allOk) process.exitCode = 1;
 } finally {
   dir.remove();
 }

@@ -6,7 +6,7 @@
 import { monotonicFactory } from 'ulid';
 import type { Ledger } from '../src/index.js';
 import type { DebitSql } from './probe.js';
-import { ACCOUNT, type Client, headSeq, truncateTo } from './setup.js';
+import { ACCOUNT, allocationsAfter, BENCH_HOLDS, BENCH_LOTS, type Client, headSeq, openLotsAndHolds, truncateTo } from './setup.js';
 import { seconds } from './stats.js';
 
 export interface Scenario {
@@ -17,6 +17,8 @@ export interface Scenario {
   readonly client: Client;
   /** Appends `ops` rows, one operation each; resolves when done. */
   run(ops: number): void | Promise<void>;
+  /** Untimed check after each round (throws if the round did not do what it should). */
+  afterRound?(fromSeq: number, ops: number): void;
 }
 
 const INSERT_ROW = `INSERT INTO credit_entry
@@ -69,6 +71,25 @@ export function apiDebit(key: string, label: string, client: Client, ledger: Led
   };
 }
 
+/**
+ * The same public call on an account with open lots and holds: each debit also draws a lot
+ * (allocation insert + lot update, in one BEGIN IMMEDIATE transaction on sync drivers).
+ * After each round: one allocation per debit, and every lot and hold still open.
+ */
+export function apiLotDebit(key: string, label: string, client: Client, ledger: Ledger, history: number): Scenario {
+  return {
+    ...apiDebit(key, label, client, ledger, history),
+    afterRound(fromSeq, ops) {
+      const drawn = allocationsAfter(client, fromSeq);
+      if (drawn !== ops) throw new Error(`${label}: ${ops} debits wrote ${drawn} allocations, expected one each`);
+      const open = openLotsAndHolds(client);
+      if (open.lots !== BENCH_LOTS.length || open.holds !== BENCH_HOLDS.length) {
+        throw new Error(`${label}: after a round ${open.lots} lots and ${open.holds} holds are open`);
+      }
+    },
+  };
+}
+
 /** The ledger's own debit statement, run through a raw prepared statement (no JS layers). */
 export function rawDebitSql(key: string, label: string, client: Client, debitSql: DebitSql, history: number, returning = true): Scenario {
   const text = returning ? debitSql.sql : withoutReturning(debitSql.sql);
@@ -108,6 +129,41 @@ export function rawSql(
   };
 }
 
+/**
+ * A whole unit of statements (the guarded INSERT and its dependents, as captured from the
+ * ledger) run per op inside BEGIN IMMEDIATE … COMMIT through raw prepared statements, the
+ * way the sync runner runs it, without the JS layers.
+ */
+export function rawUnit(key: string, label: string, client: Client, statements: readonly DebitSql[], history: number): Scenario {
+  const begin = client.prepare('BEGIN IMMEDIATE');
+  const commit = client.prepare('COMMIT');
+  const prepared = statements.map((s) => ({ stmt: client.prepare(s.sql), args: s.args }));
+  const ulid = monotonicFactory();
+  return {
+    key,
+    label,
+    history,
+    client,
+    run(ops) {
+      for (let i = 0; i < ops; i++) {
+        const id = ulid();
+        const now = Date.now();
+        begin.run();
+        for (const p of prepared) {
+          if (p.stmt.reader) p.stmt.all(...p.args(id, ACCOUNT, now));
+          else p.stmt.run(...p.args(id, ACCOUNT, now));
+        }
+        commit.run();
+      }
+    },
+    afterRound(fromSeq, ops) {
+      if (!statements.some((s) => /INSERT\s+INTO\s+credit_allocation\b/i.test(s.sql))) return;
+      const drawn = allocationsAfter(client, fromSeq);
+      if (drawn !== ops) throw new Error(`${label}: ${ops} units wrote ${drawn} allocations, expected one each`);
+    },
+  };
+}
+
 export interface RoundsResult {
   /** Wall-clock ops/s of every measured round, per scenario key, in round order. */
   readonly rates: Map<string, number[]>;
@@ -116,12 +172,16 @@ export interface RoundsResult {
    * wall-clock time to other processes competing for the same cores.
    */
   readonly cpuUs: Map<string, number[]>;
+  /** The same split: user CPU and system CPU (mostly the WAL writes of each commit), µs per op. */
+  readonly userUs: Map<string, number[]>;
+  readonly sysUs: Map<string, number[]>;
 }
 
 /**
  * Warm-up, then `rounds` rounds of every scenario, the order rotated each round so
  * that drift and noise hit all scenarios alike. After each round the account is cut
- * back to its seeded history; with `keepLast` the final round's rows stay (for verify).
+ * back to its seeded history (lots and allocations included); with `keepLast` the final
+ * round's rows stay (for verify).
  */
 export async function runRounds(
   scenarios: readonly Scenario[],
@@ -129,7 +189,9 @@ export async function runRounds(
 ): Promise<RoundsResult> {
   const rates = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
   const cpuUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
-  const once = async (s: Scenario, ops: number, keep: boolean): Promise<{ rate: number; cpu: number }> => {
+  const userUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
+  const sysUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
+  const once = async (s: Scenario, ops: number, keep: boolean): Promise<{ rate: number; cpu: number; user: number; sys: number }> => {
     const start = headSeq(s.client);
     if (start !== s.history) throw new Error(`${s.label}: round starts at seq ${start}, expected ${s.history}`);
     const cpu0 = process.cpuUsage();
@@ -137,8 +199,9 @@ export async function runRounds(
     const cpu = process.cpuUsage(cpu0);
     const end = headSeq(s.client);
     if (end !== start + ops) throw new Error(`${s.label}: ${ops} ops appended ${end - start} rows`);
+    s.afterRound?.(start, ops);
     if (!keep) truncateTo(s.client, s.history);
-    return { rate: ops / secs, cpu: (cpu.user + cpu.system) / ops };
+    return { rate: ops / secs, cpu: (cpu.user + cpu.system) / ops, user: cpu.user / ops, sys: cpu.system / ops };
   };
   for (const s of scenarios) await once(s, opts.warmupOps, false);
   for (let r = 0; r < opts.rounds; r++) {
@@ -148,8 +211,10 @@ export async function runRounds(
       const m = await once(s, opts.ops, last && opts.keepLast === true);
       rates.get(s.key)?.push(m.rate);
       cpuUs.get(s.key)?.push(m.cpu);
+      userUs.get(s.key)?.push(m.user);
+      sysUs.get(s.key)?.push(m.sys);
     }
     opts.onRound?.(r + 1);
   }
-  return { rates, cpuUs };
+  return { rates, cpuUs, userUs, sysUs };
 }

@@ -48,9 +48,9 @@ export function applyMigrationSql(client: Client): void {
   })();
 }
 
-export async function openLedger(file: string): Promise<{ client: Client; ledger: Ledger }> {
+export async function openLedger(file: string, clock?: () => number): Promise<{ client: Client; ledger: Ledger }> {
   const client = openClient(file);
-  const ledger = createLedger(drizzle(client));
+  const ledger = createLedger(drizzle(client), clock === undefined ? {} : { clock });
   await ledger.migrate();
   return { client, ledger };
 }
@@ -100,9 +100,84 @@ export function headSeq(client: Client, account: string = ACCOUNT): number {
 /**
  * Puts the benchmark account back at `seq` rows after a round, so every round starts from
  * the same history size (the "1k" account would otherwise be a 21k account by round two).
- * Harness-only: the library never deletes log rows.
+ * Removes the allocations of the removed rows too and recomputes the account's lots'
+ * cached `remaining` from the allocations left (amount − Σ allocations, the invariant
+ * verify() checks), so an account with lots is back exactly where it was seeded. Holds
+ * are left alone: a debit does not touch them. Harness-only: the library never deletes
+ * log rows.
  */
 export function truncateTo(client: Client, seq: number): void {
-  client.prepare('DELETE FROM credit_entry WHERE account = ? AND seq > ?').run(ACCOUNT, seq);
+  client.transaction(() => {
+    client
+      .prepare('DELETE FROM credit_allocation WHERE entry_id IN (SELECT id FROM credit_entry WHERE account = ? AND seq > ?)')
+      .run(ACCOUNT, seq);
+    client.prepare('DELETE FROM credit_entry WHERE account = ? AND seq > ?').run(ACCOUNT, seq);
+    client
+      .prepare(
+        `UPDATE credit_lot SET remaining = amount - COALESCE((SELECT SUM(a.amount) FROM credit_allocation AS a WHERE a.lot_id = credit_lot.id), 0)
+         WHERE account = ?`,
+      )
+      .run(ACCOUNT);
+  })();
   client.pragma('wal_checkpoint(TRUNCATE)');
+}
+
+/**
+ * The open lots of the lots + holds scenario, granted through the public API on top of the
+ * seeded history: far-future expiries, and each far larger than the debits of one round,
+ * so every debit (amount 1) draws from the first lot and all three stay open all run.
+ */
+export const LOT_AMOUNT = 1_000_000_000;
+const DAY_MS = 24 * 3600 * 1000;
+export const BENCH_LOTS = [
+  { priority: 10, expiresInMs: 365 * DAY_MS },
+  { priority: 20, expiresInMs: 180 * DAY_MS },
+  { priority: 20, expiresInMs: 365 * DAY_MS },
+] as const;
+/** The open holds: long TTLs (the library allows up to 30 days), so none lapses during a run. */
+export const BENCH_HOLDS = [
+  { amount: 1_000, ttlMs: 7 * DAY_MS },
+  { amount: 2_500, ttlMs: 7 * DAY_MS },
+] as const;
+
+/**
+ * Grants the lots and places the holds through the public API (so every row, lot and hold
+ * is exactly what the library writes); returns the account's head seq afterwards.
+ */
+export async function seedLotsAndHolds(client: Client, ledger: Ledger): Promise<number> {
+  const now = Date.now();
+  for (const l of BENCH_LOTS) {
+    const r = await ledger.grant({ account: ACCOUNT, amount: LOT_AMOUNT, priority: l.priority, expiresAt: now + l.expiresInMs });
+    if (r.outcome !== 'granted') throw new Error(`lot grant: ${r.outcome}`);
+  }
+  for (const h of BENCH_HOLDS) {
+    const r = await ledger.hold({ account: ACCOUNT, amount: h.amount, ttlMs: h.ttlMs });
+    if (r.outcome !== 'held') throw new Error(`hold: ${r.outcome}`);
+  }
+  const state = openLotsAndHolds(client);
+  if (state.lots !== BENCH_LOTS.length || state.holds !== BENCH_HOLDS.length) {
+    throw new Error(`after seeding: ${state.lots} open lots and ${state.holds} open holds`);
+  }
+  client.pragma('wal_checkpoint(TRUNCATE)');
+  return headSeq(client);
+}
+
+/** Open lots (something left, not past expiry) and open, live holds of the benchmark account. */
+export function openLotsAndHolds(client: Client, now: number = Date.now()): { lots: number; holds: number } {
+  return client
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM credit_lot WHERE account = @a AND remaining > 0 AND (expires_at IS NULL OR expires_at > @now)) AS lots,
+              (SELECT COUNT(*) FROM credit_hold WHERE account = @a AND status = 'open' AND expires_at > @now) AS holds`,
+    )
+    .get({ a: ACCOUNT, now }) as { lots: number; holds: number };
+}
+
+/** Allocation rows written for the benchmark account's entries after `seq`. */
+export function allocationsAfter(client: Client, seq: number): number {
+  const r = client
+    .prepare(
+      'SELECT COUNT(*) AS n FROM credit_allocation AS a JOIN credit_entry AS e ON e.id = a.entry_id WHERE e.account = ? AND e.seq > ?',
+    )
+    .get(ACCOUNT, seq) as { n: number };
+  return r.n;
 }
