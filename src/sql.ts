@@ -65,18 +65,17 @@ export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
  * whatever the lots do not cover comes from the unlotted rest of the balance.
  */
 const DRAW_LOTS_SQL = `WITH e AS (SELECT id, account, amount, created_at FROM credit_entry WHERE id = ?),
-o AS (SELECT lt.id, lt.remaining,
-             SUM(lt.remaining) OVER (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING) - lt.remaining AS before
+o AS (SELECT lt.id, lt.remaining, SUM(lt.remaining) OVER w - lt.remaining AS before, ROW_NUMBER() OVER w AS ord
       FROM credit_lot AS lt JOIN e ON lt.account = e.account
-      WHERE lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at))
+      WHERE lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at)
+      WINDOW w AS (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING))
 INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
-SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), ROW_NUMBER() OVER (ORDER BY o.before)
+SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), o.ord
 FROM e JOIN o WHERE o.before < e.amount`;
 
-/** Dependent write: apply the allocations of entry `?` to the lots' cached `remaining`. Args: entryId ×2. */
-const APPLY_ALLOCATIONS_SQL = `UPDATE credit_lot SET remaining = remaining -
-  (SELECT a.amount FROM credit_allocation AS a WHERE a.entry_id = ? AND a.lot_id = credit_lot.id)
-WHERE id IN (SELECT lot_id FROM credit_allocation WHERE entry_id = ?)`;
+/** Dependent write: apply the allocations of entry `?` to the lots' cached `remaining`. */
+const APPLY_ALLOCATIONS_SQL = `UPDATE credit_lot SET remaining = credit_lot.remaining - a.amount
+FROM credit_allocation AS a WHERE a.entry_id = ? AND a.lot_id = credit_lot.id`;
 
 /** Skip the draw statements on sync drivers when the account had no lot to draw from. */
 export const noOpenLots = (row: Record<string, unknown>) => !row.lots_open;
@@ -86,8 +85,8 @@ export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND k
 /** The dependent writes that draw lots for a new entry (debit, capture, negative adjust). */
 export const drawLots = (id: string) => [
   { sql: DRAW_LOTS_SQL, args: [id], skippable: true },
-  { sql: APPLY_ALLOCATIONS_SQL, args: [id, id], skippable: true },
+  { sql: APPLY_ALLOCATIONS_SQL, args: [id], skippable: true },
 ];
 
 /** The dependent write that applies already-recorded allocations of entry `id` to its lots. */
-export const applyAllocations = (id: string) => ({ sql: APPLY_ALLOCATIONS_SQL, args: [id, id], skippable: true });
+export const applyAllocations = (id: string) => ({ sql: APPLY_ALLOCATIONS_SQL, args: [id], skippable: true });

@@ -31,5 +31,24 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "ALTER TABLE `credit_entry` ADD `expires_at` integer;",
       "ALTER TABLE `credit_entry` ADD `priority` integer;"
     ]
+  },
+  {
+    "id": 3,
+    "tag": "0002_drop_allocation_lot_index",
+    "hash": "21283c2398754ef5579b0a869dbc5ced122e816022c40220b80c59c115c5fdfa",
+    "statements": [
+      "DROP INDEX `credit_allocation_lot`;"
+    ]
+  },
+  {
+    "id": 4,
+    "tag": "0003_allocation_without_rowid",
+    "hash": "623943534a09d0ec91f792354acabfbc3038bf56a20bb7e7caf3e5c315f96e1e",
+    "statements": [
+      "-- Custom SQL migration: credit_allocation becomes a WITHOUT ROWID table (its primary key\n-- is the table: one B-tree write per allocation instead of two). drizzle-kit cannot\n-- express WITHOUT ROWID, so the table is rebuilt here; the schema in src/schema.ts is\n-- otherwise unchanged.\nCREATE TABLE `credit_allocation_new` (\n\t`entry_id` text NOT NULL,\n\t`lot_id` text NOT NULL,\n\t`account` text NOT NULL,\n\t`amount` integer NOT NULL,\n\t`ord` integer NOT NULL,\n\tPRIMARY KEY(`entry_id`, `lot_id`)\n) WITHOUT ROWID;",
+      "INSERT INTO `credit_allocation_new` (`entry_id`, `lot_id`, `account`, `amount`, `ord`)\nSELECT `entry_id`, `lot_id`, `account`, `amount`, `ord` FROM `credit_allocation`;",
+      "DROP TABLE `credit_allocation`;",
+      "ALTER TABLE `credit_allocation_new` RENAME TO `credit_allocation`;"
+    ]
   }
 ];

@@ -1,0 +1,1 @@
+DROP INDEX `credit_allocation_lot`;
