@@ -1,0 +1,329 @@
+/**
+ * The parent's side: everything the workers logged (intents and acks), checked against
+ * the rows in the database. Shared by the contention and crash tests.
+ */
+import type { Db, Row } from './db.js';
+import { opsOf, reasonOf } from './ops.js';
+import { type AckLine, APPLIED, type Call, type EntrySummary, type IntentLine, type LogLine, type OpResult } from './protocol.js';
+
+/** Collects contract violations by category, so one failing run reports all of them. */
+export class Problems {
+  readonly #lines: string[] = [];
+  readonly #counts = new Map<string, number>();
+  add(category: string, message: string): void {
+    const n = (this.#counts.get(category) ?? 0) + 1;
+    this.#counts.set(category, n);
+    if (n <= 8) this.#lines.push(`${category}: ${message}`);
+  }
+  get count(): number {
+    return [...this.#counts.values()].reduce((a, b) => a + b, 0);
+  }
+  list(): string[] {
+    const extra = [...this.#counts].filter(([, n]) => n > 8).map(([c, n]) => `${c}: … ${n} in all`);
+    return [...this.#lines, ...extra];
+  }
+}
+
+/** Worker label of a tag (`w3-17` → `w3`, `r2w1-5.3` → `r2w1`). */
+export const workerOf = (tag: string) => tag.slice(0, tag.lastIndexOf('-'));
+
+/** Everything logged so far: intents, acks, and the parent's own setup rows. */
+export class Book {
+  readonly intents = new Map<string, IntentLine>();
+  readonly acks = new Map<string, AckLine>();
+  /** Rows the parent wrote before the workers started: id → account, delta. */
+  readonly setup = new Map<string, { account: string; delta: number }>();
+  /** Reason → the intents whose calls carry it. */
+  readonly byReason = new Map<string, IntentLine[]>();
+  /** Times at which a sweep was about to run. */
+  readonly sweeps: number[] = [];
+  torn = 0;
+
+  add(lines: readonly LogLine[], torn = 0): void {
+    this.torn += torn;
+    for (const l of lines) {
+      if (l.type === 'ack') {
+        this.acks.set(l.tag, l);
+        continue;
+      }
+      this.intents.set(l.tag, l);
+      if (l.call.method === 'sweep') this.sweeps.push(l.t);
+      for (const op of opsOf(l.call)) {
+        const r = reasonOf(op);
+        if (r !== null) this.byReason.set(r, [...(this.byReason.get(r) ?? []), l]);
+      }
+    }
+  }
+
+  /** Intents with no ack: the call was in flight when its process died. */
+  inFlight(): IntentLine[] {
+    return [...this.intents.values()].filter((i) => !this.acks.has(i.tag));
+  }
+}
+
+export interface AuditOptions {
+  /** Error codes an operation may legitimately end with in this test. */
+  allowedErrors: ReadonlySet<string>;
+  /** Every row must be acknowledged (no process died). */
+  allAcked: boolean;
+}
+
+export interface Audit {
+  problems: string[];
+  rows: number;
+  /** Acknowledged results that carry an entry, each compared with its row. */
+  entriesChecked: number;
+  /** Of those, the ones the workers acknowledged (the rest are the parent's own retries). */
+  workerEntriesChecked: number;
+  /** Acknowledged results that applied (wrote a new row). */
+  applied: number;
+  outcomes: Record<string, number>;
+  errors: Record<string, number>;
+  /** Shared-key replays answered with a row another process wrote. */
+  crossProcessReplays: number;
+  /** Shared keys that more than one process succeeded with. */
+  racedKeys: number;
+  /** Adjacent rows of one account written by different processes: proof they interleaved. */
+  interleavings: number;
+  /** Rows written by calls that never got their ack (in flight at a kill). */
+  committedInFlight: number;
+  /** Median and slowest ledger call of the workers, lock waits included (ms). */
+  medianMs: number;
+  slowestMs: number;
+  /** Head (posted) balance per account. */
+  heads: Map<string, number>;
+  /** Σ of setup and acknowledged applied deltas per account. */
+  ackedSums: Map<string, number>;
+}
+
+const ENTRY_COLUMNS = 'id, account, seq, kind, delta, amount, balance, ref, idempotency_key, reason, actor, created_at';
+
+/** What a single call's entry must look like, from its input alone. */
+function expectedOf(op: Call): Partial<EntrySummary> {
+  const i = op.input as Record<string, unknown>;
+  const key = (i.idempotencyKey as string | undefined) ?? null;
+  const reason = (i.reason as string | undefined) ?? null;
+  const amount = i.amount === undefined ? {} : { amount: i.amount as number };
+  switch (op.method) {
+    case 'grant':
+      return { kind: 'grant', account: op.input.account, amount: op.input.amount, delta: op.input.amount, key, reason };
+    case 'debitIfCovers':
+    case 'debitOnceIfCovers':
+      return { kind: 'debit', account: op.input.account, amount: op.input.amount, delta: -op.input.amount, key, reason };
+    case 'refund':
+      return { kind: 'refund', ref: op.input.entryId, ...amount, key, reason };
+    case 'adjust':
+      return { kind: 'adjust', account: op.input.account, delta: op.input.delta, amount: Math.abs(op.input.delta), key, reason };
+    case 'hold':
+      return { kind: 'hold', account: op.input.account, amount: op.input.amount, delta: 0, key, reason };
+    case 'capture':
+      return { kind: 'capture', ref: op.input.holdId, ...amount, key, reason };
+    case 'release':
+      return { kind: 'release', ref: op.input.holdId, delta: 0, reason };
+    default:
+      return {};
+  }
+}
+
+const rowSummary = (r: Row): EntrySummary => ({
+  id: String(r.id),
+  account: String(r.account),
+  kind: String(r.kind),
+  delta: Number(r.delta),
+  amount: Number(r.amount),
+  balance: Number(r.balance),
+  ref: r.ref === null ? null : String(r.ref),
+  key: r.idempotency_key === null ? null : String(r.idempotency_key),
+  reason: r.reason === null ? null : String(r.reason),
+});
+
+function differs(want: Partial<EntrySummary>, got: EntrySummary): string[] {
+  return (Object.keys(want) as (keyof EntrySummary)[]).filter((k) => want[k] !== got[k]);
+}
+
+/** Checks every acknowledged result and every row of the log against each other. */
+export async function audit(db: Db, book: Book, options: AuditOptions): Promise<Audit> {
+  const problems = new Problems();
+  const rows = await db.all(`SELECT ${ENTRY_COLUMNS} FROM credit_entry ORDER BY account, seq`);
+  const byId = new Map(rows.map((r) => [String(r.id), r]));
+  const rowsByReason = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (r.reason === null) continue;
+    const k = String(r.reason);
+    rowsByReason.set(k, [...(rowsByReason.get(k) ?? []), r]);
+  }
+
+  // No row ever takes an account below zero.
+  const heads = new Map<string, number>();
+  for (const r of rows) {
+    if (Number(r.balance) < 0) problems.add('negative balance', `${String(r.account)} seq ${Number(r.seq)}: ${Number(r.balance)}`);
+    heads.set(String(r.account), Number(r.balance));
+  }
+
+  // Every acknowledged result against its row and against its request.
+  const appliedBy = new Map<string, string>(); // entry id → tag that applied it
+  const entriesOfReason = new Map<string, Set<string>>();
+  const successByReason = new Map<string, Set<string>>(); // reason → workers that got an entry
+  const outcomes: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const ackedSums = new Map<string, number>();
+  const addSum = (account: string, delta: number) => ackedSums.set(account, (ackedSums.get(account) ?? 0) + delta);
+  for (const s of book.setup.values()) addSum(s.account, s.delta);
+  let entriesChecked = 0;
+  let workerEntriesChecked = 0;
+  let crossProcessReplays = 0;
+  const replays: Array<{ id: string; tag: string }> = [];
+
+  for (const ack of book.acks.values()) {
+    const intent = book.intents.get(ack.tag);
+    if (intent === undefined) {
+      problems.add('ack without intent', ack.tag);
+      continue;
+    }
+    const ops = opsOf(intent.call);
+    if (ack.error !== undefined) {
+      errors[ack.error.code] = (errors[ack.error.code] ?? 0) + 1;
+      if (!options.allowedErrors.has(ack.error.code))
+        problems.add('unexpected error', `${ack.tag} ${intent.call.method}: ${ack.error.code} ${ack.error.message}`);
+      continue;
+    }
+    if (intent.call.method === 'sweep') continue;
+    if (ack.results.length !== ops.length) {
+      problems.add('result count', `${ack.tag}: ${ack.results.length} results for ${ops.length} ops`);
+      continue;
+    }
+    ops.forEach((op, i) => {
+      const res = ack.results[i] as OpResult;
+      outcomes[res.outcome] = (outcomes[res.outcome] ?? 0) + 1;
+      if (res.outcome === 'rejected') {
+        const code = res.code ?? '?';
+        errors[code] = (errors[code] ?? 0) + 1;
+        if (!options.allowedErrors.has(code)) problems.add('unexpected rejection', `${ack.tag}[${i}] ${op.method}: ${code}`);
+      }
+      const e = res.entry;
+      const reason = reasonOf(op);
+      if (e === undefined) {
+        if (res.outcome !== 'insufficient' && res.outcome !== 'rejected') problems.add('no entry', `${ack.tag}[${i}] ${res.outcome}`);
+        return;
+      }
+      entriesChecked++;
+      if (!ack.tag.startsWith('parent')) workerEntriesChecked++;
+      const row = byId.get(e.id);
+      if (row === undefined) {
+        problems.add(
+          APPLIED.has(res.outcome) ? 'lost acknowledged write' : 'replay of a missing row',
+          `${ack.tag}[${i}] ${JSON.stringify(e)}`,
+        );
+        return;
+      }
+      const bad = differs(e, rowSummary(row));
+      if (bad.length > 0)
+        problems.add('row differs from ack', `${ack.tag}[${i}] ${bad.join(',')}: ack ${JSON.stringify(e)} row ${JSON.stringify(row)}`);
+      const wrong = differs(expectedOf(op), e);
+      if (wrong.length > 0)
+        problems.add('entry differs from request', `${ack.tag}[${i}] ${wrong.join(',')}: ${JSON.stringify(op)} → ${JSON.stringify(e)}`);
+      if (reason !== null) {
+        entriesOfReason.set(reason, (entriesOfReason.get(reason) ?? new Set()).add(e.id));
+        successByReason.set(reason, (successByReason.get(reason) ?? new Set()).add(workerOf(ack.tag)));
+      }
+      if (APPLIED.has(res.outcome)) {
+        const before = appliedBy.get(e.id);
+        if (before !== undefined) problems.add('applied twice', `${e.id} by ${before} and ${ack.tag}`);
+        appliedBy.set(e.id, ack.tag);
+        addSum(e.account, e.delta);
+      } else if (res.outcome === 'replayed') {
+        replays.push({ id: e.id, tag: ack.tag });
+      } else {
+        problems.add('unknown outcome', `${ack.tag}[${i}] ${res.outcome}`);
+      }
+    });
+  }
+  for (const r of replays) {
+    const by = appliedBy.get(r.id);
+    if (by !== undefined && workerOf(by) !== workerOf(r.tag)) crossProcessReplays++;
+  }
+
+  // One operation, one row; every caller of it saw that row.
+  for (const [reason, ids] of entriesOfReason) {
+    if (ids.size > 1) problems.add('one op, several entries', `${reason}: ${[...ids].join(', ')}`);
+  }
+  for (const [reason, list] of rowsByReason) {
+    if (list.length > 1 && book.byReason.has(reason))
+      problems.add('one op, several rows', `${reason}: ${list.map((r) => String(r.id)).join(', ')}`);
+  }
+
+  // Every row was asked for: by the setup, by an acknowledged call, or by a call in flight.
+  const inFlightReasons = new Set<string>();
+  for (const i of book.inFlight()) for (const op of opsOf(i.call)) inFlightReasons.add(reasonOf(op) ?? '');
+  if (options.allAcked && book.inFlight().length > 0)
+    problems.add(
+      'missing acks',
+      book
+        .inFlight()
+        .map((i) => i.tag)
+        .join(', '),
+    );
+  let committedInFlight = 0;
+  for (const r of rows) {
+    const id = String(r.id);
+    if (book.setup.has(id) || appliedBy.has(id)) continue;
+    if (r.kind === 'expire' && r.actor === 'sweep') {
+      const at = Number(r.created_at);
+      if (!book.sweeps.some((t) => t <= at && at <= t + 60_000)) problems.add('expire row without a sweep', JSON.stringify(r));
+      continue;
+    }
+    const reason = r.reason === null ? null : String(r.reason);
+    if (reason === null || !book.byReason.has(reason)) {
+      problems.add('row without an intent', JSON.stringify(r));
+    } else if (!options.allAcked && inFlightReasons.has(reason)) {
+      committedInFlight++;
+    } else {
+      const acked = (book.byReason.get(reason) ?? []).map(
+        (i) => `${i.tag}: ${JSON.stringify(book.acks.get(i.tag)?.results ?? book.acks.get(i.tag)?.error)}`,
+      );
+      problems.add('unacknowledged row', `${JSON.stringify(r)} — acks ${acked.join('; ')}`);
+    }
+  }
+
+  let interleavings = 0;
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [rows[i - 1] as Row, rows[i] as Row];
+    const [wa, wb] = [appliedBy.get(String(a.id)), appliedBy.get(String(b.id))];
+    if (a.account === b.account && wa !== undefined && wb !== undefined && workerOf(wa) !== workerOf(wb)) interleavings++;
+  }
+
+  let racedKeys = 0;
+  for (const [reason, workers] of successByReason) if (reason.startsWith('shared:') && workers.size > 1) racedKeys++;
+
+  const times = [...book.acks.values()]
+    .filter((a) => !a.tag.startsWith('parent'))
+    .map((a) => a.ms)
+    .sort((a, b) => a - b);
+
+  return {
+    problems: problems.list(),
+    rows: rows.length,
+    entriesChecked,
+    workerEntriesChecked,
+    applied: appliedBy.size,
+    outcomes,
+    errors,
+    crossProcessReplays,
+    racedKeys,
+    interleavings,
+    committedInFlight,
+    medianMs: times[Math.floor(times.length / 2)] ?? 0,
+    slowestMs: times[times.length - 1] ?? 0,
+    heads,
+    ackedSums,
+  };
+}
+
+/** Projections as sorted JSON, to compare before and after rebuild(). */
+export async function projections(db: Db): Promise<Record<string, string>> {
+  return {
+    credit_lot: JSON.stringify(await db.all('SELECT * FROM credit_lot ORDER BY id')),
+    credit_hold: JSON.stringify(await db.all('SELECT * FROM credit_hold ORDER BY id')),
+    credit_allocation: JSON.stringify(await db.all('SELECT * FROM credit_allocation ORDER BY entry_id, lot_id')),
+  };
+}
