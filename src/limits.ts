@@ -54,7 +54,7 @@ export const SWEEP_BATCH_MAX = 5_000;
 export const EXPIRING_MAX_WINDOW_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /** Busy timeout the libSQL runner gives a local-file connection that has none. */
-export const LIBSQL_FILE_BUSY_TIMEOUT_MS = 5_000;
+export const LIBSQL_FILE_BUSY_TIMEOUT_MS = 15_000;
 
 /** ledger.batch(): most ops in one call, and ops per round trip on D1 and libSQL. */
 export const BATCH_MAX_OPS = 10_000;
