@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'hold_expired',
   'schema_missing',
   'schema_newer',
+  'schema_conflict',
   'busy',
   'readonly',
   'storage_full',
@@ -44,6 +45,14 @@ export function wrapDriverError(e: unknown): never {
   if (e instanceof LedgerError) throw e;
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: unknown })?.code;
+  if (/has no column named|table `?credit_\w+`? already exists/i.test(msg)) {
+    throw new LedgerError(
+      'schema_conflict',
+      `a table named like the ledger's exists with other columns (another schema uses the credit_* names?): ${msg}`,
+      undefined,
+      { cause: e },
+    );
+  }
   if (/no such table|no such column/i.test(msg)) {
     throw new LedgerError('schema_missing', `ledger tables are missing or outdated: run ledger.migrate() (${msg})`, undefined, {
       cause: e,

@@ -227,7 +227,8 @@ export class Ledger {
     return guard(async () => {
       if (!Array.isArray(ops)) throw new LedgerError('invalid_argument', 'batch: ops must be an array');
       if (ops.length > BATCH_MAX_OPS) throw new LedgerError('invalid_argument', `batch: at most ${BATCH_MAX_OPS} ops, got ${ops.length}`);
-      const parsed = ops.map((o, i) => this.#parseBatchOp(o, i));
+      // Array.from: a sparse array's holes become undefined and are rejected, not skipped.
+      const parsed = Array.from(ops, (o, i) => this.#parseBatchOp(o, i));
       const plans = parsed.map((p) => p(this.#ctx));
       const chunk = this.#ctx.runner.driver === 'd1' || this.#ctx.runner.driver === 'libsql' ? BATCH_CHUNK_OPS : Math.max(1, plans.length);
       const out: BatchResult[] = [];
@@ -251,7 +252,7 @@ export class Ledger {
     if (o === null || typeof o !== 'object' || Array.isArray(o))
       throw new LedgerError('invalid_argument', `batch[${i}]: an op must be an object`);
     const { op, ...input } = o as { op?: unknown };
-    const at = `batch[${i}] ${String(op)}`;
+    const at = `batch[${i}] ${typeof op === 'string' ? op : typeof op}`;
     switch (op) {
       case 'grant': {
         const req = parse(grantInput, input, at);
@@ -286,7 +287,13 @@ export class Ledger {
         return (ctx) => planRelease(ctx, req);
       }
       default:
-        throw new LedgerError('invalid_argument', `batch[${i}]: unknown op ${JSON.stringify(op)}`, { index: i });
+        throw new LedgerError(
+          'invalid_argument',
+          `batch[${i}]: unknown op ${typeof op === 'string' ? JSON.stringify(op) : `(a ${typeof op})`}`,
+          {
+            index: i,
+          },
+        );
     }
   }
 

@@ -23,6 +23,8 @@ export const LABEL_MAX_LENGTH = 200;
 
 /** Metadata is stored as JSON text; bounded so a row stays small. */
 export const METADATA_MAX_BYTES = 8_192;
+/** …and nested at most this deep (checked before anything recurses). */
+export const METADATA_MAX_DEPTH = 32;
 
 /** History pages. */
 export const HISTORY_DEFAULT_LIMIT = 50;

@@ -185,7 +185,8 @@ export interface VerifyProblem {
     | 'hold_resolution'
     | 'lot_mismatch'
     | 'hold_mismatch'
-    | 'allocation_mismatch';
+    | 'allocation_mismatch'
+    | 'corrupt_file';
   account?: string;
   entryId?: string;
   seq?: number;

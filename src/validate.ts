@@ -10,6 +10,7 @@ import {
   LABEL_MAX_LENGTH,
   MAX_AMOUNT,
   METADATA_MAX_BYTES,
+  METADATA_MAX_DEPTH,
   PRIORITY_MAX,
   PRIORITY_MIN,
   REASON_MAX_LENGTH,
@@ -21,12 +22,20 @@ import { ENTRY_KINDS } from './schema.js';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/**
+ * A lone UTF-16 surrogate cannot be stored as UTF-8: drivers replace it (libSQL: two
+ * accounts would become one) or write invalid bytes (better-sqlite3). Reject it.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
 const id = (max: number, what: string) =>
   z
     .string({ error: `${what} must be a string` })
     .min(1, { error: `${what} must not be empty` })
     .max(max, { error: `${what} must be at most ${max} characters` })
-    .refine((s) => !CONTROL.test(s), { error: `${what} must not contain control characters` });
+    .refine((s) => !CONTROL.test(s), { error: `${what} must not contain control characters` })
+    .refine(wellFormed, { error: `${what} must be well-formed Unicode (no lone surrogates)` });
 
 export const amountSchema = z
   .number({ error: 'amount must be a number' })
@@ -48,7 +57,8 @@ const idempotencyKey = id(IDEMPOTENCY_KEY_MAX_LENGTH, 'idempotencyKey');
 const label = (what: string) => id(LABEL_MAX_LENGTH, what);
 const reason = z
   .string({ error: 'reason must be a string' })
-  .max(REASON_MAX_LENGTH, { error: `reason must be at most ${REASON_MAX_LENGTH} characters` });
+  .max(REASON_MAX_LENGTH, { error: `reason must be at most ${REASON_MAX_LENGTH} characters` })
+  .refine(wellFormed, { error: 'reason must be well-formed Unicode (no lone surrogates)' });
 export const timestamp = (what: string) =>
   z
     .number({ error: `${what} must be a number` })
@@ -56,7 +66,17 @@ export const timestamp = (what: string) =>
     .min(0)
     .max(MAX_AMOUNT);
 
-const metadata = z.record(z.string(), z.json(), { error: 'metadata must be a plain JSON object' }).transform((m, ctx) => {
+/**
+ * Metadata: a plain JSON object, checked by hand before anything recurses — bounded depth
+ * (so no stack overflow and no cycle), plain objects only, no `__proto__` key (it would be
+ * dropped silently), well-formed strings — then stored as canonical JSON (sorted keys).
+ */
+const metadata = z.unknown().transform((m, ctx) => {
+  const problem = jsonProblem(m, 0, true);
+  if (problem !== null) {
+    ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });
+    return z.NEVER;
+  }
   const text = canonicalJson(m);
   if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
     ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
@@ -64,6 +84,35 @@ const metadata = z.record(z.string(), z.json(), { error: 'metadata must be a pla
   }
   return text;
 });
+
+function jsonProblem(v: unknown, depth: number, root = false): string | null {
+  if (depth > METADATA_MAX_DEPTH) return `must be nested at most ${METADATA_MAX_DEPTH} levels deep (or is cyclic)`;
+  if (v === null || typeof v === 'boolean') return root ? 'must be a plain JSON object' : null;
+  if (typeof v === 'number') return root ? 'must be a plain JSON object' : Number.isFinite(v) ? null : 'numbers must be finite';
+  if (typeof v === 'string') return root ? 'must be a plain JSON object' : wellFormed(v) ? null : 'strings must be well-formed Unicode';
+  if (Array.isArray(v)) {
+    if (root) return 'must be a plain JSON object';
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) return 'arrays must not have holes';
+      const p = jsonProblem(v[i], depth + 1);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null)
+      return 'must contain only plain objects, arrays, strings, finite numbers, booleans and null';
+    for (const k of Object.keys(v)) {
+      if (k === '__proto__') return 'must not use the key "__proto__"';
+      if (!wellFormed(k)) return 'keys must be well-formed Unicode';
+      const p = jsonProblem((v as Record<string, unknown>)[k], depth + 1);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  return 'must contain only plain objects, arrays, strings, finite numbers, booleans and null';
+}
 
 const attribution = {
   reason: reason.optional(),
@@ -220,7 +269,15 @@ function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    // defineProperty: a key named like an Object.prototype member stays a plain key.
+    for (const k of Object.keys(v as object).sort()) {
+      Object.defineProperty(out, k, {
+        value: sortKeys((v as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return v;

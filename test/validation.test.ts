@@ -122,6 +122,35 @@ describe.each(DRIVERS)('bad input on $name', (driver) => {
     ]);
   });
 
+  it('rejects ill-formed Unicode, hostile metadata and malformed batches before writing', async () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    let deep: unknown = 1;
+    for (let i = 0; i < 200; i++) deep = [deep];
+    const proto = JSON.parse('{"__proto__": {"x": 1}, "a": 1}');
+    await rejects('invalid_account', [() => ledger.grant({ account: 'u\uD800', amount: 1 }), () => ledger.getBalance('\uDC00x')]);
+    await rejects('invalid_argument', [
+      () => ledger.grant({ account: 'v', amount: 1, reason: 'bonus \uD83D' }),
+      () => ledger.grant({ account: 'v', amount: 1, idempotencyKey: 'k\uDBFF' }),
+      () => ledger.grant({ account: 'v', amount: 1, metadata: { s: 'x\uD800' } }),
+      // Cycles, Dates and "__proto__" keys do not survive the bun host's JSON wire as they
+      // are; the other drivers run these in-process.
+      ...(driver.name === 'bun:sqlite'
+        ? []
+        : [
+            () => ledger.grant({ account: 'v', amount: 1, metadata: cyclic }),
+            () => ledger.grant({ account: 'v', amount: 1, metadata: proto }),
+            () => ledger.grant({ account: 'v', amount: 1, metadata: { d: new Date(0) } as never }),
+          ]),
+      () => ledger.grant({ account: 'v', amount: 1, metadata: { deep } }),
+      () => ledger.grant({ account: 'v', amount: 1, metadata: { n: Number.NaN } }),
+      // biome-ignore lint/suspicious/noSparseArray: a hole is the input under test.
+      () => ledger.batch([{ op: 'grant', account: 'v', amount: 1 }, , { op: 'grant', account: 'v', amount: 1 }] as never),
+      () => ledger.batch([{ op: 10n, account: 'v' }] as never),
+      () => ledger.batch([{ op: Object.create(null), account: 'v' }] as never),
+    ]);
+  });
+
   it('rejects unknown and unrefundable entries with their codes', async () => {
     await rejects('not_found', [() => ledger.refund({ entryId: 'does-not-exist' }), () => ledger.refund({ entryId: 'x', amount: 1 })]);
     const grants = await ledger.history('v', { kinds: ['grant'] });

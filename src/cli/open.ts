@@ -42,7 +42,14 @@ async function openFile(file: string, mustExist: boolean): Promise<OpenedLedger>
   const { drizzle } = await import('drizzle-orm/better-sqlite3');
   const client = new Database(file, { fileMustExist: mustExist });
   try {
-    client.pragma('journal_mode = WAL');
+    // Switching to WAL is a write: on a read-only file keep the journal mode it has.
+    if (!client.readonly) {
+      try {
+        client.pragma('journal_mode = WAL');
+      } catch (e) {
+        if (!/readonly|read-only/i.test(String((e as Error)?.message))) throw e;
+      }
+    }
     client.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (e) {
     client.close();
