@@ -51,7 +51,9 @@ export async function rebuild(runner: Runner): Promise<RebuildReport> {
       ...inserts(
         'credit_lot',
         ['id', 'account', 'seq', 'amount', 'remaining', 'priority', 'expires_at', 'created_at'],
-        [...d.lots.values()].map((l) => [l.id, l.account, l.seq, l.amount, l.remaining, l.priority, l.expiresAt, l.createdAt]),
+        // remaining starts at amount: inserting the allocations below fires the trigger that
+        // subtracts them, so the stored cache is derived by the same rule as at run time.
+        [...d.lots.values()].map((l) => [l.id, l.account, l.seq, l.amount, l.amount, l.priority, l.expiresAt, l.createdAt]),
       ),
       ...inserts(
         'credit_hold',

@@ -73,20 +73,14 @@ INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
 SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), o.ord
 FROM e JOIN o WHERE o.before < e.amount`;
 
-/** Dependent write: apply the allocations of entry `?` to the lots' cached `remaining`. */
-const APPLY_ALLOCATIONS_SQL = `UPDATE credit_lot SET remaining = credit_lot.remaining - a.amount
-FROM credit_allocation AS a WHERE a.entry_id = ? AND a.lot_id = credit_lot.id`;
-
 /** Skip the draw statements on sync drivers when the account had no lot to draw from. */
 export const noOpenLots = (row: Record<string, unknown>) => !row.lots_open;
 
 export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND kind = ? AND idempotency_key = ?';
 
-/** The dependent writes that draw lots for a new entry (debit, capture, negative adjust). */
-export const drawLots = (id: string) => [
-  { sql: DRAW_LOTS_SQL, args: [id], skippable: true },
-  { sql: APPLY_ALLOCATIONS_SQL, args: [id], skippable: true },
-];
-
-/** The dependent write that applies already-recorded allocations of entry `id` to its lots. */
-export const applyAllocations = (id: string) => ({ sql: APPLY_ALLOCATIONS_SQL, args: [id], skippable: true });
+/**
+ * The dependent write that draws lots for a new entry (debit, capture, negative adjust).
+ * The trigger `credit_allocation_applies` (migration 0004) subtracts each allocation from
+ * its lot's `remaining` inside the same statement.
+ */
+export const drawLots = (id: string) => [{ sql: DRAW_LOTS_SQL, args: [id], skippable: true }];

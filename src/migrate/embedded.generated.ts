@@ -50,5 +50,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "DROP TABLE `credit_allocation`;",
       "ALTER TABLE `credit_allocation_new` RENAME TO `credit_allocation`;"
     ]
+  },
+  {
+    "id": 5,
+    "tag": "0004_allocation_trigger",
+    "hash": "a121f0db7056c77ca96aeff43a8ac317b628443812ff03eb59247fe092af07e1",
+    "statements": [
+      "-- Custom SQL migration: credit_lot.remaining is a cache of amount − Σ credit_allocation.amount.\n-- A trigger keeps it so inside the statement that records an allocation, so no unit can\n-- record a draw (or a give-back, or an expiry) without applying it, and each unit sends\n-- one statement fewer.\nCREATE TRIGGER `credit_allocation_applies` AFTER INSERT ON `credit_allocation`\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - NEW.`amount` WHERE `id` = NEW.`lot_id`;\nEND;"
+    ]
   }
 ];

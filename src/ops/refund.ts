@@ -2,7 +2,7 @@ import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { applyAllocations, ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
 import type { RefundResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -77,7 +77,8 @@ export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult>
       sql: REFUND,
       args: [id, req.entryId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
-    dependents: [{ sql: RETURN_TO_LOTS, args: [id], skippable: true }, applyAllocations(id)],
+    // The allocation trigger adds what is given back to each lot's `remaining`.
+    dependents: [{ sql: RETURN_TO_LOTS, args: [id], skippable: true }],
     skipDependents: (row) => !row.drew_lots,
     explain: [
       { sql: ORIGINAL, args: [req.entryId] },

@@ -1,6 +1,6 @@
 import { num } from '../entry.js';
 import type { Unit } from '../runner/index.js';
-import { applyAllocations, ENTRY_COLUMNS, headJoin } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin } from '../sql.js';
 import type { SweepReport } from '../types.js';
 import type { Context } from './context.js';
 
@@ -86,7 +86,8 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
       const id = ctx.newId();
       units.push({
         primary: { sql: EXPIRE_LOT, args: [id, String(r.id), now] },
-        dependents: [{ sql: RECORD_EXPIRY, args: [id] }, applyAllocations(id)],
+        // The allocation trigger takes the expired remainder off the lot.
+        dependents: [{ sql: RECORD_EXPIRY, args: [id] }],
       });
       kinds.push('lot');
     }
