@@ -1,0 +1,267 @@
+/**
+ * What a valid return value of each public Ledger method looks like. Each checker returns
+ * the list of problems it found (empty = valid), so a failing property says exactly which
+ * field was wrong. Used by bad-input.test.ts on whatever the fuzzer's calls returned.
+ */
+import { ENTRY_KINDS, ERROR_CODES } from '../../../src/index.js';
+
+export const METHODS = [
+  'grant',
+  'debitIfCovers',
+  'debitOnceIfCovers',
+  'refund',
+  'adjust',
+  'hold',
+  'capture',
+  'release',
+  'extendHold',
+  'getBalance',
+  'history',
+  'keySpend',
+  'holds',
+  'lots',
+  'expiring',
+  'allocations',
+  'sweep',
+  'batch',
+] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Methods that only read: whatever they return, the database must be unchanged. */
+export const READ_METHODS: ReadonlySet<Method> = new Set(['getBalance', 'history', 'keySpend', 'holds', 'lots', 'expiring', 'allocations']);
+
+/** Outcomes each writing method may return. */
+export const OUTCOMES: Record<string, readonly string[]> = {
+  grant: ['granted', 'replayed'],
+  debitIfCovers: ['debited', 'insufficient'],
+  debitOnceIfCovers: ['debited', 'replayed', 'insufficient'],
+  refund: ['refunded', 'replayed'],
+  adjust: ['adjusted', 'replayed', 'insufficient'],
+  hold: ['held', 'replayed', 'insufficient'],
+  capture: ['captured', 'replayed', 'insufficient'],
+  release: ['released', 'replayed'],
+  extendHold: ['extended', 'replayed'],
+};
+
+/** The entry kind each writing method's result carries. */
+const ENTRY_KIND: Record<string, string> = {
+  grant: 'grant',
+  debitIfCovers: 'debit',
+  debitOnceIfCovers: 'debit',
+  refund: 'refund',
+  adjust: 'adjust',
+  hold: 'hold',
+  capture: 'capture',
+  release: 'release',
+  extendHold: 'extend',
+};
+
+/** Batch op name → the single method it stands for. */
+export const BATCH_OP_METHOD: Record<string, string> = {
+  grant: 'grant',
+  debit: 'debitIfCovers',
+  debitOnce: 'debitOnceIfCovers',
+  refund: 'refund',
+  adjust: 'adjust',
+  hold: 'hold',
+  capture: 'capture',
+  release: 'release',
+};
+
+/** Outcomes that mean "nothing was written". */
+export const NOT_APPLIED = new Set(['insufficient', 'replayed', 'rejected']);
+
+const CODES = new Set<string>(ERROR_CODES);
+const KINDS = new Set<string>(ENTRY_KINDS);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const safeInt = (v: unknown, min = Number.MIN_SAFE_INTEGER): boolean => Number.isSafeInteger(v) && (v as number) >= min;
+const nullableString = (v: unknown) => v === null || typeof v === 'string';
+
+/**
+ * A ledger-wide total (sweep amounts, keySpend sums): summed with SQLite's TOTAL(), so exact
+ * below 2^53 and a finite approximation above it (design-notes: "Ledger-wide totals").
+ */
+const isTotal = (v: unknown): boolean =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && (v > Number.MAX_SAFE_INTEGER || Number.isSafeInteger(v));
+
+export function isKnownCode(code: unknown): boolean {
+  return typeof code === 'string' && CODES.has(code);
+}
+
+function checkEntry(e: unknown, at: string, out: string[]): void {
+  if (!isObj(e)) {
+    out.push(`${at}: entry is not an object`);
+    return;
+  }
+  if (typeof e.id !== 'string' || e.id.length === 0) out.push(`${at}.id: not a non-empty string`);
+  if (typeof e.account !== 'string' || e.account.length === 0) out.push(`${at}.account: not a non-empty string`);
+  if (!safeInt(e.seq, 1)) out.push(`${at}.seq: ${String(e.seq)} is not a safe integer ≥ 1`);
+  if (!KINDS.has(String(e.kind))) out.push(`${at}.kind: unknown kind ${String(e.kind)}`);
+  if (!safeInt(e.delta)) out.push(`${at}.delta: ${String(e.delta)} is not a safe integer`);
+  if (!safeInt(e.amount, 1)) out.push(`${at}.amount: ${String(e.amount)} is not a safe integer ≥ 1`);
+  if (!safeInt(e.balance, 0)) out.push(`${at}.balance: ${String(e.balance)} is not a safe integer ≥ 0`);
+  for (const f of ['reason', 'idempotencyKey', 'ref', 'model', 'keyId', 'actor'])
+    if (!nullableString(e[f])) out.push(`${at}.${f}: not a string or null`);
+  if (!(e.metadata === null || isObj(e.metadata))) out.push(`${at}.metadata: not an object or null`);
+  if (!(e.expiresAt === null || safeInt(e.expiresAt, 0))) out.push(`${at}.expiresAt: not a safe integer or null`);
+  if (!(e.priority === null || (safeInt(e.priority, 0) && (e.priority as number) <= 100))) out.push(`${at}.priority: not 0–100 or null`);
+  if (!safeInt(e.createdAt, 0)) out.push(`${at}.createdAt: not a safe integer ≥ 0`);
+}
+
+function checkAfter(r: Obj, at: string, out: string[]): void {
+  if (!safeInt(r.balance, 0)) out.push(`${at}.balance: ${String(r.balance)} is not a safe integer ≥ 0`);
+  if (!safeInt(r.available, 0)) out.push(`${at}.available: ${String(r.available)} is not a safe integer ≥ 0`);
+  if (safeInt(r.balance) && safeInt(r.available) && (r.available as number) > (r.balance as number))
+    out.push(`${at}: available ${String(r.available)} > balance ${String(r.balance)}`);
+}
+
+function checkHold(h: unknown, at: string, out: string[]): void {
+  if (!isObj(h)) {
+    out.push(`${at}: hold is not an object`);
+    return;
+  }
+  if (typeof h.id !== 'string') out.push(`${at}.id: not a string`);
+  if (typeof h.account !== 'string') out.push(`${at}.account: not a string`);
+  if (!safeInt(h.amount, 1)) out.push(`${at}.amount: not a safe integer ≥ 1`);
+  if (!safeInt(h.expiresAt, 0)) out.push(`${at}.expiresAt: not a safe integer`);
+  if (!['open', 'captured', 'released', 'expired'].includes(String(h.status))) out.push(`${at}.status: ${String(h.status)}`);
+  if (!nullableString(h.resolvedBy)) out.push(`${at}.resolvedBy: not a string or null`);
+  if (!safeInt(h.createdAt, 0)) out.push(`${at}.createdAt: not a safe integer`);
+}
+
+function checkLot(l: unknown, at: string, out: string[]): void {
+  if (!isObj(l)) {
+    out.push(`${at}: lot is not an object`);
+    return;
+  }
+  if (typeof l.id !== 'string') out.push(`${at}.id: not a string`);
+  if (!safeInt(l.amount, 1)) out.push(`${at}.amount: not a safe integer ≥ 1`);
+  if (!safeInt(l.remaining, 1) || (l.remaining as number) > (l.amount as number)) out.push(`${at}.remaining: not 1…amount`);
+  if (!safeInt(l.priority, 0) || (l.priority as number) > 100) out.push(`${at}.priority: not 0–100`);
+  if (!(l.expiresAt === null || safeInt(l.expiresAt, 0))) out.push(`${at}.expiresAt: not a safe integer or null`);
+}
+
+/** A money result (grant, debit, refund, adjust, hold, capture, release, extendHold). */
+export function checkWriteResult(method: string, r: unknown, input: unknown, at = method): string[] {
+  const out: string[] = [];
+  if (!isObj(r)) return [`${at}: result is not an object`];
+  const allowed = OUTCOMES[method] ?? [];
+  if (!allowed.includes(String(r.outcome))) out.push(`${at}.outcome: ${String(r.outcome)} not in ${allowed.join('|')}`);
+  checkAfter(r, at, out);
+  const account = isObj(input) && typeof input.account === 'string' ? input.account : undefined;
+  if (r.outcome === 'insufficient') {
+    if (r.entry !== undefined) out.push(`${at}: insufficient with an entry`);
+    if (!safeInt(r.requested, 1)) out.push(`${at}.requested: not a safe integer ≥ 1`);
+  } else {
+    checkEntry(r.entry, `${at}.entry`, out);
+    const e = r.entry as Obj | undefined;
+    if (isObj(e) && e.kind !== ENTRY_KIND[method]) out.push(`${at}.entry.kind: ${String(e.kind)}, expected ${ENTRY_KIND[method]}`);
+    if (isObj(e) && account !== undefined && e.account !== account)
+      out.push(`${at}.entry.account: ${JSON.stringify(e.account)} is not the input's ${JSON.stringify(account)}`);
+  }
+  if (['hold', 'capture', 'release', 'extendHold'].includes(method) && r.outcome !== 'insufficient') checkHold(r.hold, `${at}.hold`, out);
+  if (method === 'capture' && r.outcome !== 'insufficient' && !safeInt(r.released, 0)) out.push(`${at}.released: not a safe integer ≥ 0`);
+  if (method === 'refund' && !safeInt(r.refundable, 0)) out.push(`${at}.refundable: not a safe integer ≥ 0`);
+  return out;
+}
+
+/** The result of any public method, given the arguments it was called with. */
+export function checkResult(method: Method, r: unknown, args: readonly unknown[]): string[] {
+  const out: string[] = [];
+  const [first, second] = args;
+  switch (method) {
+    case 'getBalance': {
+      if (!isObj(r)) return ['getBalance: not an object'];
+      if (r.account !== first) out.push('getBalance.account: not the input account');
+      checkAfter(r, 'getBalance', out);
+      if (!safeInt(r.held, 0)) out.push('getBalance.held: not a safe integer ≥ 0');
+      if (!safeInt(r.seq, 0)) out.push('getBalance.seq: not a safe integer ≥ 0');
+      if (safeInt(r.balance) && safeInt(r.held) && r.available !== Math.max(0, (r.balance as number) - (r.held as number)))
+        out.push('getBalance: available ≠ max(0, balance − held)');
+      return out;
+    }
+    case 'history': {
+      if (!isObj(r) || !Array.isArray(r.entries)) return ['history: no entries array'];
+      const limit = isObj(second) && typeof second.limit === 'number' ? second.limit : 50;
+      if (r.entries.length > limit) out.push(`history: ${r.entries.length} entries > limit ${limit}`);
+      let prev = Number.POSITIVE_INFINITY;
+      r.entries.forEach((e, i) => {
+        checkEntry(e, `history.entries[${i}]`, out);
+        const x = e as Obj;
+        if (x.account !== first) out.push(`history.entries[${i}].account: not the input account`);
+        if ((x.seq as number) >= prev) out.push('history: seq not strictly decreasing');
+        prev = x.seq as number;
+        if (isObj(second) && Array.isArray(second.kinds) && !second.kinds.includes(x.kind)) out.push('history: kind outside the filter');
+      });
+      if (!(r.nextCursor === null || (typeof r.nextCursor === 'string' && /^[1-9][0-9]*$/.test(r.nextCursor))))
+        out.push(`history.nextCursor: ${String(r.nextCursor)}`);
+      return out;
+    }
+    case 'keySpend': {
+      if (!isObj(r)) return ['keySpend: not an object'];
+      if (r.keyId !== first) out.push('keySpend.keyId: not the input key');
+      for (const f of ['debits', 'refunds']) if (!safeInt(r[f], 0)) out.push(`keySpend.${f}: ${String(r[f])}`);
+      for (const f of ['debited', 'refunded']) if (!isTotal(r[f])) out.push(`keySpend.${f}: ${String(r[f])}`);
+      if (r.net !== (r.debited as number) - (r.refunded as number)) out.push('keySpend.net ≠ debited − refunded');
+      return out;
+    }
+    case 'holds':
+      if (!Array.isArray(r)) return ['holds: not an array'];
+      r.forEach((h, i) => {
+        checkHold(h, `holds[${i}]`, out);
+        if ((h as Obj).status !== 'open') out.push(`holds[${i}]: status ${String((h as Obj).status)}`);
+        if ((h as Obj).account !== first) out.push(`holds[${i}]: another account`);
+      });
+      return out;
+    case 'lots':
+    case 'expiring':
+      if (!Array.isArray(r)) return [`${method}: not an array`];
+      r.forEach((l, i) => {
+        checkLot(l, `${method}[${i}]`, out);
+        if ((l as Obj).account !== first) out.push(`${method}[${i}]: another account`);
+      });
+      return out;
+    case 'allocations':
+      if (!Array.isArray(r)) return ['allocations: not an array'];
+      r.forEach((a, i) => {
+        if (!isObj(a) || a.entryId !== first || typeof a.lotId !== 'string' || !safeInt(a.amount) || a.amount === 0 || !safeInt(a.ord, 1))
+          out.push(`allocations[${i}]: malformed ${JSON.stringify(a)}`);
+      });
+      return out;
+    case 'sweep': {
+      if (!isObj(r)) return ['sweep: not an object'];
+      if (typeof r.dryRun !== 'boolean') out.push('sweep.dryRun: not a boolean');
+      for (const f of ['lotsExpired', 'holdsExpired', 'batches']) if (!safeInt(r[f], 0)) out.push(`sweep.${f}: ${String(r[f])}`);
+      for (const f of ['creditsExpired', 'creditsReleased']) if (!isTotal(r[f])) out.push(`sweep.${f}: ${String(r[f])}`);
+      return out;
+    }
+    case 'batch': {
+      if (!Array.isArray(r)) return ['batch: not an array'];
+      const ops = first as unknown[];
+      if (r.length !== ops.length) out.push(`batch: ${r.length} results for ${ops.length} ops`);
+      r.forEach((x, i) => {
+        const op = ops[i] as Obj;
+        if (isObj(x) && x.outcome === 'rejected') {
+          const err = x.error as Obj | undefined;
+          if (!isKnownCode(err?.code)) out.push(`batch[${i}]: rejected without a known code: ${JSON.stringify(err)}`);
+        } else out.push(...checkWriteResult(BATCH_OP_METHOD[String(op?.op)] ?? '?', x, op, `batch[${i}]`));
+      });
+      return out;
+    }
+    default:
+      return checkWriteResult(method, r, first);
+  }
+}
+
+/** Whether a result says the call wrote nothing (insufficient, replayed, reads, dry runs, empty sweeps). */
+export function wroteNothing(method: Method, r: unknown): boolean {
+  if (READ_METHODS.has(method)) return true;
+  if (method === 'sweep') {
+    const s = r as Obj;
+    return s.dryRun === true || (s.lotsExpired === 0 && s.holdsExpired === 0);
+  }
+  if (method === 'batch') return (r as Obj[]).every((x) => NOT_APPLIED.has(String(x.outcome)));
+  return NOT_APPLIED.has(String((r as Obj).outcome));
+}
