@@ -2,7 +2,7 @@
  * Sweep benchmark: how fast does `ledger.sweep()` write the `expire` rows for N lapsed lots,
  * and does it leave every balance where read-time expiry already had it?
  *
- * Run by `npm run bench` after the debit tables (`--sweep-lots=N`, default 200,000;
+ * Run by `npm run bench -- --detail` after the debit tables (`--sweep-lots=N`, default 200,000;
  * `--no-sweep` skips it), or alone: `npx tsx bench/sweep.ts --sweep-lots=1000000`.
  *
  * The lapsed lots are seeded with three INSERT … SELECT statements, one account per lot:

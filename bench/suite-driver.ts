@@ -1,0 +1,90 @@
+/**
+ * The two drivers the suite measures, behind one small interface: a ledger made with the
+ * public API, and raw SQL on the same connection (for the raw-INSERT baseline, the
+ * SUM(delta)-guarded peer debit and the harness's head checks on `credit_entry`).
+ *
+ * - better-sqlite3: `new Database(file)`, pragmas set on the connection, statements
+ *   prepared once.
+ * - libSQL: `createClient({ url: 'file:…' })` + `drizzle-orm/libsql`; every raw call is a
+ *   `client.execute`, as an app would write it. The ledger sets the busy timeout itself.
+ */
+import { createClient } from '@libsql/client';
+import Database from 'better-sqlite3';
+import { drizzle as drizzleBetter } from 'drizzle-orm/better-sqlite3';
+import { drizzle as drizzleLibsql } from 'drizzle-orm/libsql';
+import { createLedger, type Ledger } from '../src/index.js';
+
+export type DriverKind = 'better-sqlite3' | 'libsql';
+export const DRIVER_LABEL: Record<DriverKind, string> = { 'better-sqlite3': 'better-sqlite3', libsql: 'libSQL file:' };
+
+export type Synchronous = 'NORMAL' | 'FULL';
+
+/** Applied to every connection the suite opens (synchronous = FULL only for the one FULL row). */
+export const suitePragmas = (sync: Synchronous = 'NORMAL'): string[] => ['journal_mode = WAL', `synchronous = ${sync}`];
+
+export interface Conn {
+  readonly kind: DriverKind;
+  readonly ledger: Ledger;
+  /** A raw statement prepared once (better-sqlite3) or sent as is (libSQL); returns rows. */
+  prepare(sql: string): (...args: unknown[]) => unknown[] | Promise<unknown[]>;
+  /** One raw statement, awaited. */
+  query<T = Record<string, unknown>>(sql: string, ...args: unknown[]): Promise<T[]>;
+  sqliteVersion(): Promise<string>;
+  close(): void;
+}
+
+export async function openConn(kind: DriverKind, file: string, sync: Synchronous = 'NORMAL'): Promise<Conn> {
+  const conn = kind === 'better-sqlite3' ? openBetter(file, sync) : await openLibsql(file, sync);
+  const mode = (await conn.query<{ journal_mode: string }>('PRAGMA journal_mode'))[0]?.journal_mode;
+  if (mode !== 'wal') throw new Error(`${file} (${kind}): journal_mode is ${String(mode)}, expected wal`);
+  const syncNow = (await conn.query<{ synchronous: number }>('PRAGMA synchronous'))[0]?.synchronous;
+  if (syncNow !== (sync === 'FULL' ? 2 : 1)) throw new Error(`${file} (${kind}): synchronous is ${String(syncNow)}, expected ${sync}`);
+  await conn.ledger.migrate();
+  return conn;
+}
+
+function openBetter(file: string, sync: Synchronous): Conn {
+  const client = new Database(file);
+  for (const p of suitePragmas(sync)) client.pragma(p);
+  client.pragma('busy_timeout = 5000');
+  const ledger = createLedger(drizzleBetter(client));
+  return {
+    kind: 'better-sqlite3',
+    ledger,
+    prepare(sql) {
+      const stmt = client.prepare(sql);
+      if (stmt.reader) return (...args) => stmt.all(...args);
+      return (...args) => {
+        stmt.run(...args);
+        return [];
+      };
+    },
+    query: async <T>(sql: string, ...args: unknown[]) => {
+      const stmt = client.prepare(sql);
+      if (stmt.reader) return stmt.all(...args) as T[];
+      stmt.run(...args);
+      return [];
+    },
+    sqliteVersion: async () => (client.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+    close: () => client.close(),
+  };
+}
+
+async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
+  const client = createClient({ url: `file:${file}` });
+  for (const p of suitePragmas(sync)) await client.execute(`PRAGMA ${p}`);
+  const ledger = createLedger(drizzleLibsql(client));
+  const objects = (rs: { columns: string[]; rows: ArrayLike<unknown>[] }): Record<string, unknown>[] =>
+    rs.rows.map((r) => Object.fromEntries(rs.columns.map((c, i) => [c, r[i]])));
+  return {
+    kind: 'libsql',
+    ledger,
+    prepare:
+      (sql) =>
+      async (...args) =>
+        (await client.execute({ sql, args: args as never })).rows as unknown[],
+    query: async <T>(sql: string, ...args: unknown[]) => objects(await client.execute({ sql, args: args as never })) as T[],
+    sqliteVersion: async () => String((await client.execute('SELECT sqlite_version() AS v')).rows[0]?.[0]),
+    close: () => client.close(),
+  };
+}

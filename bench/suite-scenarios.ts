@@ -1,0 +1,274 @@
+/**
+ * The suite's scenarios. Each one prepares an `op` (one timed operation) on an open
+ * connection and an account; the harness times every op, then checks untimed that the
+ * account's log grew by exactly `rowsPerOp` rows per op (raw `MAX(seq)` on credit_entry)
+ * and runs the scenario's own check.
+ *
+ * Two are raw SQL on the same table, the reference points every ratio is taken against:
+ * - raw INSERT: one single-row INSERT of the row a debit writes, values precomputed in JS
+ *   (seq and balance from counters), autocommit; the floor for appending a row.
+ * - SUM(delta)-guarded debit, the peer design: the same INSERT as `INSERT … SELECT … WHERE
+ *   (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads the
+ *   account's whole history.
+ */
+import { monotonicFactory } from 'ulid';
+import type { BatchOp } from '../src/index.js';
+import type { Conn } from './suite-driver.js';
+import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
+
+export type Fixture = 'plain' | 'lots';
+
+export interface ScenarioDef {
+  readonly key: string;
+  readonly label: string;
+  /** Which pristine file (or, in the many-accounts db, which kind of fresh account) it needs. */
+  readonly fixture: Fixture;
+  /** Writes: gets a fresh copy (or a fresh account) every round. */
+  readonly writes: boolean;
+  /** Log rows one op appends (checked after every round). */
+  readonly rowsPerOp: number;
+  /** What ops/s counts: 1,000 debits per batch call; one hold + capture pair. */
+  readonly unitsPerOp: number;
+  readonly unit: string;
+  /** Through the public API (vs raw SQL). */
+  readonly api: boolean;
+  prepare(conn: Conn, account: string): Promise<Prepared>;
+}
+
+export interface Prepared {
+  op(i: number): unknown;
+  /** Untimed, after the round. */
+  check?(): Promise<void>;
+}
+
+export const BATCH_SIZE = 1_000;
+
+const COLUMNS = 'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at';
+export const RAW_INSERT_SQL = `INSERT INTO credit_entry (${COLUMNS}) VALUES (?, ?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?)`;
+export const SUM_DEBIT_SQL = `INSERT INTO credit_entry (${COLUMNS})
+SELECT ?, ?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?
+WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`;
+
+export async function headOf(conn: Conn, account: string): Promise<{ seq: number; balance: number }> {
+  const rows = await conn.query<{ seq: number; balance: number }>(
+    'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1',
+    account,
+  );
+  return rows[0] ?? { seq: 0, balance: 0 };
+}
+
+const expect = (what: string, got: string, want: string) => {
+  if (got !== want) throw new Error(`${what} returned ${got}, expected ${want}`);
+};
+
+export const SCENARIOS: readonly ScenarioDef[] = [
+  {
+    key: 'raw_insert',
+    label: 'raw INSERT (baseline)',
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'row',
+    api: false,
+    async prepare(conn, account) {
+      const stmt = conn.prepare(RAW_INSERT_SQL);
+      const ulid = monotonicFactory();
+      let { seq, balance } = await headOf(conn, account);
+      return {
+        op: () => {
+          seq++;
+          balance--;
+          return stmt(ulid(), account, seq, balance, Date.now());
+        },
+      };
+    },
+  },
+  {
+    key: 'sum_debit',
+    label: 'SUM(delta)-guarded debit (peer)',
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: false,
+    async prepare(conn, account) {
+      const stmt = conn.prepare(SUM_DEBIT_SQL);
+      const ulid = monotonicFactory();
+      let { seq, balance } = await headOf(conn, account);
+      return {
+        op: () => {
+          seq++;
+          balance--;
+          return stmt(ulid(), account, seq, balance, Date.now(), account, 1);
+        },
+      };
+    },
+  },
+  {
+    key: 'debit',
+    label: 'debitIfCovers',
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      return {
+        async op() {
+          expect('debitIfCovers', (await conn.ledger.debitIfCovers({ account, amount: 1 })).outcome, 'debited');
+        },
+      };
+    },
+  },
+  {
+    key: 'debit_once',
+    label: 'debitOnceIfCovers, new key',
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      return {
+        async op(i) {
+          expect(
+            'debitOnceIfCovers',
+            (await conn.ledger.debitOnceIfCovers({ account, amount: 1, idempotencyKey: `req-${i}` })).outcome,
+            'debited',
+          );
+        },
+      };
+    },
+  },
+  {
+    key: 'debit_replay',
+    label: 'debitOnceIfCovers, replay (same key)',
+    fixture: 'plain',
+    writes: false,
+    rowsPerOp: 0,
+    unitsPerOp: 1,
+    unit: 'replay',
+    api: true,
+    async prepare(conn, account) {
+      return {
+        async op(i) {
+          const r = await conn.ledger.debitOnceIfCovers({ account, amount: 1, idempotencyKey: replayKey(i) });
+          expect('debitOnceIfCovers (replay)', r.outcome, 'replayed');
+        },
+      };
+    },
+  },
+  {
+    key: 'hold_capture',
+    label: 'hold + capture',
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: 2,
+    unitsPerOp: 1,
+    unit: 'pair',
+    api: true,
+    async prepare(conn, account) {
+      const { ledger } = conn;
+      return {
+        async op() {
+          const h = await ledger.hold({ account, amount: 1, ttlMs: 60_000 });
+          if (h.outcome !== 'held') throw new Error(`hold returned ${h.outcome}`);
+          const c = await ledger.capture({ holdId: h.hold.id });
+          expect('capture', c.outcome, 'captured');
+        },
+      };
+    },
+  },
+  {
+    key: 'debit_lots',
+    label: 'debitIfCovers, 3 lots + 2 holds live',
+    fixture: 'lots',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      const { ledger } = conn;
+      let last: string | undefined;
+      return {
+        async op() {
+          const r = await ledger.debitIfCovers({ account, amount: 1 });
+          expect('debitIfCovers (lots)', r.outcome, 'debited');
+          last = r.entry?.id;
+        },
+        async check() {
+          await expectLotsAndHolds(ledger, account);
+          if (last === undefined) throw new Error('no debit ran');
+          const drawn = await ledger.allocations(last);
+          if (drawn.length === 0) throw new Error('the last debit drew no lot');
+        },
+      };
+    },
+  },
+  {
+    key: 'batch',
+    label: `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`,
+    fixture: 'plain',
+    writes: true,
+    rowsPerOp: BATCH_SIZE,
+    unitsPerOp: BATCH_SIZE,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      const ops: BatchOp[] = Array.from({ length: BATCH_SIZE }, () => ({ op: 'debit', account, amount: 1 }));
+      return {
+        async op() {
+          const results = await conn.ledger.batch(ops);
+          if (results.length !== BATCH_SIZE) throw new Error(`batch returned ${results.length} results`);
+          for (const r of results) if (r.outcome !== 'debited') throw new Error(`batch op returned ${r.outcome}`);
+        },
+      };
+    },
+  },
+  {
+    key: 'balance',
+    label: 'getBalance',
+    fixture: 'plain',
+    writes: false,
+    rowsPerOp: 0,
+    unitsPerOp: 1,
+    unit: 'read',
+    api: true,
+    async prepare(conn, account) {
+      return {
+        async op() {
+          if ((await conn.ledger.getBalance(account)).seq < 1) throw new Error('getBalance: empty account');
+        },
+      };
+    },
+  },
+  {
+    key: 'history',
+    label: 'history page (limit 50, newest)',
+    fixture: 'plain',
+    writes: false,
+    rowsPerOp: 0,
+    unitsPerOp: 1,
+    unit: 'page',
+    api: true,
+    async prepare(conn, account) {
+      return {
+        async op() {
+          const p = await conn.ledger.history(account, { limit: 50 });
+          if (p.entries.length !== 50 || p.nextCursor === null) throw new Error(`history: ${p.entries.length} entries`);
+        },
+      };
+    },
+  },
+];
+
+export const scenario = (key: string): ScenarioDef => {
+  const s = SCENARIOS.find((x) => x.key === key);
+  if (s === undefined) throw new Error(`unknown scenario ${key}`);
+  return s;
+};
