@@ -56,16 +56,9 @@ export async function seedLedgerFile(file: string, accounts = 40): Promise<Seede
 }
 
 /** A small deterministic PRNG (mulberry32), so a damaged copy can be reproduced from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { prng as rng } from '../../support/processes.js';
+
+export { rng };
 
 export const CORRUPTIONS = ['header', 'middle-garbage', 'middle-zeroed-page', 'scattered-bytes', 'truncated', 'schema-page'] as const;
 export type Corruption = (typeof CORRUPTIONS)[number];

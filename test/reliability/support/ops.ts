@@ -12,17 +12,9 @@
 import type { BatchOp, BatchResult, Entry, Ledger } from '../../../src/index.js';
 import type { Call, EntrySummary, OpResult, SharedGrantKey, SharedKey } from './protocol.js';
 
-/** mulberry32: small, seeded, good enough to pick operations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../support/processes.js';
+
+import { prng } from '../../support/processes.js';
 
 export const sharedReason = (key: string) => `shared:${key}`;
 
