@@ -67,13 +67,19 @@ export const creditLot = sqliteTable(
     seq: integer('seq').notNull(), // the grant's seq: "oldest first" among equals
     amount: integer('amount').notNull(),
     remaining: integer('remaining').notNull(),
+    /**
+     * 1 while `remaining > 0`. Flipped by the allocation trigger only when a lot crosses
+     * zero, so the partial indexes below (which depend on it, not on `remaining`) are not
+     * rewritten by every draw.
+     */
+    open: integer('open').notNull().default(1),
     priority: integer('priority').notNull(),
     expiresAt: integer('expires_at'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
-    index('credit_lot_open').on(t.account, t.expiresAt).where(sql`remaining > 0`),
-    index('credit_lot_lapsing').on(t.expiresAt).where(sql`remaining > 0 AND expires_at IS NOT NULL`),
+    index('credit_lot_open').on(t.account, t.expiresAt).where(sql`open = 1`),
+    index('credit_lot_lapsing').on(t.expiresAt).where(sql`open = 1 AND expires_at IS NOT NULL`),
   ],
 );
 

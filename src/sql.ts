@@ -21,11 +21,11 @@ export const HELD = (account: string, now: string) =>
 
 /** What is left of lots past their expiry at `now`: posted, but no longer spendable. */
 export const EXPIRED = (account: string, now: string) =>
-  `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
+  `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
 
 /** Whether the account has a lot a draw could take from at `now`. */
 export const LOTS_OPEN = (account: string, now: string) =>
-  `EXISTS (SELECT 1 FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > ${now}))`;
+  `EXISTS (SELECT 1 FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > ${now}))`;
 
 /** The covers guard: what a debit of `amount` may spend, given the head row `h`. */
 export const COVERS = (h: string, account: string, now: string, amount: string) =>
@@ -67,7 +67,7 @@ export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
 const DRAW_LOTS_SQL = `WITH e AS (SELECT id, account, amount, created_at FROM credit_entry WHERE id = ?),
 o AS (SELECT lt.id, lt.remaining, SUM(lt.remaining) OVER w - lt.remaining AS before, ROW_NUMBER() OVER w AS ord
       FROM credit_lot AS lt JOIN e ON lt.account = e.account
-      WHERE lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at)
+      WHERE lt.open = 1 AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at)
       WINDOW w AS (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING))
 INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
 SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), o.ord

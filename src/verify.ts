@@ -181,6 +181,7 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
       !same(want.account, r.account) ||
       want.amount !== num(r.amount) ||
       want.remaining !== num(r.remaining) ||
+      num(r.open) !== (want.remaining > 0 ? 1 : 0) ||
       want.priority !== num(r.priority) ||
       !same(want.expiresAt, nullableNum(r.expires_at)) ||
       want.seq !== num(r.seq)

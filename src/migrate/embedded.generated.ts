@@ -58,5 +58,27 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "statements": [
       "-- Custom SQL migration: credit_lot.remaining is a cache of amount − Σ credit_allocation.amount.\n-- A trigger keeps it so inside the statement that records an allocation, so no unit can\n-- record a draw (or a give-back, or an expiry) without applying it, and each unit sends\n-- one statement fewer.\nCREATE TRIGGER `credit_allocation_applies` AFTER INSERT ON `credit_allocation`\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - NEW.`amount` WHERE `id` = NEW.`lot_id`;\nEND;"
     ]
+  },
+  {
+    "id": 6,
+    "tag": "0005_lot_open_flag",
+    "hash": "f98d30718ecb6a5b997143e53d48ced1c433e688f1834fa83e2ee321b34f1c72",
+    "statements": [
+      "DROP INDEX `credit_lot_open`;",
+      "DROP INDEX `credit_lot_lapsing`;",
+      "ALTER TABLE `credit_lot` ADD `open` integer DEFAULT 1 NOT NULL;",
+      "CREATE INDEX `credit_lot_open` ON `credit_lot` (`account`,`expires_at`) WHERE open = 1;",
+      "CREATE INDEX `credit_lot_lapsing` ON `credit_lot` (`expires_at`) WHERE open = 1 AND expires_at IS NOT NULL;"
+    ]
+  },
+  {
+    "id": 7,
+    "tag": "0006_lot_open_trigger",
+    "hash": "a60604d70c581f78ce2edd161230fb861085dd7de225a6acde1401b36f66224e",
+    "statements": [
+      "-- Custom SQL migration: the allocation trigger also keeps credit_lot.open = (remaining > 0),\n-- writing it only when a lot crosses zero (so the partial indexes on `open` are touched\n-- then, not on every draw). Existing lots are brought in line first.\nUPDATE `credit_lot` SET `open` = (`remaining` > 0);",
+      "DROP TRIGGER `credit_allocation_applies`;",
+      "CREATE TRIGGER `credit_allocation_applies` AFTER INSERT ON `credit_allocation`\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - NEW.`amount` WHERE `id` = NEW.`lot_id`;\n  UPDATE `credit_lot` SET `open` = (`remaining` > 0) WHERE `id` = NEW.`lot_id` AND `open` <> (`remaining` > 0);\nEND;"
+    ]
   }
 ];

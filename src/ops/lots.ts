@@ -22,7 +22,7 @@ export function toLot(r: Row): Lot {
 export async function lots(ctx: Context, account: string): Promise<Lot[]> {
   const [rows = []] = await ctx.runner.read([
     {
-      sql: `SELECT * FROM credit_lot WHERE account = ? AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) ORDER BY ${DRAW_ORDER}`,
+      sql: `SELECT * FROM credit_lot WHERE account = ? AND open = 1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) ORDER BY ${DRAW_ORDER}`,
       args: [account, ctx.now()],
     },
   ]);
@@ -34,7 +34,7 @@ export async function expiring(ctx: Context, account: string, withinMs: number):
   const now = ctx.now();
   const [rows = []] = await ctx.runner.read([
     {
-      sql: 'SELECT * FROM credit_lot WHERE account = ? AND remaining > 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at, seq',
+      sql: 'SELECT * FROM credit_lot WHERE account = ? AND open = 1 AND remaining > 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at, seq',
       args: [account, now, now + withinMs],
     },
   ]);

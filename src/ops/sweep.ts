@@ -38,13 +38,13 @@ RETURNING id, amount`;
 const CLOSE_EXPIRED_HOLD = `UPDATE credit_hold SET status = 'expired', resolved_by = ?
 WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
 
-const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
+const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
 const LAPSED_HOLDS = "SELECT id FROM credit_hold WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";
 // Ledger-wide totals can pass 2^53 (each account is bounded, their sum is not): TOTAL()
 // reports them as a float instead of failing the driver's safe-integer check.
 const PENDING = `WITH p AS (SELECT ? AS now)
-SELECT (SELECT COUNT(*) FROM credit_lot WHERE remaining > 0 AND expires_at <= p.now) AS lots,
-  (SELECT TOTAL(remaining) FROM credit_lot WHERE remaining > 0 AND expires_at <= p.now) AS credits,
+SELECT (SELECT COUNT(*) FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= p.now) AS lots,
+  (SELECT TOTAL(remaining) FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= p.now) AS credits,
   (SELECT COUNT(*) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS holds,
   (SELECT TOTAL(amount) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS held
 FROM p`;
