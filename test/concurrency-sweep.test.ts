@@ -18,7 +18,7 @@
  * CONC_KEEP=1 keeps the database file and the workers' JSON-line logs for a look afterwards.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ import {
   type SweepRun,
   type SweepWorkerPlan,
 } from './support/concurrency-sweep-plan.js';
-import { Problems, startWorker, type Worker, within } from './support/processes.js';
+import { Problems, readJsonLines, startWorker, type Worker, within } from './support/processes.js';
 
 /** Processes that debit, hold, capture, refund and grant. */
 const DEBIT_WORKERS = Number(process.env.CONC_SWEEP_DEBITORS ?? 3);
@@ -529,14 +529,7 @@ describe.each(DRIVERS)('%s: concurrent debits and sweeps in separate processes o
     const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers', SEED);
     const ran = Date.now();
 
-    const lines: SweepLogLine[] = workers.flatMap((w) =>
-      existsSync(w.plan.log)
-        ? readFileSync(w.plan.log, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as SweepLogLine)
-        : [],
-    );
+    const lines = readJsonLines<SweepLogLine>(workers.map((w) => w.plan.log));
     const acks = lines.filter((l): l is { type: 'ack' } & SweepAck => l.type === 'ack');
     const sweeps = lines.filter((l): l is { type: 'sweep' } & SweepRun => l.type === 'sweep');
     const incidents = lines.filter((l): l is { type: 'incident' } & SweepIncident => l.type === 'incident');

@@ -9,7 +9,7 @@
  * configuration DESIGN §5 recommends), which fails with `busy` on @libsql/client 0.15.9.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ import {
   type SharedKey,
   type WorkerPlan,
 } from './support/concurrency-db.js';
-import { Problems, startWorker, type Worker, within } from './support/processes.js';
+import { Problems, readJsonLines, startWorker, type Worker, within } from './support/processes.js';
 
 const WORKERS = Number(process.env.CONC_WORKERS ?? 4);
 const OPS_PER_WORKER = Number(process.env.CONC_OPS ?? 300);
@@ -257,14 +257,7 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
     const codes = await within(Promise.all(workers.map((w) => w.exited)), RUN_TIMEOUT_MS, 'the workers', SEED);
     const ran = Date.now();
 
-    const lines: LogLine[] = workers.flatMap((w) =>
-      existsSync(w.plan.log)
-        ? readFileSync(w.plan.log, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as LogLine)
-        : [],
-    );
+    const lines = readJsonLines<LogLine>(workers.map((w) => w.plan.log));
     const acks = lines.filter((l): l is { type: 'ack' } & Ack => l.type === 'ack');
     const incidents = lines.filter((l): l is { type: 'incident' } & Incident => l.type === 'incident');
     const result = await analyse(db, parentGrants, acks, incidents);

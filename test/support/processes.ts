@@ -3,6 +3,7 @@
  * on stdout, a timeout around a promise, and a collector of contract violations.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** mulberry32: small, seeded, good enough to pick operations. */
 export function prng(seed: number): () => number {
@@ -65,4 +66,16 @@ export class Problems {
     const extra = [...this.#counts].filter(([, n]) => n > 10).map(([c, n]) => `${c}: … ${n} in all`);
     return [...this.#lines, ...extra];
   }
+}
+
+/** Every JSON line the workers wrote to their logs (a log a worker never opened counts as empty). */
+export function readJsonLines<T>(paths: readonly string[]): T[] {
+  return paths.flatMap((p) =>
+    existsSync(p)
+      ? readFileSync(p, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as T)
+      : [],
+  );
 }
