@@ -17,8 +17,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monotonicFactory } from 'ulid';
-import { captureDebitSql, captureLotDebit, checkLotPlans, checkPlan, queryPlan } from './probe.js';
-import { apiDebit, apiLotDebit, rawDebitSql, rawInsert, rawSql, rawUnit, runRounds, type Scenario } from './scenarios.js';
+import { captureDebitSql, captureLotDebit, checkLotPlans, checkPlan, queryPlan, withoutDraw } from './probe.js';
+import { apiDebit, apiLotDebit, lotDrawCheck, rawDebitSql, rawInsert, rawSql, runRounds, type Scenario } from './scenarios.js';
 import {
   ACCOUNT,
   applyMigrationSql,
@@ -158,7 +158,7 @@ try {
   }));
   const lotPlanCheck = checkLotPlans(lotPlans);
   log(
-    `\nEXPLAIN QUERY PLAN of the lots + holds debit (lots 1M db): ${lotPlans.length} statements` +
+    `\nEXPLAIN QUERY PLAN of the lots + holds debit (lots 1M db): ${lotPlans.length} statement(s)` +
       `${lotDebit.transaction ? ' in one BEGIN IMMEDIATE transaction' : ''}`,
   );
   lotPlans.forEach((p, i) => {
@@ -360,24 +360,35 @@ try {
       ]),
     );
 
-    // The lots + holds debit on the lots 1M db: the guard alone, the whole unit (guard +
-    // lot draw + lot update in BEGIN IMMEDIATE … COMMIT) as raw statements, and the API.
-    const [guardSql] = lotDebit.statements;
+    // The lots + holds debit on the lots 1M db: the guard alone (its draw replaced by NULL),
+    // the statement as src/ sends it (guard + draw; the trigger applies the draw to the
+    // lot), both as raw prepared statements in autocommit, and the API.
+    const [debitStmt] = lotDebit.statements;
+    if (debitStmt === undefined || lotDebit.statements.length !== 1) {
+      throw new Error(`the lots + holds debit is ${lotDebit.statements.length} statements; this breakdown expects one`);
+    }
+    const argsOf = (id: string, now: number) => debitStmt.args(id, ACCOUNT, now);
     const lotParts: Scenario[] = [
       rawInsert('lots_insert', 'raw INSERT into the lots 1M ledger table', lotsLarge.client, lotsLargeSeq),
-      ...(guardSql === undefined
-        ? []
-        : [
-            rawSql(
-              'lots_guard',
-              'guarded INSERT alone, autocommit (no lot draw)',
-              lotsLarge.client,
-              guardSql.sql,
-              (id, now) => guardSql.args(id, ACCOUNT, now),
-              lotsLargeSeq,
-            ),
-          ]),
-      rawUnit('lots_unit', 'guard + lot draw + lot update, BEGIN IMMEDIATE', lotsLarge.client, lotDebit.statements, lotsLargeSeq),
+      rawSql(
+        'lots_guard',
+        'debit statement, draw replaced by NULL (guard only)',
+        lotsLarge.client,
+        withoutDraw(debitStmt.sql),
+        argsOf,
+        lotsLargeSeq,
+      ),
+      {
+        ...rawSql(
+          'lots_unit',
+          'debit statement as src/ sends it (guard + draw + lot update)',
+          lotsLarge.client,
+          debitStmt.sql,
+          argsOf,
+          lotsLargeSeq,
+        ),
+        afterRound: lotDrawCheck('debit statement', lotsLarge.client),
+      },
       apiLotDebit('lots_api', 'debitIfCovers, 3 lots + 2 holds (public API)', lotsLarge.client, lotsLarge.ledger, lotsLargeSeq),
     ];
     log(`\nwhere the time goes, lots + holds debit (lots 1M db, ${rounds} interleaved rounds × ${fmtInt(ops)} ops, median):`);
@@ -408,7 +419,7 @@ try {
           [
             ['raw INSERT into the lots 1M table', lotUs('lots_insert')],
             ['+ guard with 3 lots + 2 holds (INSERT … SELECT, RETURNING)', lotSplit.guardOverInsert],
-            ['+ lot draw, lot update, BEGIN IMMEDIATE … COMMIT', lotSplit.drawAndTransaction],
+            ['+ lot draw recorded on the row, lot updated by trigger', lotSplit.drawAndTransaction],
             ['+ JS layers: validation, runner, Entry, promises', lotSplit.jsLayers],
           ] as const
         ).map(([k, v]) => [k, v.toFixed(2), fmtPct(v / lotUs('lots_api'))]),

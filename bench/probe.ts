@@ -95,13 +95,28 @@ export async function captureLotDebit(
     const entryId = r.entry.id;
     const control = (sql: string) => /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/i.test(sql);
     const statements = calls.filter((c) => !control(c.sql)).map((c) => ({ sql: c.sql, args: rebind(c.args, entryId) }));
-    if (statements.length < 2 || !/^\s*INSERT\s+INTO\s+credit_entry\b/i.test(statements[0]?.sql ?? '')) {
-      throw new Error(`probe: expected the guarded INSERT then the lot draw, saw ${statements.length} statements`);
+    if (statements.length < 1 || !/^\s*INSERT\s+INTO\s+credit_entry\b/i.test(statements[0]?.sql ?? '')) {
+      throw new Error(`probe: expected the guarded INSERT first, saw ${statements.length} statements`);
     }
     return { statements, transaction: calls.some((c) => /^\s*BEGIN\b/i.test(c.sql)) };
   } finally {
     client.close();
   }
+}
+
+/**
+ * The statement with the lot draw it computes for the `allocations` column replaced by
+ * NULL: the guard alone, no draw recorded, nothing for the trigger to apply.
+ */
+export function withoutDraw(sql: string): string {
+  const start = sql.indexOf('(SELECT NULLIF(json_group_array(');
+  if (start < 0) throw new Error('withoutDraw: the statement computes no lot draw');
+  let depth = 0;
+  for (let i = start; i < sql.length; i++) {
+    if (sql[i] === '(') depth++;
+    else if (sql[i] === ')' && --depth === 0) return `${sql.slice(0, start)}NULL${sql.slice(i + 1)}`;
+  }
+  throw new Error('withoutDraw: unbalanced parentheses');
 }
 
 export interface PlanRow {

@@ -80,8 +80,7 @@ export function apiLotDebit(key: string, label: string, client: Client, ledger: 
   return {
     ...apiDebit(key, label, client, ledger, history),
     afterRound(fromSeq, ops) {
-      const drawn = allocationsAfter(client, fromSeq);
-      if (drawn !== ops) throw new Error(`${label}: ${ops} debits wrote ${drawn} allocations, expected one each`);
+      lotDrawCheck(label, client)(fromSeq, ops);
       const open = openLotsAndHolds(client);
       if (open.lots !== BENCH_LOTS.length || open.holds !== BENCH_HOLDS.length) {
         throw new Error(`${label}: after a round ${open.lots} lots and ${open.holds} holds are open`);
@@ -129,38 +128,11 @@ export function rawSql(
   };
 }
 
-/**
- * A whole unit of statements (the guarded INSERT and its dependents, as captured from the
- * ledger) run per op inside BEGIN IMMEDIATE … COMMIT through raw prepared statements, the
- * way the sync runner runs it, without the JS layers.
- */
-export function rawUnit(key: string, label: string, client: Client, statements: readonly DebitSql[], history: number): Scenario {
-  const begin = client.prepare('BEGIN IMMEDIATE');
-  const commit = client.prepare('COMMIT');
-  const prepared = statements.map((s) => ({ stmt: client.prepare(s.sql), args: s.args }));
-  const ulid = monotonicFactory();
-  return {
-    key,
-    label,
-    history,
-    client,
-    run(ops) {
-      for (let i = 0; i < ops; i++) {
-        const id = ulid();
-        const now = Date.now();
-        begin.run();
-        for (const p of prepared) {
-          if (p.stmt.reader) p.stmt.all(...p.args(id, ACCOUNT, now));
-          else p.stmt.run(...p.args(id, ACCOUNT, now));
-        }
-        commit.run();
-      }
-    },
-    afterRound(fromSeq, ops) {
-      if (!statements.some((s) => /INSERT\s+INTO\s+credit_allocation\b/i.test(s.sql))) return;
-      const drawn = allocationsAfter(client, fromSeq);
-      if (drawn !== ops) throw new Error(`${label}: ${ops} units wrote ${drawn} allocations, expected one each`);
-    },
+/** An afterRound check: every op of the round drew exactly one lot (recorded on its row). */
+export function lotDrawCheck(label: string, client: Client): (fromSeq: number, ops: number) => void {
+  return (fromSeq, ops) => {
+    const drawn = allocationsAfter(client, fromSeq);
+    if (drawn !== ops) throw new Error(`${label}: ${ops} debits recorded ${drawn} allocations, expected one each`);
   };
 }
 

@@ -100,24 +100,23 @@ export function headSeq(client: Client, account: string = ACCOUNT): number {
 /**
  * Puts the benchmark account back at `seq` rows after a round, so every round starts from
  * the same history size (the "1k" account would otherwise be a 21k account by round two).
- * Removes the allocations of the removed rows too and recomputes the account's lots'
- * cached `remaining` from the allocations left (amount − Σ allocations, the invariant
- * verify() checks), so an account with lots is back exactly where it was seeded. Holds
- * are left alone: a debit does not touch them. Harness-only: the library never deletes
- * log rows.
+ * First gives the lots back what the removed rows drew (their `allocations`), so an
+ * account with lots is back exactly where it was seeded (remaining = amount − Σ
+ * allocations left, the invariant verify() checks; the lot's `open` flag follows by
+ * trigger). Holds are left alone: a debit does not touch them. Harness-only: the library
+ * never deletes log rows.
  */
 export function truncateTo(client: Client, seq: number): void {
   client.transaction(() => {
     client
-      .prepare('DELETE FROM credit_allocation WHERE entry_id IN (SELECT id FROM credit_entry WHERE account = ? AND seq > ?)')
-      .run(ACCOUNT, seq);
-    client.prepare('DELETE FROM credit_entry WHERE account = ? AND seq > ?').run(ACCOUNT, seq);
-    client
       .prepare(
-        `UPDATE credit_lot SET remaining = amount - COALESCE((SELECT SUM(a.amount) FROM credit_allocation AS a WHERE a.lot_id = credit_lot.id), 0)
-         WHERE account = ?`,
+        `UPDATE credit_lot SET remaining = remaining + COALESCE((
+           SELECT SUM(json_extract(j.value, '$[1]')) FROM credit_entry AS e, json_each(e.allocations) AS j
+           WHERE e.account = @a AND e.seq > @seq AND json_extract(j.value, '$[0]') = credit_lot.id), 0)
+         WHERE account = @a`,
       )
-      .run(ACCOUNT);
+      .run({ a: ACCOUNT, seq });
+    client.prepare('DELETE FROM credit_entry WHERE account = ? AND seq > ?').run(ACCOUNT, seq);
   })();
   client.pragma('wal_checkpoint(TRUNCATE)');
 }
@@ -175,9 +174,7 @@ export function openLotsAndHolds(client: Client, now: number = Date.now()): { lo
 /** Allocation rows written for the benchmark account's entries after `seq`. */
 export function allocationsAfter(client: Client, seq: number): number {
   const r = client
-    .prepare(
-      'SELECT COUNT(*) AS n FROM credit_allocation AS a JOIN credit_entry AS e ON e.id = a.entry_id WHERE e.account = ? AND e.seq > ?',
-    )
+    .prepare('SELECT COUNT(*) AS n FROM credit_entry AS e, json_each(e.allocations) WHERE e.account = ? AND e.seq > ?')
     .get(ACCOUNT, seq) as { n: number };
   return r.n;
 }

@@ -92,7 +92,7 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
   client.transaction(() => {
     client
       .prepare(
-        `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, expires_at, priority, created_at)
+        `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, expires_at, priority, created_at, allocations)
          WITH RECURSIVE r(i, s) AS (
            SELECT 1, 1
            UNION ALL
@@ -109,7 +109,9 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
                        ELSE @lot - @drawn + @unlotted + @live END,
                 CASE s WHEN 1 THEN @t0 + @day + ((i * 7919) % @n) * 10 WHEN 4 THEN @liveExpiry END,
                 CASE s WHEN 1 THEN 10 WHEN 4 THEN 20 END,
-                @t0 + i * 4 + s - 1
+                @t0 + i * 4 + s - 1,
+                -- the debit (seq 2) drew the first lot (seq 1), as the ledger would have recorded it
+                CASE s WHEN 2 THEN json_array(json_array('01HSWPG' || printf('%019d', i), @drawn)) END
          FROM r`,
       )
       .run({
@@ -129,14 +131,6 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
          FROM credit_entry WHERE kind = 'grant' AND priority IS NOT NULL AND account LIKE 'sweep\\_%' ESCAPE '\\'`,
       )
       .run({ drawn: DRAWN });
-    client
-      .prepare(
-        `INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
-         SELECT d.id, g.id, d.account, d.amount, 1
-         FROM credit_entry AS d JOIN credit_entry AS g ON g.account = d.account AND g.seq = 1
-         WHERE d.kind = 'debit' AND d.account LIKE 'sweep\\_%' ESCAPE '\\'`,
-      )
-      .run();
   })();
   client.pragma('wal_checkpoint(TRUNCATE)');
   const { n } = client.prepare('SELECT COUNT(*) AS n FROM credit_entry').get() as { n: number };

@@ -10,6 +10,7 @@ const REBUILD_ATTEMPTS = 5;
 export interface RebuildReport {
   lots: number;
   holds: number;
+  /** Allocation pairs on the log's entries (they are part of the log: checked, not rewritten). */
   allocations: number;
   entries: number;
   /** What the replay found wrong in the log itself (rebuild cannot mend the log). */
@@ -30,7 +31,7 @@ function inserts(table: string, columns: string[], rows: unknown[][]): Statement
 }
 
 /**
- * Drops and re-derives every projection (lots, holds, allocations) from the log alone, in
+ * Drops and re-derives every projection (lots, holds) from the log alone, in
  * one atomic unit. The first statement aborts the unit (a NOT NULL violation) if the log
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
  * rebuild then replays again.
@@ -45,25 +46,27 @@ export async function rebuild(runner: Runner): Promise<RebuildReport> {
               SELECT NULL, '', 0, 0, 0, 0, 0 WHERE (SELECT COALESCE(MAX(rowid), 0) FROM credit_entry) <> ?`,
         args: [d.lastRowid],
       },
-      { sql: 'DELETE FROM credit_allocation', args: [] },
       { sql: 'DELETE FROM credit_lot', args: [] },
       { sql: 'DELETE FROM credit_hold', args: [] },
       ...inserts(
         'credit_lot',
-        ['id', 'account', 'seq', 'amount', 'remaining', 'priority', 'expires_at', 'created_at'],
-        // remaining starts at amount: inserting the allocations below fires the trigger that
-        // subtracts them, so the stored cache is derived by the same rule as at run time.
-        [...d.lots.values()].map((l) => [l.id, l.account, l.seq, l.amount, l.amount, l.priority, l.expiresAt, l.createdAt]),
+        ['id', 'account', 'seq', 'amount', 'remaining', 'open', 'priority', 'expires_at', 'created_at'],
+        [...d.lots.values()].map((l) => [
+          l.id,
+          l.account,
+          l.seq,
+          l.amount,
+          l.remaining,
+          l.remaining > 0 ? 1 : 0,
+          l.priority,
+          l.expiresAt,
+          l.createdAt,
+        ]),
       ),
       ...inserts(
         'credit_hold',
         ['id', 'account', 'amount', 'expires_at', 'status', 'resolved_by', 'created_at'],
         [...d.holds.values()].map((h) => [h.id, h.account, h.amount, h.expiresAt, h.status, h.resolvedBy, h.createdAt]),
-      ),
-      ...inserts(
-        'credit_allocation',
-        ['entry_id', 'lot_id', 'account', 'amount', 'ord'],
-        [...d.allocations.values()].map((a) => [a.entryId, a.lotId, a.account, a.amount, a.ord]),
       ),
     ];
     try {
@@ -72,7 +75,7 @@ export async function rebuild(runner: Runner): Promise<RebuildReport> {
       if (/NOT NULL constraint failed: credit_lot\.id/i.test(String((e as Error)?.message ?? e)) && attempt < REBUILD_ATTEMPTS) continue;
       throw e;
     }
-    return { lots: d.lots.size, holds: d.holds.size, allocations: d.allocations.size, entries: d.entries, problems };
+    return { lots: d.lots.size, holds: d.holds.size, allocations: d.allocations, entries: d.entries, problems };
   }
   throw new LedgerError('busy', `rebuild: the log kept growing during ${REBUILD_ATTEMPTS} attempts; retry when writes are quieter`);
 }

@@ -1,5 +1,5 @@
 /**
- * Replays the log to derive every projection (lots, holds, allocations) and to check what
+ * Replays the log to derive every projection (lots, holds) and each entry's allocations, and to check what
  * each guard promised at the moment it ran. The auditor compares this with what is
  * stored; rebuild() writes it. It is the same rules as the SQL, written a second time on
  * purpose: two implementations that agree are the check.
@@ -64,7 +64,6 @@ interface AccountState {
 export interface ReplaySink {
   lot(l: DerivedLot): void;
   hold(h: DerivedHold): void;
-  allocation(a: DerivedAllocation): void;
   problem(p: VerifyProblem): void;
 }
 
@@ -93,7 +92,13 @@ export class AccountReplay {
     private readonly sink: ReplaySink,
   ) {}
 
-  apply(r: LogRow): void {
+  /** Applies one row; returns the allocations the rules give it (to compare with the stored ones). */
+  apply(r: LogRow): DerivedAllocation[] {
+    this.applyRow(r);
+    return this.s.allocs.get(r.id) ?? [];
+  }
+
+  private applyRow(r: LogRow): void {
     const s = this.s;
     const at = { account: r.account, entryId: r.id, seq: r.seq };
     const before = this.balance;
@@ -197,7 +202,6 @@ export class AccountReplay {
     const list = this.s.allocs.get(a.entryId) ?? [];
     list.push(a);
     this.s.allocs.set(a.entryId, list);
-    this.sink.allocation(a);
   }
 
   /** Draw lots for `r.amount` in the documented order, from lots live at `r.createdAt`. */

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * Every kind of row the log can hold. Money rows move the posted balance; `hold`,
@@ -39,6 +39,13 @@ export const creditEntry = sqliteTable(
     /** Lot priority on grants (0–100, lower drawn first). */
     priority: integer('priority'),
     createdAt: integer('created_at').notNull(),
+    /**
+     * The lots this entry drew from (positive) or gave back to (negative), in draw order:
+     * a JSON array of [lotId, amount] pairs, NULL when none. Decided and written by the
+     * same statement as the row, like `seq` and `balance`; the trigger
+     * `credit_entry_allocates` (migration 0007) applies it to `credit_lot.remaining`.
+     */
+    allocations: text('allocations'),
   },
   (t) => [
     uniqueIndex('credit_entry_account_seq').on(t.account, t.seq),
@@ -102,22 +109,17 @@ export const creditHold = sqliteTable(
 );
 
 /**
- * Projection: which lots an entry drew (positive) or gave back (negative, refunds), in
- * draw order. Insert-only, like the log.
+ * Which lots an entry drew (positive) or gave back to (negative, refunds), in draw order:
+ * a view over `credit_entry.allocations` (migration 0007), one row per pair. Read it by
+ * `entry_id`; it has no storage of its own, so a debit writes no extra B-tree page.
  */
-export const creditAllocation = sqliteTable(
-  'credit_allocation',
-  {
-    entryId: text('entry_id').notNull(),
-    lotId: text('lot_id').notNull(),
-    account: text('account').notNull(),
-    amount: integer('amount').notNull(),
-    ord: integer('ord').notNull(),
-  },
-  // WITHOUT ROWID (migration 0003, drizzle-kit cannot express it): the primary key is the
-  // table, one B-tree write per allocation instead of two. Nothing reads by lot_id alone.
-  (t) => [primaryKey({ columns: [t.entryId, t.lotId] })],
-);
+export const creditAllocation = sqliteView('credit_allocation', {
+  entryId: text('entry_id').notNull(),
+  lotId: text('lot_id').notNull(),
+  account: text('account').notNull(),
+  amount: integer('amount').notNull(),
+  ord: integer('ord').notNull(),
+}).existing();
 
 export type CreditLotRow = typeof creditLot.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;

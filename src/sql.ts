@@ -6,7 +6,7 @@ import { ACCOUNT_FLOOR } from './limits.js';
 
 /** Column order of every INSERT into the log; statement builders supply values in this order. */
 export const ENTRY_COLUMNS =
-  'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, expires_at, priority, created_at';
+  'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations';
 
 /**
  * The head of an account, read through the (account, seq) index: the MAX() form lets
@@ -23,17 +23,12 @@ export const HELD = (account: string, now: string) =>
 export const EXPIRED = (account: string, now: string) =>
   `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
 
-/** Whether the account has a lot a draw could take from at `now`. */
-export const LOTS_OPEN = (account: string, now: string) =>
-  `EXISTS (SELECT 1 FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > ${now}))`;
-
 /** The covers guard: what a debit of `amount` may spend, given the head row `h`. */
 export const COVERS = (h: string, account: string, now: string, amount: string) =>
   `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${ACCOUNT_FLOOR}`;
 
 const BALANCE_NOW = `${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
-  ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,
-  ${LOTS_OPEN('credit_entry.account', 'credit_entry.created_at')} AS lots_open`;
+  ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now`;
 
 /** RETURNING for money rows: the row plus the numbers a Balance needs, from the same statement. */
 export const RETURNING_WITH_BALANCE = `RETURNING *, ${BALANCE_NOW}`;
@@ -59,28 +54,20 @@ export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
 );
 
 /**
- * Dependent write: record which lots the new entry `?` draws, in the documented order —
- * priority, then soonest expiry (never-expiring last), then oldest — taking from each
- * until the entry's amount is covered. Lots past expiry at the entry's time are skipped;
- * whatever the lots do not cover comes from the unlotted rest of the balance.
+ * The `allocations` value of a new entry that spends `amount` of `account` at `now`: a JSON
+ * array of [lotId, amount] pairs, in the documented draw order — priority, then soonest
+ * expiry (never-expiring last), then oldest — taking from each lot until the amount is
+ * covered; NULL when no lot is drawn. Lots past expiry at `now` are skipped; whatever the
+ * lots do not cover comes from the unlotted rest of the balance. The trigger
+ * `credit_entry_allocates` (migration 0007) applies the pairs to `credit_lot.remaining`
+ * inside the same statement, so a draw is recorded and applied, or neither.
  */
-const DRAW_LOTS_SQL = `WITH e AS (SELECT id, account, amount, created_at FROM credit_entry WHERE id = ?),
-o AS (SELECT lt.id, lt.remaining, SUM(lt.remaining) OVER w - lt.remaining AS before, ROW_NUMBER() OVER w AS ord
-      FROM credit_lot AS lt JOIN e ON lt.account = e.account
-      WHERE lt.open = 1 AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > e.created_at)
-      WINDOW w AS (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING))
-INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
-SELECT e.id, o.id, e.account, MIN(o.remaining, e.amount - o.before), o.ord
-FROM e JOIN o WHERE o.before < e.amount`;
-
-/** Skip the draw statements on sync drivers when the account had no lot to draw from. */
-export const noOpenLots = (row: Record<string, unknown>) => !row.lots_open;
+export const DRAW = (account: string, now: string, amount: string) =>
+  `(SELECT NULLIF(json_group_array(json_array(o.id, MIN(o.remaining, ${amount} - o.before)) ORDER BY o.before), '[]')
+  FROM (SELECT lt.id, lt.remaining, SUM(lt.remaining) OVER w - lt.remaining AS before
+        FROM credit_lot AS lt
+        WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND (lt.expires_at IS NULL OR lt.expires_at > ${now})
+        WINDOW w AS (ORDER BY lt.priority, lt.expires_at IS NULL, lt.expires_at, lt.seq ROWS UNBOUNDED PRECEDING)) AS o
+  WHERE o.before < ${amount})`;
 
 export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND kind = ? AND idempotency_key = ?';
-
-/**
- * The dependent write that draws lots for a new entry (debit, capture, negative adjust).
- * The trigger `credit_allocation_applies` (migration 0004) subtracts each allocation from
- * its lot's `remaining` inside the same statement.
- */
-export const drawLots = (id: string) => [{ sql: DRAW_LOTS_SQL, args: [id], skippable: true }];

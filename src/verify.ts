@@ -26,7 +26,8 @@ const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(
 export interface Derived {
   lots: Map<string, DerivedLot>;
   holds: Map<string, DerivedHold>;
-  allocations: Map<string, DerivedAllocation>;
+  /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
+  allocations: number;
   accounts: number;
   entries: number;
   outstanding: number;
@@ -34,19 +35,16 @@ export interface Derived {
   lastRowid: number;
 }
 
-export const allocKey = (entryId: string, lotId: string) => `${entryId}\u0000${lotId}`;
-
 /**
  * Replays every account's log from seq 1, in pages of bounded size, checking each row
  * against the running state and deriving the projections. It trusts nothing written on a
  * row: a row edited, inserted or deleted behind the library's back shows up as a problem.
  */
 export async function replayLog(runner: Runner, report: (p: VerifyProblem) => void): Promise<Derived> {
-  const d: Derived = { lots: new Map(), holds: new Map(), allocations: new Map(), accounts: 0, entries: 0, outstanding: 0, lastRowid: 0 };
+  const d: Derived = { lots: new Map(), holds: new Map(), allocations: 0, accounts: 0, entries: 0, outstanding: 0, lastRowid: 0 };
   const sink = {
     lot: (l: DerivedLot) => d.lots.set(l.id, l),
     hold: (h: DerivedHold) => d.holds.set(h.id, h),
-    allocation: (a: DerivedAllocation) => d.allocations.set(allocKey(a.entryId, a.lotId), a),
     problem: report,
   };
   const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
@@ -58,7 +56,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
   for (;;) {
     const [rows = []] = await runner.read([
       {
-        sql: `SELECT id, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at FROM credit_entry
+        sql: `SELECT id, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at, allocations FROM credit_entry
               WHERE (account, seq) > (?, ?) AND rowid <= ? ORDER BY account, seq LIMIT ?`,
         args: [after[0], after[1], d.lastRowid, VERIFY_PAGE_ROWS],
       },
@@ -109,7 +107,11 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
         }
       }
       replay.remember(r);
-      replay.apply(r);
+      const derived = replay.apply(r);
+      d.allocations += derived.length;
+      const stored = raw.allocations === null || raw.allocations === undefined ? null : String(raw.allocations);
+      const problem = allocationDifference(stored, derived);
+      if (problem !== null) report({ code: 'allocation_mismatch', ...at, message: problem });
     }
     const last = rows[rows.length - 1];
     if (last === undefined || rows.length < VERIFY_PAGE_ROWS) break;
@@ -120,6 +122,28 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     d.outstanding += running;
   }
   return d;
+}
+
+/**
+ * Why an entry's stored allocations differ from the replayed ones, or null when they agree
+ * (same [lotId, amount] pairs in the same order; none stored as NULL).
+ */
+function allocationDifference(stored: string | null, derived: readonly DerivedAllocation[]): string | null {
+  const want = derived.map((a) => [a.lotId, a.amount] as const);
+  const wantText = want.length === 0 ? 'none' : JSON.stringify(want);
+  if (stored === null) return want.length === 0 ? null : `no allocations stored, replayed ${wantText}`;
+  let pairs: unknown;
+  try {
+    pairs = JSON.parse(stored);
+  } catch {
+    return 'stored allocations are not JSON';
+  }
+  const same =
+    Array.isArray(pairs) &&
+    pairs.length === want.length &&
+    pairs.length > 0 &&
+    pairs.every((p, i) => Array.isArray(p) && p.length === 2 && p[0] === want[i]?.[0] && p[1] === want[i]?.[1]);
+  return same ? null : `stored allocations ${stored.slice(0, 200)}, replayed ${wantText}`;
 }
 
 function toLogRow(r: Row): LogRow {
@@ -219,28 +243,6 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
   }
   for (const h of d.holds.values())
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
-
-  for await (const r of pages(runner, 'credit_allocation', ['entry_id', 'lot_id'])) {
-    const k = allocKey(String(r.entry_id), String(r.lot_id));
-    const want = d.allocations.get(k);
-    d.allocations.delete(k);
-    if (want === undefined || want.amount !== num(r.amount) || want.ord !== num(r.ord) || want.account !== String(r.account)) {
-      report({
-        code: 'allocation_mismatch',
-        account: String(r.account),
-        entryId: String(r.entry_id),
-        message: `stored allocation ${num(r.amount)} from lot ${String(r.lot_id)}, replayed ${want?.amount ?? 'none'}`,
-      });
-    }
-  }
-  for (const a of d.allocations.values()) {
-    report({
-      code: 'allocation_mismatch',
-      account: a.account,
-      entryId: a.entryId,
-      message: `allocation of ${a.amount} from lot ${a.lotId} is missing`,
-    });
-  }
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

@@ -28,6 +28,59 @@ describe.each(DRIVERS)('migrate() on $name', (driver) => {
     }
   });
 
+  it('upgrades a database written before allocations moved onto the log (0006 → 0007), keeping every draw', async () => {
+    const db = await driver.open({ migrate: false });
+    try {
+      const upTo = MIGRATIONS.findIndex((m) => m.tag.startsWith('0007_'));
+      expect(upTo).toBeGreaterThan(0);
+      await db.all(
+        `CREATE TABLE ${MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY NOT NULL, tag TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+      );
+      for (const m of MIGRATIONS.slice(0, upTo)) {
+        for (const sql of m.statements) await db.all(sql);
+        await db.all(`INSERT INTO ${MIGRATIONS_TABLE} (id, tag, hash, applied_at) VALUES (?, ?, ?, 0)`, [m.id, m.tag, m.hash]);
+      }
+      // What the 0006 library wrote for: two lots, a debit of 15 drawing both, a refund of 2.
+      const cols = 'id, account, seq, kind, delta, amount, balance, ref, expires_at, priority, created_at';
+      const rows = [
+        ['g1', 'u', 1, 'grant', 10, 10, 10, null, null, 1, 1],
+        ['g2', 'u', 2, 'grant', 10, 10, 20, null, null, 2, 2],
+        ['d1', 'u', 3, 'debit', -15, 15, 5, null, null, null, 3],
+        ['r1', 'u', 4, 'refund', 2, 2, 7, 'd1', null, null, 4],
+      ];
+      for (const r of rows)
+        await db.all(
+          `INSERT INTO credit_entry (${cols}) VALUES (${cols
+            .split(',')
+            .map(() => '?')
+            .join(', ')})`,
+          r,
+        );
+      await db.all(`INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
+                    VALUES ('g1', 'u', 1, 10, 10, 1, NULL, 1), ('g2', 'u', 2, 10, 10, 2, NULL, 2)`);
+      // The old allocation trigger applies these to credit_lot.remaining.
+      await db.all(`INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
+                    VALUES ('d1', 'g1', 'u', 10, 1), ('d1', 'g2', 'u', 5, 2), ('r1', 'g2', 'u', -2, 1)`);
+
+      const up = await db.ledger.migrate();
+      expect(up.applied).toEqual(MIGRATIONS.slice(upTo).map((m) => m.tag));
+      expect(await db.ledger.allocations('d1')).toEqual([
+        { entryId: 'd1', lotId: 'g1', amount: 10, ord: 1 },
+        { entryId: 'd1', lotId: 'g2', amount: 5, ord: 2 },
+      ]);
+      expect(await db.ledger.allocations('r1')).toEqual([{ entryId: 'r1', lotId: 'g2', amount: -2, ord: 1 }]);
+      expect((await db.ledger.lots('u')).map((l) => [l.id, l.remaining])).toEqual([['g2', 7]]);
+      expect(await db.ledger.verify()).toMatchObject({ ok: true, problemCount: 0 });
+      // New draws go through the new trigger.
+      const d = await db.ledger.debitIfCovers({ account: 'u', amount: 7 });
+      expect(await db.ledger.allocations(d.entry!.id)).toEqual([{ entryId: d.entry!.id, lotId: 'g2', amount: 7, ord: 1 }]);
+      expect(await db.ledger.lots('u')).toEqual([]);
+      expect(await db.ledger.verify()).toMatchObject({ ok: true });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses a database migrated by a newer version of the package', async () => {
     const db = await driver.open();
     try {

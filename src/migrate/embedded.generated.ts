@@ -80,5 +80,18 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "DROP TRIGGER `credit_allocation_applies`;",
       "CREATE TRIGGER `credit_allocation_applies` AFTER INSERT ON `credit_allocation`\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - NEW.`amount` WHERE `id` = NEW.`lot_id`;\n  UPDATE `credit_lot` SET `open` = (`remaining` > 0) WHERE `id` = NEW.`lot_id` AND `open` <> (`remaining` > 0);\nEND;"
     ]
+  },
+  {
+    "id": 8,
+    "tag": "0007_entry_allocations",
+    "hash": "8e25c0b5d63813333d572dda181b6f22fbee334fdc2befade02a3961751a9c83",
+    "statements": [
+      "-- Custom SQL (edited after drizzle-kit generate): the lots an entry draws move from the\n-- credit_allocation table onto the entry itself, as a JSON array of [lotId, amount]\n-- pairs decided by the same statement that writes the row (like seq and balance). A debit\n-- that draws lots is then one statement on every driver and writes no extra B-tree.\n-- credit_allocation stays readable as a view with the same columns.\nALTER TABLE `credit_entry` ADD `allocations` text;",
+      "-- Existing draws are carried over (a new column, filled once from the old projection).\nUPDATE `credit_entry` SET `allocations` = (\n  SELECT json_group_array(json_array(a.`lot_id`, a.`amount`) ORDER BY a.`ord`)\n  FROM `credit_allocation` AS a WHERE a.`entry_id` = `credit_entry`.`id`)\nWHERE `id` IN (SELECT `entry_id` FROM `credit_allocation`);",
+      "DROP TABLE `credit_allocation`;",
+      "CREATE VIEW `credit_allocation` AS\nSELECT e.`id` AS `entry_id`, json_extract(j.`value`, '$[0]') AS `lot_id`, e.`account` AS `account`,\n       json_extract(j.`value`, '$[1]') AS `amount`, j.`key` + 1 AS `ord`\nFROM `credit_entry` AS e, json_each(e.`allocations`) AS j\nWHERE e.`allocations` IS NOT NULL;",
+      "-- Applies an entry's allocations to the lots inside the INSERT that writes it: no unit can\n-- record a draw, a give-back or an expiry without applying it.\nCREATE TRIGGER `credit_entry_allocates` AFTER INSERT ON `credit_entry` WHEN NEW.`allocations` IS NOT NULL\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - a.`amount`\n  FROM (SELECT json_extract(`value`, '$[0]') AS `lot_id`, json_extract(`value`, '$[1]') AS `amount`\n        FROM json_each(NEW.`allocations`)) AS a\n  WHERE `credit_lot`.`id` = a.`lot_id` AND `credit_lot`.`account` = NEW.`account`;\nEND;",
+      "-- credit_lot.open = (remaining > 0), written only when a lot crosses zero, so the partial\n-- indexes on `open` are not rewritten by every draw.\nCREATE TRIGGER `credit_lot_crosses_zero` AFTER UPDATE OF `remaining` ON `credit_lot`\nWHEN (NEW.`remaining` > 0) <> (OLD.`remaining` > 0)\nBEGIN\n  UPDATE `credit_lot` SET `open` = (NEW.`remaining` > 0) WHERE `id` = NEW.`id`;\nEND;"
+    ]
   }
 ];

@@ -2,7 +2,7 @@ import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -21,7 +21,8 @@ export interface AdjustRequest {
 // would take the account below its floor is 'insufficient', never a silent overdraft.
 const ADJUST = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'adjust', p.delta, ABS(p.delta), COALESCE(h.balance, 0) + p.delta,
-       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, NULL, NULL, p.now
+       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, NULL, NULL, p.now,
+       CASE WHEN p.delta < 0 THEN ${DRAW('p.account', 'p.now', '-p.delta')} END
 FROM (SELECT ? AS id, ? AS account, ? AS delta, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE CASE WHEN p.delta > 0 THEN COALESCE(h.balance, 0) + p.delta <= ${MAX_AMOUNT}
@@ -35,8 +36,6 @@ export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult>
   const id = ctx.newId();
   const unit: Unit = {
     primary: { sql: ADJUST, args: [id, req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, now] },
-    dependents: req.delta < 0 ? drawLots(id) : undefined,
-    skipDependents: noOpenLots,
     explain: [
       { sql: SELECT_BY_KEY, args: [req.account, 'adjust', key] },
       { sql: SNAPSHOT, args: [req.account, now] },

@@ -1,6 +1,6 @@
 import { entryFrom, toEntry } from '../entry.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { COVERS, drawLots, ENTRY_COLUMNS, headJoin, noOpenLots, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -18,10 +18,12 @@ export interface DebitRequest {
 
 // The covers guard lives in the WHERE: the row is appended only if the head balance, less
 // open holds and expired lots, read under the same write lock, still covers the amount.
-// No head row → nothing to spend.
+// No head row → nothing to spend. The lots it draws are computed in the same SELECT and
+// applied to credit_lot by the trigger that fires on the row: one statement, every driver.
 const DEBIT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
-       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now
+       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now,
+       ${DRAW('p.account', 'p.now', 'p.amount')}
 FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ? AS now) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
@@ -51,8 +53,6 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
         now,
       ],
     },
-    dependents: drawLots(id),
-    skipDependents: noOpenLots,
     explain,
   };
   return {

@@ -21,7 +21,7 @@ export interface GrantRequest {
 // partial unique index and inserts nothing.
 const GRANT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'grant', p.amount, p.amount, COALESCE(h.balance, 0) + p.amount,
-       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.expires_at, p.priority, p.now
+       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.expires_at, p.priority, p.now, NULL
 FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS expires_at,
              ? AS priority, ? AS now) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}

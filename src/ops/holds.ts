@@ -4,12 +4,11 @@ import { ACCOUNT_FLOOR } from '../limits.js';
 import type { Row, Unit, UnitResult } from '../runner/index.js';
 import {
   COVERS,
-  drawLots,
+  DRAW,
   ENTRY_COLUMNS,
   EXPIRED,
   HELD,
   headJoin,
-  noOpenLots,
   RETURNING_WITH_BALANCE,
   SELECT_BY_KEY,
   SNAPSHOT,
@@ -63,7 +62,7 @@ const RETURNING_HOLD = `${RETURNING_WITH_BALANCE},
 // covered like a debit of the same amount.
 const HOLD = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, p.account, h.seq + 1, 'hold', 0, p.amount, h.balance,
-       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, p.now + p.ttl, NULL, p.now
+       p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, p.now + p.ttl, NULL, p.now, NULL
 FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS ttl, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ? AS now) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
@@ -85,7 +84,8 @@ const CAPTURE = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS amount, ? AS reason,
 c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, he.model, he.key_id FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
-       p.reason, p.ikey, c.id, c.model, c.key_id, p.actor, p.metadata, NULL, NULL, p.now
+       p.reason, p.ikey, c.id, c.model, c.key_id, p.actor, p.metadata, NULL, NULL, p.now,
+       ${DRAW('c.account', 'p.now', 'c.amt')}
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${ACCOUNT_FLOOR}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -95,7 +95,7 @@ const RELEASE = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS reason, ? AS actor, 
 c AS (SELECT hx.id, hx.account, hx.amount FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, c.account, h.seq + 1, 'release', 0, c.amount, h.balance,
-       p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, NULL, NULL, p.now
+       p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, NULL, NULL, p.now, NULL
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE c.amount > 0
 ${RETURNING_HOLD}`;
@@ -104,7 +104,7 @@ const EXTEND = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS ttl, ? AS reason, ? A
 c AS (SELECT hx.id, hx.account, hx.amount FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, c.account, h.seq + 1, 'extend', 0, c.amount, h.balance,
-       p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, p.now + p.ttl, NULL, p.now
+       p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, p.now + p.ttl, NULL, p.now, NULL
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE c.amount > 0
 ${RETURNING_HOLD}`;
@@ -231,8 +231,7 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
       sql: CAPTURE,
       args: [id, req.holdId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
-    dependents: [{ sql: CLOSE_HOLD('captured'), args: [id, req.holdId, id] }, ...drawLots(id)],
-    skipDependents: noOpenLots,
+    dependents: [{ sql: CLOSE_HOLD('captured'), args: [id, req.holdId, id] }],
     explain: [
       { sql: HOLD_STATE, args: [req.holdId] },
       { sql: RESOLUTION, args: [req.holdId] },

@@ -24,46 +24,44 @@ const refundable = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
 const REMAINING = (alias: string) =>
   `${alias}.amount - COALESCE((SELECT SUM(r.amount) FROM credit_entry AS r WHERE r.ref = ${alias}.id AND r.kind = 'refund'), 0)`;
 
+/** One [lotId, amount] pair of an entry's `allocations`, from `json_each`. */
+const PAIR_LOT = "json_extract(j.value, '$[0]')";
+const PAIR_AMOUNT = "json_extract(j.value, '$[1]')";
+
 // Partial refunds add up to at most the original: the bound is a SUM over the refunds of
 // one entry (few rows, through credit_entry_ref), never over the account's history.
 // Attribution (model, key) is copied from the debit so per-key spend nets out.
+//
+// The refund gives credits back to the lots the original drew from, computed in the same
+// statement (the trigger applies them): the part of the original that came from the
+// unlotted balance was drawn last, so it comes back first; then lots in reverse draw order,
+// each up to what it gave and has not yet got back. A lot already past its expiry takes
+// its share back and, being expired, stops counting at once (a sweep writes its `expire`).
 const REFUND = `WITH p AS (SELECT ? AS id, ? AS ref, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now),
-o AS (SELECT e.id, e.account, e.model, e.key_id, ${REMAINING('e')} AS remaining, COALESCE(p.amount, ${REMAINING('e')}) AS amt
-      FROM credit_entry AS e JOIN p ON e.id = p.ref WHERE e.kind IN (${refundable}))
+o AS (SELECT e.id, e.account, e.model, e.key_id, e.amount AS original, e.allocations, ${REMAINING('e')} AS remaining,
+             COALESCE(p.amount, ${REMAINING('e')}) AS amt
+      FROM credit_entry AS e JOIN p ON e.id = p.ref WHERE e.kind IN (${refundable})),
+prior AS (SELECT x.amount, x.allocations FROM credit_entry AS x JOIN o ON x.ref = o.id AND x.kind = 'refund'),
+back AS (SELECT ${PAIR_LOT} AS lot_id, -${PAIR_AMOUNT} AS amount FROM prior, json_each(prior.allocations) AS j),
+drawn AS (SELECT ${PAIR_LOT} AS lot_id, j.key AS ord, ${PAIR_AMOUNT} AS amount FROM o, json_each(o.allocations) AS j),
+da AS (SELECT d.lot_id, d.ord, d.amount - COALESCE((SELECT SUM(b.amount) FROM back AS b WHERE b.lot_id = d.lot_id), 0) AS room
+       FROM drawn AS d),
+t AS (SELECT o.amt - MIN(o.amt, MAX(0, (o.original - COALESCE((SELECT SUM(amount) FROM drawn), 0))
+                                       - (COALESCE((SELECT SUM(amount) FROM prior), 0) - COALESCE((SELECT SUM(amount) FROM back), 0))))
+             AS to_lots FROM o),
+w AS (SELECT da.lot_id, da.room, SUM(da.room) OVER (ORDER BY da.ord DESC ROWS UNBOUNDED PRECEDING) - da.room AS before
+      FROM da WHERE da.room > 0),
+g AS (SELECT NULLIF(json_group_array(json_array(w.lot_id, -MIN(w.room, t.to_lots - w.before)) ORDER BY w.before), '[]') AS allocations
+      FROM w JOIN t WHERE w.before < t.to_lots)
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, o.account, h.seq + 1, 'refund', o.amt, o.amt, h.balance + o.amt,
-       p.reason, p.ikey, o.id, o.model, o.key_id, p.actor, p.metadata, NULL, NULL, p.now
-FROM p JOIN o JOIN credit_entry AS h ON ${headJoin('h', 'o.account')}
+       p.reason, p.ikey, o.id, o.model, o.key_id, p.actor, p.metadata, NULL, NULL, p.now, g.allocations
+FROM p JOIN o JOIN g JOIN credit_entry AS h ON ${headJoin('h', 'o.account')}
 WHERE o.amt >= 1 AND o.amt <= o.remaining AND h.balance + o.amt <= ${MAX_AMOUNT}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_WITH_BALANCE},
   (SELECT x.amount FROM credit_entry AS x WHERE x.id = credit_entry.ref)
-    - (SELECT COALESCE(SUM(r.amount), 0) FROM credit_entry AS r WHERE r.ref = credit_entry.ref AND r.kind = 'refund') AS refundable_after,
-  EXISTS (SELECT 1 FROM credit_allocation AS a WHERE a.entry_id = credit_entry.ref) AS drew_lots`;
-
-/**
- * Dependent: give the refund `?` back to the lots the original drew from. The part of the
- * original that came from the unlotted balance was drawn last, so it comes back first;
- * then lots in reverse draw order, each up to what it gave and has not yet got back. A
- * lot already past its expiry takes its share back and, being expired, stops counting at
- * once (a sweep writes its `expire` row).
- */
-const RETURN_TO_LOTS = `WITH r AS (SELECT id, ref, account, amount FROM credit_entry WHERE id = ?),
-prior AS (SELECT x.id FROM credit_entry AS x JOIN r ON x.ref = r.ref AND x.kind = 'refund' AND x.id <> r.id),
-da AS (SELECT a.lot_id, a.ord,
-              a.amount + COALESCE((SELECT SUM(b.amount) FROM credit_allocation AS b
-                                   WHERE b.lot_id = a.lot_id AND b.entry_id IN (SELECT id FROM prior)), 0) AS room
-       FROM credit_allocation AS a JOIN r ON a.entry_id = r.ref),
-u AS (SELECT d.amount - COALESCE((SELECT SUM(a.amount) FROM credit_allocation AS a WHERE a.entry_id = d.id), 0) AS unlotted,
-             COALESCE((SELECT SUM(x.amount) FROM credit_entry AS x WHERE x.id IN (SELECT id FROM prior)), 0) AS refunded_before,
-             COALESCE((SELECT -SUM(b.amount) FROM credit_allocation AS b WHERE b.entry_id IN (SELECT id FROM prior)), 0) AS lots_back
-      FROM credit_entry AS d JOIN r ON d.id = r.ref),
-t AS (SELECT r.amount - MIN(r.amount, MAX(0, u.unlotted - (u.refunded_before - u.lots_back))) AS to_lots FROM r JOIN u),
-w AS (SELECT da.lot_id, da.room, SUM(da.room) OVER (ORDER BY da.ord DESC ROWS UNBOUNDED PRECEDING) - da.room AS before
-      FROM da WHERE da.room > 0)
-INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
-SELECT r.id, w.lot_id, r.account, -MIN(w.room, t.to_lots - w.before), ROW_NUMBER() OVER (ORDER BY w.before)
-FROM r JOIN t JOIN w WHERE w.before < t.to_lots`;
+    - (SELECT COALESCE(SUM(r.amount), 0) FROM credit_entry AS r WHERE r.ref = credit_entry.ref AND r.kind = 'refund') AS refundable_after`;
 
 const ORIGINAL = `SELECT e.id, e.account, e.kind, e.amount, ${REMAINING('e')} AS remaining FROM credit_entry AS e WHERE e.id = ?`;
 const BY_KEY = `SELECT * FROM credit_entry WHERE account = (SELECT account FROM credit_entry WHERE id = ?) AND kind = 'refund' AND idempotency_key = ?`;
@@ -77,9 +75,6 @@ export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult>
       sql: REFUND,
       args: [id, req.entryId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
-    // The allocation trigger adds what is given back to each lot's `remaining`.
-    dependents: [{ sql: RETURN_TO_LOTS, args: [id], skippable: true }],
-    skipDependents: (row) => !row.drew_lots,
     explain: [
       { sql: ORIGINAL, args: [req.entryId] },
       { sql: BY_KEY, args: [req.entryId, key] },

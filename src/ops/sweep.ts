@@ -13,23 +13,20 @@ export interface SweepOptions {
 
 // Each lapsed lot gets an `expire` row for exactly what is left of it, read inside the
 // statement, under the write lock: a debit that drew the lot a moment before, or a second
-// sweeper, leaves nothing to expire twice. The allocation row makes lot.remaining
-// derivable (amount − Σ allocations) and the dependent applies it.
+// sweeper, leaves nothing to expire twice. The row's allocation keeps lot.remaining
+// derivable from the log (amount − Σ allocations); the trigger applies it.
 const EXPIRE_LOT = `WITH p AS (SELECT ? AS id, ? AS lot, ? AS now)
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, lt.account, h.seq + 1, 'expire', -lt.remaining, lt.remaining, h.balance - lt.remaining,
-       'lot expired', NULL, lt.id, NULL, NULL, 'sweep', NULL, lt.expires_at, NULL, p.now
+       'lot expired', NULL, lt.id, NULL, NULL, 'sweep', NULL, lt.expires_at, NULL, p.now, json_array(json_array(lt.id, lt.remaining))
 FROM p JOIN credit_lot AS lt ON lt.id = p.lot JOIN credit_entry AS h ON ${headJoin('h', 'lt.account')}
 WHERE lt.remaining > 0 AND lt.expires_at <= p.now
 RETURNING id, amount`;
 
-const RECORD_EXPIRY = `INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
-SELECT id, ref, account, amount, 1 FROM credit_entry WHERE id = ? AND kind = 'expire'`;
-
 const EXPIRE_HOLD = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS now)
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.id, hx.account, h.seq + 1, 'expire', 0, hx.amount, h.balance,
-       'hold expired', NULL, hx.id, NULL, NULL, 'sweep', NULL, hx.expires_at, NULL, p.now
+       'hold expired', NULL, hx.id, NULL, NULL, 'sweep', NULL, hx.expires_at, NULL, p.now, NULL
 FROM p JOIN credit_hold AS hx ON hx.id = p.hold JOIN credit_entry AS h ON ${headJoin('h', 'hx.account')}
 WHERE hx.status = 'open' AND hx.expires_at <= p.now
 RETURNING id, amount`;
@@ -84,11 +81,8 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     const kinds: ('lot' | 'hold')[] = [];
     for (const r of lotRows) {
       const id = ctx.newId();
-      units.push({
-        primary: { sql: EXPIRE_LOT, args: [id, String(r.id), now] },
-        // The allocation trigger takes the expired remainder off the lot.
-        dependents: [{ sql: RECORD_EXPIRY, args: [id] }],
-      });
+      // The row's allocation ([lot, remainder]) takes the remainder off the lot (trigger).
+      units.push({ primary: { sql: EXPIRE_LOT, args: [id, String(r.id), now] } });
       kinds.push('lot');
     }
     for (const r of holdRows) {

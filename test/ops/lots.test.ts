@@ -165,6 +165,62 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
   });
 
+  it('a draw is recorded on the entry and applied to the lots by the same statement', async () => {
+    const a = uniq();
+    const first = await t.db.ledger.grant({ account: a, amount: 10, priority: 1 });
+    const second = await t.db.ledger.grant({ account: a, amount: 10, priority: 2 });
+    const d = await t.db.ledger.debitIfCovers({ account: a, amount: 15 });
+    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    expect(JSON.parse(String(row?.allocations))).toEqual([
+      [first.entry.id, 10],
+      [second.entry.id, 5],
+    ]);
+    expect((await t.db.ledger.lots(a)).map((l) => [l.id, l.remaining])).toEqual([[second.entry.id, 5]]);
+    const [closed] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [first.entry.id]);
+    expect(closed).toMatchObject({ remaining: 0, open: 0 });
+    // A refund gives back in reverse draw order, recorded the same way, and reopens the lot.
+    const r = await t.db.ledger.refund({ entryId: d.entry!.id, amount: 8 });
+    expect(await t.db.ledger.allocations(r.entry.id)).toEqual([
+      { entryId: r.entry.id, lotId: second.entry.id, amount: -5, ord: 1 },
+      { entryId: r.entry.id, lotId: first.entry.id, amount: -3, ord: 2 },
+    ]);
+    const [reopened] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [first.entry.id]);
+    expect(reopened).toMatchObject({ remaining: 3, open: 1 });
+    // Entries that draw nothing store NULL, not an empty array.
+    const plain = await t.db.ledger.debitIfCovers({ account: a, amount: 1 });
+    const grantRow = await t.db.all('SELECT allocations FROM credit_entry WHERE id IN (?, ?)', [first.entry.id, plain.entry!.id]);
+    expect(grantRow.filter((x) => x.allocations !== null).length).toBe(1); // the debit drew the reopened lot
+    expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
+  });
+
+  it('verify catches allocations edited on a log row; rebuild reports it and does not rewrite the log', async () => {
+    const a = uniq();
+    const lot = await t.db.ledger.grant({ account: a, amount: 30, priority: 1 });
+    const other = await t.db.ledger.grant({ account: a, amount: 30, priority: 2 });
+    const d = await t.db.ledger.debitIfCovers({ account: a, amount: 10 });
+    const [original] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    const edits: [string | null, RegExp][] = [
+      [JSON.stringify([[lot.entry.id, 9]]), /replayed/], // wrong amount
+      [JSON.stringify([[other.entry.id, 10]]), /replayed/], // wrong lot (out of draw order)
+      [null, /no allocations stored/], // dropped
+      ['{not json', /not JSON/],
+    ];
+    for (const [value, message] of edits) {
+      await t.db.all('UPDATE credit_entry SET allocations = ? WHERE id = ?', [value, d.entry!.id]);
+      const bad = await t.db.ledger.verify();
+      expect(bad.ok).toBe(false);
+      expect(bad.problems).toContainEqual(
+        expect.objectContaining({ code: 'allocation_mismatch', entryId: d.entry!.id, message: expect.stringMatching(message) }),
+      );
+    }
+    const rebuilt = await t.db.ledger.rebuild();
+    expect(rebuilt.problems).toContainEqual(expect.objectContaining({ code: 'allocation_mismatch', entryId: d.entry!.id }));
+    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    expect(row?.allocations).toBe('{not json');
+    await t.db.all('UPDATE credit_entry SET allocations = ? WHERE id = ?', [original?.allocations, d.entry!.id]);
+    expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
+  });
+
   it('verify catches a projection edited behind the library; rebuild mends it', async () => {
     const a = uniq();
     const lot = await t.db.ledger.grant({ account: a, amount: 30, priority: 1 });

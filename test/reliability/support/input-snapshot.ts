@@ -1,11 +1,12 @@
 /**
- * Byte-for-byte snapshots of the four tables the ledger writes (the log and its three
- * projections), in one statement: every column of every row as `typeof:hex(value)`, rows in
- * rowid order (primary-key order for WITHOUT ROWID tables). Equal snapshots mean no byte of the ledger's data changed.
+ * Byte-for-byte snapshots of the three tables the ledger writes (the log, with each entry's
+ * allocations, and its two projections), in one statement: every column of every row as
+ * `typeof:hex(value)`, rows in rowid order (primary-key order for WITHOUT ROWID tables).
+ * Equal snapshots mean no byte of the ledger's data changed.
  */
 import type { TestDb } from '../../support/drivers.js';
 
-export const LEDGER_TABLES = ['credit_entry', 'credit_lot', 'credit_hold', 'credit_allocation'] as const;
+export const LEDGER_TABLES = ['credit_entry', 'credit_lot', 'credit_hold'] as const;
 
 export interface LedgerSnapshot {
   /** Rows per table. */
