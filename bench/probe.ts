@@ -105,18 +105,16 @@ export async function captureLotDebit(
 }
 
 /**
- * The statement with the lot draw it computes for the `allocations` column replaced by
- * NULL: the guard alone, no draw recorded, nothing for the trigger to apply.
+ * The statement with the lot draw it computes for the `allocations` column (src/sql.ts
+ * DRAW: `CASE WHEN EXISTS … THEN (… json_group_array …) END`) replaced by NULL: the guard
+ * alone, no draw recorded, nothing for the trigger to apply.
  */
 export function withoutDraw(sql: string): string {
-  const start = sql.indexOf('(SELECT NULLIF(json_group_array(');
-  if (start < 0) throw new Error('withoutDraw: the statement computes no lot draw');
-  let depth = 0;
-  for (let i = start; i < sql.length; i++) {
-    if (sql[i] === '(') depth++;
-    else if (sql[i] === ')' && --depth === 0) return `${sql.slice(0, start)}NULL${sql.slice(i + 1)}`;
-  }
-  throw new Error('withoutDraw: unbalanced parentheses');
+  const start = sql.search(/CASE WHEN EXISTS \(SELECT 1 FROM credit_lot AS lx\b/);
+  const end = sql.indexOf('json_group_array(', start);
+  const close = sql.indexOf(' END', end);
+  if (start < 0 || end < 0 || close < 0) throw new Error('withoutDraw: the statement computes no lot draw');
+  return `${sql.slice(0, start)}NULL${sql.slice(close + 4)}`;
 }
 
 export interface PlanRow {

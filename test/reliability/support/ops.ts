@@ -254,7 +254,10 @@ export class Mix {
   }
 
   #debit(tag: string, keyed: boolean): BatchOp {
-    const p = { account: this.pick(this.o.accounts), amount: this.int(1, 25), reason: tag };
+    // Now and then far more than any account holds: every run sees 'insufficient', however
+    // its random mix left the balances (a light run could otherwise end without one).
+    const amount = this.chance(0.03) ? this.int(1_000_000_000, 2_000_000_000) : this.int(1, 25);
+    const p = { account: this.pick(this.o.accounts), amount, reason: tag };
     return keyed ? { op: 'debitOnce', ...p, idempotencyKey: `${tag}-d` } : { op: 'debit', ...p };
   }
 
