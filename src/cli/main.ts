@@ -231,7 +231,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
 
   program
     .command('rebuild')
-    .description('drop and re-derive the lots, holds and allocations from the log (exit 3 if the log has problems)')
+    .description('drop and re-derive the lots and holds from the log (exit 3 if the log has problems)')
     .action((_o, cmd: Command) => run(cmd, commands.rebuild));
 
   program
