@@ -75,7 +75,7 @@ export const creditLot = sqliteTable(
     amount: integer('amount').notNull(),
     remaining: integer('remaining').notNull(),
     /**
-     * 1 while `remaining > 0`. Flipped by the allocation trigger only when a lot crosses
+     * 1 while `remaining > 0`. Flipped by the trigger `credit_lot_crosses_zero` only when a lot crosses
      * zero, so the partial indexes below (which depend on it, not on `remaining`) are not
      * rewritten by every draw.
      */

@@ -58,7 +58,7 @@ describe.each(DRIVERS)('migrate() on $name', (driver) => {
         );
       await db.all(`INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
                     VALUES ('g1', 'u', 1, 10, 10, 1, NULL, 1), ('g2', 'u', 2, 10, 10, 2, NULL, 2)`);
-      // The old allocation trigger applies these to credit_lot.remaining.
+      // The 0006 trigger on credit_allocation applies these to credit_lot.remaining.
       await db.all(`INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
                     VALUES ('d1', 'g1', 'u', 10, 1), ('d1', 'g2', 'u', 5, 2), ('r1', 'g2', 'u', -2, 1)`);
 

@@ -58,10 +58,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     const row = rows[0];
     let explain: Row[][] = [];
     if (row !== undefined) {
-      if (unit.dependents) {
-        const skip = unit.skipDependents?.(row) ?? false;
-        for (const s of unit.dependents) if (!(skip && s.skippable)) all(s);
-      }
+      for (const s of unit.dependents ?? []) all(s);
     } else {
       explain = (unit.explain ?? []).map(all);
     }

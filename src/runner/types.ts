@@ -2,8 +2,6 @@
 export interface Statement {
   readonly sql: string;
   readonly args: readonly unknown[];
-  /** A dependent that sync drivers may skip when the unit's `skipDependents(row)` is true. */
-  readonly skippable?: boolean;
 }
 
 export type Row = Record<string, unknown>;
@@ -13,16 +11,14 @@ export type Row = Record<string, unknown>;
  * - `primary`: the conditional INSERT … RETURNING; it returns the new row or nothing.
  * - `dependents`: writes that only act if the primary inserted in this call. Each is
  *   guarded in SQL by the primary's fresh row id, so batch drivers can send them
- *   unconditionally; sync drivers skip them when the primary returned no row, and skip
- *   the `skippable` ones when `skipDependents(row)` says they have nothing to do (e.g.
- *   the account has no open lot to draw from).
+ *   unconditionally; sync drivers skip them when the primary returned no row. (Lot
+ *   draws are not dependents: the primary records them and a trigger applies them.)
  * - `explain`: reads that say why nothing was inserted (insufficient, replay, not found).
  *   Batch drivers always send them; sync drivers run them only after a no-op.
  */
 export interface Unit {
   readonly primary: Statement;
   readonly dependents?: readonly Statement[];
-  readonly skipDependents?: (row: Row) => boolean;
   readonly explain?: readonly Statement[];
   /** Reads run last on every driver, after the dependents: the state the unit left. */
   readonly after?: readonly Statement[];
