@@ -186,10 +186,16 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     ]);
     const [reopened] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [first.entry.id]);
     expect(reopened).toMatchObject({ remaining: 3, open: 1 });
-    // Entries that draw nothing store NULL, not an empty array.
-    const plain = await t.db.ledger.debitIfCovers({ account: a, amount: 1 });
-    const grantRow = await t.db.all('SELECT allocations FROM credit_entry WHERE id IN (?, ?)', [first.entry.id, plain.entry!.id]);
-    expect(grantRow.filter((x) => x.allocations !== null).length).toBe(1); // the debit drew the reopened lot
+    // Entries that draw nothing store NULL, not an empty array: a grant, and a debit on an
+    // account without lots.
+    const b = uniq();
+    await t.db.ledger.grant({ account: b, amount: 5 });
+    const plain = await t.db.ledger.debitIfCovers({ account: b, amount: 1 });
+    expect(plain.outcome).toBe('debited');
+    const stored = async (id: string) => (await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [id]))[0]?.allocations;
+    expect(await stored(first.entry.id)).toBeNull();
+    expect(await stored(plain.entry!.id)).toBeNull();
+    expect(await t.db.ledger.allocations(plain.entry!.id)).toEqual([]);
     expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
   });
 
