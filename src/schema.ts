@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, sqliteView, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * Every kind of row the log can hold. Money rows move the posted balance; `hold`,
@@ -108,19 +108,5 @@ export const creditHold = sqliteTable(
   ],
 );
 
-/**
- * Which lots an entry drew (positive) or gave back to (negative, refunds), in draw order:
- * a view over `credit_entry.allocations` (migration 0007), one row per pair. Read it by
- * `entry_id`; it has no storage of its own, so a debit writes no extra B-tree page.
- */
-export const creditAllocation = sqliteView('credit_allocation', {
-  entryId: text('entry_id').notNull(),
-  lotId: text('lot_id').notNull(),
-  account: text('account').notNull(),
-  amount: integer('amount').notNull(),
-  ord: integer('ord').notNull(),
-}).existing();
-
 export type CreditLotRow = typeof creditLot.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;
-export type CreditAllocationRow = typeof creditAllocation.$inferSelect;

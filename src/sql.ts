@@ -75,3 +75,15 @@ export const DRAW = (account: string, now: string, amount: string) =>
    WHERE o.before < ${amount}) END`;
 
 export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND kind = ? AND idempotency_key = ?';
+
+/**
+ * One row per lot an entry drew from (positive) or gave back to (negative), with columns
+ * entry_id, lot_id, account, amount, ord (1-based, in draw order), unnested from
+ * `credit_entry.allocations` by json_each. Append `AND e.id = ?` to read one entry. (This
+ * was the `credit_allocation` view of 0007, dropped by 0008: drizzle-kit push/pull cannot
+ * parse a multi-line view.)
+ */
+export const ALLOCATION_ROWS = `SELECT e.id AS entry_id, json_extract(j.value, '$[0]') AS lot_id, e.account AS account,
+       json_extract(j.value, '$[1]') AS amount, j.key + 1 AS ord
+FROM credit_entry AS e, json_each(e.allocations) AS j
+WHERE e.allocations IS NOT NULL`;

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SweepReport } from '../src/index.js';
+import { ALLOCATION_ROWS } from '../src/sql.js';
 import { type ConcurrencyDriver, type FileDb, openFileDb, type Row } from './support/concurrency-db.js';
 import {
   prng,
@@ -292,7 +293,7 @@ async function analyse(
   // lots, never below zero; each expire removes exactly what is left of a lapsed lot, and a
   // lot expires again only after a refund gave it credits back.
   const allocs = new Map<string, Row[]>();
-  for (const a of await db.all('SELECT entry_id, lot_id, amount, ord FROM credit_allocation ORDER BY entry_id, ord'))
+  for (const a of await db.all(`SELECT entry_id, lot_id, amount, ord FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, ord`))
     allocs.set(String(a.entry_id), [...(allocs.get(String(a.entry_id)) ?? []), a]);
   let partlyDrawnExpired = 0;
   let reExpired = 0;
@@ -469,7 +470,7 @@ async function projections(db: FileDb): Promise<string> {
   const tables = await Promise.all([
     db.all('SELECT * FROM credit_lot ORDER BY id'),
     db.all('SELECT * FROM credit_hold ORDER BY id'),
-    db.all('SELECT * FROM credit_allocation ORDER BY entry_id, lot_id'),
+    db.all(`SELECT * FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, lot_id`),
   ]);
   return JSON.stringify(tables);
 }

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HoldResult, Ledger } from '../src/index.js';
 import { createLedger } from '../src/index.js';
 import { BATCH_CHUNK_OPS, MAX_AMOUNT, VERIFY_PAGE_ROWS } from '../src/limits.js';
+import { ALLOCATION_ROWS } from '../src/sql.js';
 import { type Call, CallLog, countingD1, countingLibsql, isBusyTimeoutPragma } from './support/counting.js';
 import { manualClock, type Row } from './support/drivers.js';
 
@@ -429,7 +430,7 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
   it('verify / rebuild / migrate: bounded by the pages they read', async () => {
     const count = async (table: string) => Number((await h.raw(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n);
     const entries = await count('credit_entry');
-    const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count('credit_allocation')];
+    const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
     // scan per projection + the refund/duplicate-key checks.

@@ -93,5 +93,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "-- Applies an entry's allocations to the lots inside the INSERT that writes it: no unit can\n-- record a draw, a give-back or an expiry without applying it.\nCREATE TRIGGER `credit_entry_allocates` AFTER INSERT ON `credit_entry` WHEN NEW.`allocations` IS NOT NULL\nBEGIN\n  UPDATE `credit_lot` SET `remaining` = `remaining` - a.`amount`\n  FROM (SELECT json_extract(`value`, '$[0]') AS `lot_id`, json_extract(`value`, '$[1]') AS `amount`\n        FROM json_each(NEW.`allocations`)) AS a\n  WHERE `credit_lot`.`id` = a.`lot_id` AND `credit_lot`.`account` = NEW.`account`;\nEND;",
       "-- credit_lot.open = (remaining > 0), written only when a lot crosses zero, so the partial\n-- indexes on `open` are not rewritten by every draw.\nCREATE TRIGGER `credit_lot_crosses_zero` AFTER UPDATE OF `remaining` ON `credit_lot`\nWHEN (NEW.`remaining` > 0) <> (OLD.`remaining` > 0)\nBEGIN\n  UPDATE `credit_lot` SET `open` = (NEW.`remaining` > 0) WHERE `id` = NEW.`id`;\nEND;"
     ]
+  },
+  {
+    "id": 9,
+    "tag": "0008_drop_allocation_view",
+    "hash": "5d70b0b0f74cf2903c77cf45b655f358c283f06ac8fe32802a4d115a7488d4fb",
+    "statements": [
+      "-- Custom SQL migration: the credit_allocation view (0007) goes. drizzle-kit 0.31 push/pull\n-- cannot parse a view whose SELECT spans lines (\"Could not process view\"), which broke\n-- them on every migrated database, including an app's own drizzle-kit on the same file.\n-- Allocations are read from credit_entry.allocations with json_each (ledger.allocations).\nDROP VIEW IF EXISTS `credit_allocation`;"
+    ]
   }
 ];

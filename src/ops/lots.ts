@@ -1,5 +1,6 @@
 import { num } from '../entry.js';
 import type { Row } from '../runner/index.js';
+import { ALLOCATION_ROWS } from '../sql.js';
 import type { Allocation, Lot } from '../types.js';
 import type { Context } from './context.js';
 
@@ -43,8 +44,6 @@ export async function expiring(ctx: Context, account: string, withinMs: number):
 
 /** Which lots an entry drew from (positive) or gave back to (negative), in draw order. */
 export async function allocations(ctx: Context, entryId: string): Promise<Allocation[]> {
-  const [rows = []] = await ctx.runner.read([
-    { sql: 'SELECT entry_id, lot_id, amount, ord FROM credit_allocation WHERE entry_id = ? ORDER BY ord', args: [entryId] },
-  ]);
+  const [rows = []] = await ctx.runner.read([{ sql: `${ALLOCATION_ROWS} AND e.id = ? ORDER BY ord`, args: [entryId] }]);
   return rows.map((r) => ({ entryId: String(r.entry_id), lotId: String(r.lot_id), amount: num(r.amount), ord: num(r.ord) }));
 }

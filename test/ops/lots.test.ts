@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ALLOCATION_ROWS } from '../../src/sql.js';
 import { DRIVERS, snapshot, type TestDb } from '../support/drivers.js';
 import { uniq, useDb } from '../support/suite.js';
 
@@ -6,7 +7,7 @@ const DAY = 86_400_000;
 const projections = async (db: TestDb) => ({
   lots: await db.all('SELECT * FROM credit_lot ORDER BY id'),
   holds: await db.all('SELECT * FROM credit_hold ORDER BY id'),
-  allocations: await db.all('SELECT * FROM credit_allocation ORDER BY entry_id, lot_id'),
+  allocations: await db.all(`SELECT * FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, lot_id`),
 });
 
 describe.each(DRIVERS)('lots and expiry on $name', (driver) => {

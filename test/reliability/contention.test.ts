@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ALLOCATION_ROWS } from '../../src/sql.js';
 import { audit, Book } from './support/check.js';
 import { type Db, type Driver, expectedBusyTimeout, openDb } from './support/db.js';
 import { readLog, type WorkerPlan } from './support/protocol.js';
@@ -99,7 +100,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: contention between writ
     }
     const result = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: true });
     const report = await db.ledger.verify();
-    const [alloc] = await db.all('SELECT COUNT(*) AS n FROM credit_allocation');
+    const [alloc] = await db.all(`SELECT COUNT(*) AS n FROM (${ALLOCATION_ROWS})`);
     const [lots] = await db.all('SELECT COUNT(*) AS n FROM credit_lot');
     const batches = [...book.intents.values()].filter((i) => i.call.method === 'batch').length;
 

@@ -28,6 +28,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ALLOCATION_ROWS } from '../../src/sql.js';
 import { type Audit, audit, Book, Problems, projections } from './support/check.js';
 import { type Db, type Driver, expectedBusyTimeout, openDb, type Synchronous } from './support/db.js';
 import { execute, opsOf, prng, reasonOf, repeatable } from './support/ops.js';
@@ -286,7 +287,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
     const again = await db.ledger.verify();
     const [counts] = await db.all(
       `SELECT (SELECT COUNT(*) FROM credit_lot) AS lots, (SELECT COUNT(*) FROM credit_hold) AS holds,
-              (SELECT COUNT(*) FROM credit_allocation) AS allocations,
+              (SELECT COUNT(*) FROM (${ALLOCATION_ROWS})) AS allocations,
               (SELECT COUNT(*) FROM credit_entry WHERE kind = 'expire') AS expires`,
     );
     const kinds = await db.all('SELECT kind, COUNT(*) AS n FROM credit_entry GROUP BY kind ORDER BY kind');

@@ -2,6 +2,7 @@
  * The parent's side: everything the workers logged (intents and acks), checked against
  * the rows in the database. Shared by the contention and crash tests.
  */
+import { ALLOCATION_ROWS } from '../../../src/sql.js';
 import type { Db, Row } from './db.js';
 import { opsOf, reasonOf } from './ops.js';
 import { type AckLine, APPLIED, type Call, type EntrySummary, type IntentLine, type LogLine, type OpResult } from './protocol.js';
@@ -324,6 +325,6 @@ export async function projections(db: Db): Promise<Record<string, string>> {
   return {
     credit_lot: JSON.stringify(await db.all('SELECT * FROM credit_lot ORDER BY id')),
     credit_hold: JSON.stringify(await db.all('SELECT * FROM credit_hold ORDER BY id')),
-    credit_allocation: JSON.stringify(await db.all('SELECT * FROM credit_allocation ORDER BY entry_id, lot_id')),
+    allocations: JSON.stringify(await db.all(`SELECT * FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, lot_id`)),
   };
 }
