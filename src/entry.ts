@@ -1,3 +1,4 @@
+import type { Ids } from './ids.js';
 import { ACCOUNT_FLOOR } from './limits.js';
 import type { Row } from './runner/index.js';
 import type { EntryKind } from './schema.js';
@@ -7,10 +8,11 @@ export const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
-export function toEntry(r: Row): Entry {
+/** An Entry from a full `credit_entry` row; `ids` names it and the entry it refers to. */
+export function toEntry(r: Row, ids: Ids): Entry {
   const metadata = str(r.metadata);
   return {
-    id: String(r.id),
+    id: ids.format(num(r.pos)),
     account: String(r.account),
     seq: num(r.seq),
     kind: String(r.kind) as EntryKind,
@@ -19,7 +21,7 @@ export function toEntry(r: Row): Entry {
     balance: num(r.balance),
     reason: str(r.reason),
     idempotencyKey: str(r.idempotency_key),
-    ref: str(r.ref),
+    ref: ids.formatOrNull(r.ref),
     model: str(r.model),
     keyId: str(r.key_id),
     actor: str(r.actor),
@@ -41,10 +43,11 @@ export function toBalance(account: string, r: Row | undefined): Balance {
   return { account, balance, held, available: Math.max(0, balance - held - ACCOUNT_FLOOR), seq: num(r.seq) };
 }
 
-/** An Entry from what the call sent plus the `seq` and `balance` the statement computed. */
+/** An Entry from what the call sent plus the `pos`, `seq` and `balance` the statement computed. */
 export function entryFrom(
   r: Row,
-  e: Omit<Entry, 'seq' | 'balance' | 'metadata' | 'expiresAt' | 'priority' | 'ref'> & {
+  ids: Ids,
+  e: Omit<Entry, 'id' | 'seq' | 'balance' | 'metadata' | 'expiresAt' | 'priority' | 'ref'> & {
     metadata: string | null;
     ref?: string | null;
     expiresAt?: number | null;
@@ -52,7 +55,7 @@ export function entryFrom(
   },
 ): Entry {
   return {
-    id: e.id,
+    id: ids.format(num(r.pos)),
     account: e.account,
     seq: num(r.seq),
     kind: e.kind,

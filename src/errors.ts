@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'readonly',
   'storage_full',
   'driver_unsupported',
+  'internal',
 ] as const;
 
 export type LedgerErrorCode = (typeof ERROR_CODES)[number];

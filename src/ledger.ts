@@ -1,5 +1,5 @@
-import { monotonicFactory } from 'ulid';
 import { LedgerError } from './errors.js';
+import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
 import { adjust, planAdjust } from './ops/adjust.js';
@@ -159,6 +159,12 @@ export type BatchResult = GrantResult | DebitResult | RefundResult | AdjustResul
 export interface LedgerOptions {
   /** Milliseconds since the epoch; injectable so expiry and windows are testable. */
   clock?: () => number;
+  /**
+   * Entry ids are this prefix and the entry's position in the log (`ce_1024`). Give each
+   * database of a deployment sharded by account its own prefix to keep ids unique across
+   * them. Default `ce_`. Changing it later makes earlier ids unknown to this ledger.
+   */
+  idPrefix?: string;
 }
 
 /**
@@ -174,7 +180,7 @@ export class Ledger {
     const clock = options.clock ?? Date.now;
     if (typeof clock !== 'function')
       throw new LedgerError('invalid_argument', 'createLedger: clock must be a function returning milliseconds');
-    const ulid = monotonicFactory();
+    const ids = createIds(options.idPrefix);
     this.driver = runner.driver;
     this.#ctx = {
       runner,
@@ -185,8 +191,7 @@ export class Ledger {
         }
         return t;
       },
-      // Ids sort by creation time, so the primary-key index grows at its right edge.
-      newId: () => ulid(),
+      ids,
     };
   }
 
@@ -354,7 +359,7 @@ export class Ledger {
 
   /** Drops and re-derives every projection from the log. */
   rebuild(): Promise<RebuildReport> {
-    return rebuild(this.#ctx.runner);
+    return rebuild(this.#ctx.runner, this.#ctx.ids);
   }
 
   getBalance(account: string): Promise<Balance> {
@@ -377,7 +382,7 @@ export class Ledger {
 
   /** The auditor: replays the log and reports every inconsistency it finds. */
   verify(): Promise<VerifyReport> {
-    return verify(this.#ctx.runner);
+    return verify(this.#ctx.runner, this.#ctx.ids);
   }
 }
 

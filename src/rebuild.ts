@@ -1,7 +1,8 @@
 import { LedgerError } from './errors.js';
+import type { Ids } from './ids.js';
 import type { Runner, Statement } from './runner/index.js';
 import type { VerifyProblem } from './types.js';
-import { replayLog } from './verify.js';
+import { publicIds, replayLog } from './verify.js';
 
 /** D1 binds at most 100 parameters a statement; stay under it for every driver. */
 const MAX_PARAMS = 96;
@@ -36,10 +37,13 @@ function inserts(table: string, columns: string[], rows: unknown[][]): Statement
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
  * rebuild then replays again.
  */
-export async function rebuild(runner: Runner): Promise<RebuildReport> {
+export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> {
   for (let attempt = 1; attempt <= REBUILD_ATTEMPTS; attempt++) {
     const problems: VerifyProblem[] = [];
-    const d = await replayLog(runner, (p) => problems.push(p));
+    const d = await replayLog(
+      runner,
+      publicIds(ids, (p) => problems.push(p)),
+    );
     const statements: Statement[] = [
       {
         sql: `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, created_at)
@@ -52,7 +56,7 @@ export async function rebuild(runner: Runner): Promise<RebuildReport> {
         'credit_lot',
         ['id', 'account', 'seq', 'amount', 'remaining', 'open', 'priority', 'expires_at', 'created_at'],
         [...d.lots.values()].map((l) => [
-          l.id,
+          Number(l.id),
           l.account,
           l.seq,
           l.amount,
@@ -66,7 +70,15 @@ export async function rebuild(runner: Runner): Promise<RebuildReport> {
       ...inserts(
         'credit_hold',
         ['id', 'account', 'amount', 'expires_at', 'status', 'resolved_by', 'created_at'],
-        [...d.holds.values()].map((h) => [h.id, h.account, h.amount, h.expiresAt, h.status, h.resolvedBy, h.createdAt]),
+        [...d.holds.values()].map((h) => [
+          Number(h.id),
+          h.account,
+          h.amount,
+          h.expiresAt,
+          h.status,
+          h.resolvedBy === null ? null : Number(h.resolvedBy),
+          h.createdAt,
+        ]),
       ),
     ];
     try {

@@ -174,6 +174,13 @@ export class AccountReplay {
         const ref = r.ref ?? '';
         const h = s.holds.get(ref);
         if (h !== undefined) {
+          if (r.delta !== 0 || r.amount !== h.amount) {
+            this.sink.problem({
+              code: 'bad_delta',
+              ...at,
+              message: `expire of hold ${ref} (${h.amount}) with delta ${r.delta} and amount ${r.amount}; a lapsed hold moves no credits`,
+            });
+          }
           if (h.status !== 'open' || h.expiresAt > r.createdAt) {
             this.sink.problem({ code: 'hold_resolution', ...at, message: `expire of hold ${ref} that was not open and lapsed` });
           }
@@ -182,6 +189,11 @@ export class AccountReplay {
           break;
         }
         const lot = s.lots.find((l) => l.id === ref);
+        // An expiry moves exactly what was left of a lapsed lot off the posted balance: a row
+        // that says so with another delta creates or destroys money.
+        if (r.delta !== -r.amount) {
+          this.sink.problem({ code: 'bad_delta', ...at, message: `expire of lot ${ref} with delta ${r.delta}, not −${r.amount}` });
+        }
         if (lot === undefined || lot.expiresAt === null || lot.expiresAt > r.createdAt || lot.remaining !== r.amount) {
           this.sink.problem({
             code: 'lot_mismatch',

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * Every kind of row the log can hold. Money rows move the posted balance; `hold`,
@@ -12,15 +12,20 @@ export type EntryKind = (typeof ENTRY_KINDS)[number];
 /**
  * The log: the source of truth. Rows are only ever inserted.
  *
- * `seq` and `balance` make the newest row of an account (its head) carry the posted
- * balance, so guards read one row through `credit_entry_account_seq` instead of summing
- * history. `amount` is the operation's unsigned size (|delta| for money rows), kept so a
- * replay can be compared with the original request.
+ * `pos` is the row's position in commit order (an INTEGER PRIMARY KEY, so the table is
+ * clustered on it and appends land at its right edge); the public entry id is `pos` with
+ * a prefix (see ids.ts), so no second key is stored or indexed. `seq` and `balance` make
+ * the newest row of an account (its head) carry the posted balance, so guards read one row
+ * through `credit_entry_account_seq` instead of summing history. `amount` is the
+ * operation's unsigned size (|delta| for money rows), kept so a replay can be compared
+ * with the original request. Indexes are only those a guard or a lookup needs: every
+ * other one costs a B-tree write per entry (migration 0009 measured the old text key and
+ * created_at index at ~40 % of the write rate).
  */
 export const creditEntry = sqliteTable(
   'credit_entry',
   {
-    id: text('id').primaryKey(),
+    pos: integer('pos').primaryKey(),
     account: text('account').notNull(),
     seq: integer('seq').notNull(),
     kind: text('kind', { enum: ENTRY_KINDS }).notNull(),
@@ -29,7 +34,8 @@ export const creditEntry = sqliteTable(
     balance: integer('balance').notNull(),
     reason: text('reason'),
     idempotencyKey: text('idempotency_key'),
-    ref: text('ref'),
+    /** The `pos` of the entry this one acts on (refund → debit, capture → hold, expire → lot). */
+    ref: integer('ref'),
     model: text('model'),
     keyId: text('key_id'),
     actor: text('actor'),
@@ -41,11 +47,13 @@ export const creditEntry = sqliteTable(
     createdAt: integer('created_at').notNull(),
     /**
      * The lots this entry drew from (positive) or gave back to (negative), in draw order:
-     * a JSON array of [lotId, amount] pairs, NULL when none. Decided and written by the
+     * a JSON array of [lotPos, amount] pairs, NULL when none. Decided and written by the
      * same statement as the row, like `seq` and `balance`; the trigger
-     * `credit_entry_allocates` (migration 0007) applies it to `credit_lot.remaining`.
+     * `credit_entry_allocates` applies it to `credit_lot.remaining`.
      */
     allocations: text('allocations'),
+    /** The ULID a row written before migration 0009 was known by; NULL for newer rows. */
+    legacyId: text('legacy_id'),
   },
   (t) => [
     uniqueIndex('credit_entry_account_seq').on(t.account, t.seq),
@@ -53,7 +61,7 @@ export const creditEntry = sqliteTable(
     uniqueIndex('credit_entry_idempotency').on(t.account, t.kind, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     index('credit_entry_ref').on(t.ref).where(sql`ref IS NOT NULL`),
     index('credit_entry_key_time').on(t.keyId, t.createdAt).where(sql`key_id IS NOT NULL`),
-    index('credit_entry_created_at').on(t.createdAt),
+    uniqueIndex('credit_entry_legacy_id').on(t.legacyId).where(sql`legacy_id IS NOT NULL`),
   ],
 );
 
@@ -64,12 +72,12 @@ export const MIGRATIONS_TABLE = 'drizzle_credits_migrations';
 
 /**
  * Projection: credit lots. A grant with an expiry or a non-default priority opens one.
- * `remaining` is a cache of `amount − Σ credit_allocation.amount` for the lot.
+ * `remaining` is a cache of `amount − Σ` the lot's allocations on the log, kept by a trigger.
  */
 export const creditLot = sqliteTable(
   'credit_lot',
   {
-    id: text('id').primaryKey(), // the grant's entry id
+    id: integer('id').primaryKey(), // the grant's entry pos
     account: text('account').notNull(),
     seq: integer('seq').notNull(), // the grant's seq: "oldest first" among equals
     amount: integer('amount').notNull(),
@@ -94,12 +102,12 @@ export const creditLot = sqliteTable(
 export const creditHold = sqliteTable(
   'credit_hold',
   {
-    id: text('id').primaryKey(), // the hold's entry id
+    id: integer('id').primaryKey(), // the hold's entry pos
     account: text('account').notNull(),
     amount: integer('amount').notNull(),
     expiresAt: integer('expires_at').notNull(),
     status: text('status', { enum: ['open', 'captured', 'released', 'expired'] }).notNull(),
-    resolvedBy: text('resolved_by'),
+    resolvedBy: integer('resolved_by'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
@@ -107,6 +115,19 @@ export const creditHold = sqliteTable(
     index('credit_hold_lapsing').on(t.expiresAt).where(sql`status = 'open'`),
   ],
 );
+
+/**
+ * Never holds a row. Inserting into it is how an atomic unit aborts itself from inside
+ * SQL, where no RAISE() is available outside triggers (D1 and libSQL batches): a unit
+ * inserts `0` when its operation did not apply (so statements the app sent `with` it are
+ * rolled back too) and `2` when the schema is not the one this package migrated. Each
+ * value fails its own named CHECK, so the error says which.
+ */
+export const creditUnitGuard = sqliteTable('credit_unit_guard', { ok: integer('ok').notNull() }, () => [
+  check('credit_unit_not_applied', sql`ok <> 0`),
+  check('credit_unit_schema_not_current', sql`ok <> 2`),
+  check('credit_unit_guard_stays_empty', sql`ok IN (0, 2)`),
+]);
 
 export type CreditLotRow = typeof creditLot.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;

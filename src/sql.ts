@@ -2,11 +2,23 @@
  * SQL fragments shared by the operation families. Every guard is an expression evaluated
  * inside the statement that writes, never a value read first in JavaScript.
  */
+import { ENTRY_POS } from './ids.js';
 import { ACCOUNT_FLOOR } from './limits.js';
 
-/** Column order of every INSERT into the log; statement builders supply values in this order. */
+/**
+ * Column order of every INSERT into the log; statement builders supply values in this
+ * order. `pos` is not among them: SQLite assigns it (the rowid) under the write lock.
+ */
 export const ENTRY_COLUMNS =
-  'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations';
+  'account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations';
+
+/**
+ * A bound number as the SQL uses it. better-sqlite3, libSQL and D1 bind JS numbers as REAL;
+ * arithmetic on a REAL stays REAL, and SQLite's JSON renders a REAL with 15 significant
+ * digits, so 1234567890123451 would be written into `allocations` as 1.23456789012345e+15.
+ * Every numeric argument goes through this CAST, which is exact for every safe integer.
+ */
+export const int = (name: string) => `CAST(? AS INTEGER) AS ${name}`;
 
 /**
  * The head of an account, read through the (account, seq) index: the MAX() form lets
@@ -38,19 +50,19 @@ export const RETURNING_WITH_BALANCE = `RETURNING *, ${BALANCE_NOW}`;
  * Balance numbers). The rest of the Entry is what the call itself sent; building it in JS
  * saves SQLite and the driver materialising 17 columns (measured ~4 µs of ~45 per debit).
  */
-export const RETURNING_COMPUTED = `RETURNING seq, balance, ${BALANCE_NOW}`;
+export const RETURNING_COMPUTED = `RETURNING pos, seq, balance, ${BALANCE_NOW}`;
 
 /** The account's numbers at `now`, for explaining a no-op and for getBalance. Args: account, now. */
-export const SNAPSHOT = `WITH p AS (SELECT ? AS account, ? AS now)
+export const SNAPSHOT = `WITH p AS (SELECT ? AS account, CAST(? AS INTEGER) AS now)
 SELECT COALESCE((SELECT seq FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS seq,
        COALESCE((SELECT balance FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS balance,
        ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now
 FROM p`;
 
-/** Same, for the account that owns entry `?` (refunds, holds). Args: entryId, now. */
+/** Same, for the account that owns an entry (refunds, holds). Args: entry pos, legacy id, now. */
 export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
   'SELECT ? AS account',
-  'SELECT (SELECT account FROM credit_entry WHERE id = ?) AS account',
+  `SELECT (SELECT account FROM credit_entry WHERE pos = ${ENTRY_POS}) AS account`,
 );
 
 /**
@@ -59,7 +71,7 @@ export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
  * expiry (never-expiring last), then oldest — taking from each lot until the amount is
  * covered; NULL when no lot is drawn. Lots past expiry at `now` are skipped; whatever the
  * lots do not cover comes from the unlotted rest of the balance. The trigger
- * `credit_entry_allocates` (migration 0007) applies the pairs to `credit_lot.remaining`
+ * `credit_entry_allocates` applies the pairs to `credit_lot.remaining`
  * inside the same statement, so a draw is recorded and applied, or neither.
  *
  * The EXISTS probe first: setting up the window costs ~2.4 µs even over no rows (measured
@@ -78,12 +90,12 @@ export const SELECT_BY_KEY = 'SELECT * FROM credit_entry WHERE account = ? AND k
 
 /**
  * One row per lot an entry drew from (positive) or gave back to (negative), with columns
- * entry_id, lot_id, account, amount, ord (1-based, in draw order), unnested from
- * `credit_entry.allocations` by json_each. Append `AND e.id = ?` to read one entry. (This
+ * entry_id (the entry pos), lot_id (a lot's pos), account, amount, ord (1-based, in draw order), unnested
+ * from `credit_entry.allocations` by json_each. Append `AND e.pos = …` to read one entry. (This
  * was the `credit_allocation` view of 0007, dropped by 0008: drizzle-kit push/pull cannot
  * parse a multi-line view.)
  */
-export const ALLOCATION_ROWS = `SELECT e.id AS entry_id, json_extract(j.value, '$[0]') AS lot_id, e.account AS account,
+export const ALLOCATION_ROWS = `SELECT e.pos AS entry_id, json_extract(j.value, '$[0]') AS lot_id, e.account AS account,
        json_extract(j.value, '$[1]') AS amount, j.key + 1 AS ord
 FROM credit_entry AS e, json_each(e.allocations) AS j
 WHERE e.allocations IS NOT NULL`;

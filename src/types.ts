@@ -147,12 +147,13 @@ export interface HistoryPage {
 
 export interface KeySpend {
   keyId: string;
-  /** Credits debited through this key. */
+  /** Credits spent through this key: debits and captures. */
   debited: number;
-  /** Credits refunded on those debits. */
+  /** Credits refunded on those debits and captures. */
   refunded: number;
   /** debited − refunded. */
   net: number;
+  /** Number of debits and captures. */
   debits: number;
   refunds: number;
 }
@@ -161,11 +162,12 @@ export interface LedgerStats {
   accounts: number;
   entries: number;
   granted: number;
+  /** Spent by debits and captures. */
   debited: number;
   refunded: number;
   /** Net of operator adjustments (signed). */
   adjusted: number;
-  /** Σ of every account's posted balance: granted − debited + refunded + adjusted. */
+  /** Σ of every account's posted balance: granted − debited + refunded + adjusted − expired. */
   outstanding: number;
   byKind: Record<string, { entries: number; amount: number }>;
 }

@@ -1,4 +1,5 @@
 import { num } from './entry.js';
+import type { Ids } from './ids.js';
 import { ACCOUNT_FLOOR, MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
@@ -56,7 +57,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
   for (;;) {
     const [rows = []] = await runner.read([
       {
-        sql: `SELECT id, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at, allocations FROM credit_entry
+        sql: `SELECT pos, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at, allocations FROM credit_entry
               WHERE (account, seq) > (?, ?) AND rowid <= ? ORDER BY account, seq LIMIT ?`,
         args: [after[0], after[1], d.lastRowid, VERIFY_PAGE_ROWS],
       },
@@ -142,13 +143,23 @@ function allocationDifference(stored: string | null, derived: readonly DerivedAl
     Array.isArray(pairs) &&
     pairs.length === want.length &&
     pairs.length > 0 &&
-    pairs.every((p, i) => Array.isArray(p) && p.length === 2 && p[0] === want[i]?.[0] && p[1] === want[i]?.[1]);
+    pairs.every(
+      (p, i) => Array.isArray(p) && p.length === 2 && Number.isSafeInteger(p[0]) && String(p[0]) === want[i]?.[0] && p[1] === want[i]?.[1],
+    );
   return same ? null : `stored allocations ${stored.slice(0, 200)}, replayed ${wantText}`;
+}
+
+/**
+ * The replay names rows by their position (as a decimal string); a problem reaches the
+ * caller with the entry's public id.
+ */
+export function publicIds(ids: Ids, report: (p: VerifyProblem) => void): (p: VerifyProblem) => void {
+  return (p) => report(p.entryId === undefined ? p : { ...p, entryId: ids.format(Number(p.entryId)) });
 }
 
 function toLogRow(r: Row): LogRow {
   return {
-    id: String(r.id),
+    id: String(r.pos),
     account: String(r.account),
     seq: num(r.seq),
     kind: String(r.kind),
@@ -183,13 +194,13 @@ async function* pages(runner: Runner, table: string, key: string[]): AsyncGenera
  * promise at the moment it ran, then compares the derived projections with the stored
  * ones and reports each difference.
  */
-export async function verify(runner: Runner): Promise<VerifyReport> {
+export async function verify(runner: Runner, ids: Ids): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
   let problemCount = 0;
-  const report = (p: VerifyProblem) => {
+  const report = publicIds(ids, (p: VerifyProblem) => {
     problemCount++;
     if (problems.length < VERIFY_MAX_PROBLEMS) problems.push(p);
-  };
+  });
   // The replay reads the log through its (account, seq) index only; SQLite's own check
   // sees damage to every other page (indexes, projections, free lists).
   for (const message of await quickCheck(runner)) report({ code: 'corrupt_file', message });
@@ -230,7 +241,7 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
       want.amount !== num(r.amount) ||
       want.expiresAt !== num(r.expires_at) ||
       want.status !== String(r.status) ||
-      !same(want.resolvedBy, r.resolved_by) ||
+      !same(want.resolvedBy, r.resolved_by === null || r.resolved_by === undefined ? null : String(r.resolved_by)) ||
       !same(want.account, r.account)
     ) {
       report({
@@ -248,12 +259,12 @@ export async function verify(runner: Runner): Promise<VerifyReport> {
   const [refunds = [], dupes = []] = await runner.read([
     {
       // Grouped in SQL: memory stays bounded however many refunds there are.
-      sql: `SELECT r.ref AS ref, r.account AS account, SUM(r.amount) AS refunded, MIN(r.id) AS id,
-                   o.id AS oid, o.account AS oaccount, o.kind AS okind, o.amount AS oamount
-            FROM credit_entry AS r LEFT JOIN credit_entry AS o ON o.id = r.ref
+      sql: `SELECT r.ref AS ref, r.account AS account, SUM(r.amount) AS refunded, MIN(r.pos) AS id,
+                   o.pos AS oid, o.account AS oaccount, o.kind AS okind, o.amount AS oamount
+            FROM credit_entry AS r LEFT JOIN credit_entry AS o ON o.pos = r.ref
             WHERE r.kind = 'refund'
             GROUP BY r.ref, r.account
-            HAVING o.id IS NULL OR o.kind NOT IN (${kinds}) OR o.account <> r.account OR SUM(r.amount) > o.amount`,
+            HAVING o.pos IS NULL OR o.kind NOT IN (${kinds}) OR o.account <> r.account OR SUM(r.amount) > o.amount`,
       args: [],
     },
     {

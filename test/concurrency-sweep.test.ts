@@ -141,7 +141,7 @@ async function setUp(db: FileDb, t0: number): Promise<Setup> {
 }
 
 const ENTRY_SQL =
-  'SELECT id, account, seq, kind, delta, amount, balance, ref, actor, expires_at, priority, created_at FROM credit_entry ORDER BY account, seq';
+  "SELECT 'ce_' || pos AS id, account, seq, kind, delta, amount, balance, 'ce_' || ref AS ref, actor, expires_at, priority, created_at FROM credit_entry ORDER BY account, seq";
 
 interface SweepTotals {
   lotsExpired: number;
@@ -262,7 +262,7 @@ async function analyse(
   }
 
   // Lots: every grant row that opened one, with the amount it opened with.
-  const lotRows = await db.all('SELECT * FROM credit_lot');
+  const lotRows = await db.all("SELECT *, 'ce_' || id AS id FROM credit_lot");
   const lots = new Map<string, Row>(lotRows.map((l) => [String(l.id), l]));
   const lotIds = new Set(lots.keys());
   for (const r of rows) {
@@ -293,7 +293,9 @@ async function analyse(
   // lots, never below zero; each expire removes exactly what is left of a lapsed lot, and a
   // lot expires again only after a refund gave it credits back.
   const allocs = new Map<string, Row[]>();
-  for (const a of await db.all(`SELECT entry_id, lot_id, amount, ord FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, ord`))
+  for (const a of await db.all(
+    `SELECT 'ce_' || entry_id AS entry_id, 'ce_' || lot_id AS lot_id, amount, ord FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, ord`,
+  ))
     allocs.set(String(a.entry_id), [...(allocs.get(String(a.entry_id)) ?? []), a]);
   let partlyDrawnExpired = 0;
   let reExpired = 0;
@@ -369,7 +371,9 @@ async function analyse(
 
   // Holds: each resolved exactly once (capture, release or expire; the final sweep ran past
   // every TTL), within its TTL unless by expiry; the projection says the same.
-  const holdRows = new Map<string, Row>((await db.all('SELECT * FROM credit_hold')).map((h) => [String(h.id), h]));
+  const holdRows = new Map<string, Row>(
+    (await db.all("SELECT *, 'ce_' || id AS id, 'ce_' || resolved_by AS resolved_by FROM credit_hold")).map((h) => [String(h.id), h]),
+  );
   for (const list of byAccount.values()) {
     const open = new Map<string, { ends: number; resolutions: Row[] }>();
     for (const r of list) {

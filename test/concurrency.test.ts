@@ -94,7 +94,9 @@ async function analyse(
   const problems = new Problems();
   for (const i of incidents) problems.add(`worker ${i.kind}`, `w${i.w} #${i.n} ${i.op}: ${i.code ?? ''} ${i.message}`);
 
-  const rows = await db.all('SELECT id, account, seq, kind, amount, balance, idempotency_key, ref FROM credit_entry ORDER BY account, seq');
+  const rows = await db.all(
+    "SELECT 'ce_' || pos AS id, account, seq, kind, amount, balance, idempotency_key, 'ce_' || ref AS ref FROM credit_entry ORDER BY account, seq",
+  );
   const byId = new Map<string, Row>(rows.map((r) => [String(r.id), r]));
 
   // Every row's running balance stays at or above the floor.

@@ -31,7 +31,7 @@ describe.each(DRIVERS)('migrate() on $name', (driver) => {
     }
   });
 
-  it('upgrades a database written before allocations moved onto the log (0006 → 0007), keeping every draw', async () => {
+  it('upgrades a 0006 database (ULID ids, allocation table) to log positions, keeping every draw, hold and id', async () => {
     const db = await driver.open({ migrate: false });
     try {
       const upTo = MIGRATIONS.findIndex((m) => m.tag.startsWith('0007_'));
@@ -43,13 +43,16 @@ describe.each(DRIVERS)('migrate() on $name', (driver) => {
         for (const sql of m.statements) await db.all(sql);
         await db.all(`INSERT INTO ${MIGRATIONS_TABLE} (id, tag, hash, applied_at) VALUES (?, ?, ?, 0)`, [m.id, m.tag, m.hash]);
       }
-      // What the 0006 library wrote for: two lots, a debit of 15 drawing both, a refund of 2.
+      // What the 0006 library wrote for: two lots, a debit of 15 drawing both, a refund of 2,
+      // and a hold of 3 still open (its TTL far ahead of the test clock).
       const cols = 'id, account, seq, kind, delta, amount, balance, ref, expires_at, priority, created_at';
+      const far = 4_000_000_000_000;
       const rows = [
         ['g1', 'u', 1, 'grant', 10, 10, 10, null, null, 1, 1],
         ['g2', 'u', 2, 'grant', 10, 10, 20, null, null, 2, 2],
         ['d1', 'u', 3, 'debit', -15, 15, 5, null, null, null, 3],
         ['r1', 'u', 4, 'refund', 2, 2, 7, 'd1', null, null, 4],
+        ['h1', 'u', 5, 'hold', 0, 3, 7, null, far, null, 5],
       ];
       for (const r of rows)
         await db.all(
@@ -61,24 +64,42 @@ describe.each(DRIVERS)('migrate() on $name', (driver) => {
         );
       await db.all(`INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
                     VALUES ('g1', 'u', 1, 10, 10, 1, NULL, 1), ('g2', 'u', 2, 10, 10, 2, NULL, 2)`);
+      await db.all(`INSERT INTO credit_hold (id, account, amount, expires_at, status, resolved_by, created_at)
+                    VALUES ('h1', 'u', 3, ${far}, 'open', NULL, 5)`);
       // The 0006 trigger on credit_allocation applies these to credit_lot.remaining.
       await db.all(`INSERT INTO credit_allocation (entry_id, lot_id, account, amount, ord)
                     VALUES ('d1', 'g1', 'u', 10, 1), ('d1', 'g2', 'u', 5, 2), ('r1', 'g2', 'u', -2, 1)`);
 
       const up = await db.ledger.migrate();
       expect(up.applied).toEqual(MIGRATIONS.slice(upTo).map((m) => m.tag));
-      expect(await db.ledger.allocations('d1')).toEqual([
-        { entryId: 'd1', lotId: 'g1', amount: 10, ord: 1 },
-        { entryId: 'd1', lotId: 'g2', amount: 5, ord: 2 },
+      // Rows keep their order: positions follow insertion, so g1..h1 are 1..5.
+      expect((await db.ledger.history('u')).entries.map((e) => [e.id, e.kind, e.ref])).toEqual([
+        ['ce_5', 'hold', null],
+        ['ce_4', 'refund', 'ce_3'],
+        ['ce_3', 'debit', null],
+        ['ce_2', 'grant', null],
+        ['ce_1', 'grant', null],
       ]);
-      expect(await db.ledger.allocations('r1')).toEqual([{ entryId: 'r1', lotId: 'g2', amount: -2, ord: 1 }]);
-      expect((await db.ledger.lots('u')).map((l) => [l.id, l.remaining])).toEqual([['g2', 7]]);
+      // Old ULIDs still name their entries; answers use the new ids.
+      expect(await db.ledger.allocations('d1')).toEqual([
+        { entryId: 'ce_3', lotId: 'ce_1', amount: 10, ord: 1 },
+        { entryId: 'ce_3', lotId: 'ce_2', amount: 5, ord: 2 },
+      ]);
+      expect(await db.ledger.allocations('ce_3')).toEqual(await db.ledger.allocations('d1'));
+      expect(await db.ledger.allocations('r1')).toEqual([{ entryId: 'ce_4', lotId: 'ce_2', amount: -2, ord: 1 }]);
+      expect((await db.ledger.lots('u')).map((l) => [l.id, l.remaining])).toEqual([['ce_2', 7]]);
+      expect(await db.ledger.holds('u')).toEqual([expect.objectContaining({ id: 'ce_5', amount: 3, status: 'open' })]);
       expect(await db.ledger.verify()).toMatchObject({ ok: true, problemCount: 0 });
+      // A hold and a debit named by their old ids still resolve and refund.
+      const cap = await db.ledger.capture({ holdId: 'h1', amount: 2 });
+      expect(cap).toMatchObject({ outcome: 'captured', hold: { id: 'ce_5', status: 'captured' }, entry: { ref: 'ce_5' } });
+      const ref = await db.ledger.refund({ entryId: 'd1', amount: 1 });
+      expect(ref).toMatchObject({ outcome: 'refunded', entry: { ref: 'ce_3' }, refundable: 12 });
       // New draws go through the new trigger.
-      const d = await db.ledger.debitIfCovers({ account: 'u', amount: 7 });
-      expect(await db.ledger.allocations(d.entry!.id)).toEqual([{ entryId: d.entry!.id, lotId: 'g2', amount: 7, ord: 1 }]);
-      expect(await db.ledger.lots('u')).toEqual([]);
-      expect(await db.ledger.verify()).toMatchObject({ ok: true });
+      const d = await db.ledger.debitIfCovers({ account: 'u', amount: 6 });
+      expect(d.entry?.id).toBe('ce_8');
+      expect(await db.ledger.allocations(d.entry!.id)).toEqual([{ entryId: 'ce_8', lotId: 'ce_2', amount: 6, ord: 1 }]);
+      expect(await db.ledger.verify()).toMatchObject({ ok: true, problemCount: 0 });
     } finally {
       await db.close();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DRIVERS } from './support/drivers.js';
+import { DRIVERS, posOf } from './support/drivers.js';
 import { uniq, useDb } from './support/suite.js';
 
 /** The auditor must catch a row changed behind the library's back, on every driver. */
@@ -23,7 +23,7 @@ describe.each(DRIVERS)('verify() on $name', (driver) => {
 
   it('catches an edited delta', async () => {
     const { account, debitId } = await history3();
-    await t.db.all('UPDATE credit_entry SET delta = -25, amount = 25 WHERE id = ?', [debitId]);
+    await t.db.all('UPDATE credit_entry SET delta = -25, amount = 25 WHERE pos = ?', [posOf(debitId)]);
     const v = await t.db.ledger.verify();
     expect(v.ok).toBe(false);
     expect(v.problems).toContainEqual(expect.objectContaining({ code: 'balance_mismatch', account, entryId: debitId, seq: 2 }));
@@ -32,7 +32,7 @@ describe.each(DRIVERS)('verify() on $name', (driver) => {
   it('catches an edited balance and a delta that does not match its kind', async () => {
     const { account, debitId } = await history3();
     await t.db.all('UPDATE credit_entry SET balance = 1000 WHERE account = ? AND seq = 3', [account]);
-    await t.db.all('UPDATE credit_entry SET delta = 30 WHERE id = ?', [debitId]);
+    await t.db.all('UPDATE credit_entry SET delta = 30 WHERE pos = ?', [posOf(debitId)]);
     const codes = (await t.db.ledger.verify()).problems.filter((p) => p.account === account).map((p) => p.code);
     expect(codes).toContain('balance_mismatch');
     expect(codes).toContain('bad_delta');
@@ -43,7 +43,7 @@ describe.each(DRIVERS)('verify() on $name', (driver) => {
     await t.db.all('DELETE FROM credit_entry WHERE account = ? AND seq = 2', [account]);
     const b = uniq();
     await t.db.all(
-      `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, created_at) VALUES ('neg-${b}', ?, 1, 'debit', -5, 5, -5, 0)`,
+      `INSERT INTO credit_entry (account, seq, kind, delta, amount, balance, created_at) VALUES (?, 1, 'debit', -5, 5, -5, 0)`,
       [b],
     );
     const problems = (await t.db.ledger.verify()).problems;
@@ -54,16 +54,16 @@ describe.each(DRIVERS)('verify() on $name', (driver) => {
   it('catches over-refunds, refunds of non-debits and duplicate idempotency keys', async () => {
     const { account, debitId } = await history3();
     await t.db.ledger.refund({ entryId: debitId, amount: 30 });
-    await t.db.all('UPDATE credit_entry SET amount = 40, delta = 40 WHERE ref = ?', [debitId]);
+    await t.db.all('UPDATE credit_entry SET amount = 40, delta = 40 WHERE ref = ?', [posOf(debitId)]);
     const c = uniq();
     const g = await t.db.ledger.grant({ account: c, amount: 5, idempotencyKey: 'dup' });
     await t.db.all(
-      `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, ref, created_at) VALUES ('bad-ref-${c}', ?, 2, 'refund', 1, 1, 6, ?, 0)`,
-      [c, g.entry.id],
+      `INSERT INTO credit_entry (account, seq, kind, delta, amount, balance, ref, created_at) VALUES (?, 2, 'refund', 1, 1, 6, ?, 0)`,
+      [c, posOf(g.entry.id)],
     );
     await t.db.exec('DROP INDEX credit_entry_idempotency');
     await t.db.all(
-      `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, idempotency_key, created_at) VALUES ('dup-${c}', ?, 3, 'grant', 1, 1, 7, 'dup', 0)`,
+      `INSERT INTO credit_entry (account, seq, kind, delta, amount, balance, idempotency_key, created_at) VALUES (?, 3, 'grant', 1, 1, 7, 'dup', 0)`,
       [c],
     );
     const problems = (await t.db.ledger.verify()).problems;

@@ -2,7 +2,7 @@ import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -20,10 +20,10 @@ export interface AdjustRequest {
 // debit and draws lots the same way (so lots never hold more than the balance); one that
 // would take the account below its floor is 'insufficient', never a silent overdraft.
 const ADJUST = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'adjust', p.delta, ABS(p.delta), COALESCE(h.balance, 0) + p.delta,
+SELECT p.account, COALESCE(h.seq, 0) + 1, 'adjust', p.delta, ABS(p.delta), COALESCE(h.balance, 0) + p.delta,
        p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, NULL, NULL, p.now,
        CASE WHEN p.delta < 0 THEN ${DRAW('p.account', 'p.now', '-p.delta')} END
-FROM (SELECT ? AS id, ? AS account, ? AS delta, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now) AS p
+FROM (SELECT ? AS account, ${int('delta')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE CASE WHEN p.delta > 0 THEN COALESCE(h.balance, 0) + p.delta <= ${MAX_AMOUNT}
            ELSE h.seq IS NOT NULL AND ${COVERS('h', 'p.account', 'p.now', '-p.delta')} END
@@ -33,9 +33,8 @@ ${RETURNING_WITH_BALANCE}`;
 export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const id = ctx.newId();
   const unit: Unit = {
-    primary: { sql: ADJUST, args: [id, req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, now] },
+    primary: { sql: ADJUST, args: [req.account, req.delta, req.reason, key, req.actor ?? null, req.metadata ?? null, now] },
     explain: [
       { sql: SELECT_BY_KEY, args: [req.account, 'adjust', key] },
       { sql: SNAPSHOT, args: [req.account, now] },
@@ -45,11 +44,11 @@ export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult>
     unit,
     decode: ({ rows, explain }: UnitResult): AdjustResult => {
       const row = rows[0];
-      if (row !== undefined) return { outcome: 'adjusted', entry: toEntry(row), ...after(req.account, row) };
+      if (row !== undefined) return { outcome: 'adjusted', entry: toEntry(row, ctx.ids), ...after(req.account, row) };
       const [byKey, snapshot] = explain;
       const original = byKey?.[0];
       if (original !== undefined) {
-        const entry = toEntry(original);
+        const entry = toEntry(original, ctx.ids);
         if (entry.delta !== req.delta) {
           throw new LedgerError(
             'idempotency_conflict',

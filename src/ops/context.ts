@@ -1,17 +1,20 @@
 import { LedgerError } from '../errors.js';
+import type { Ids } from '../ids.js';
 import type { Runner, Unit, UnitResult } from '../runner/index.js';
 import type { Entry } from '../types.js';
 
-/** What every operation needs: where to run, what time it is, how to name a row. */
+/** What every operation needs: where to run, what time it is, how rows are named. */
 export interface Context {
   readonly runner: Runner;
   readonly now: () => number;
-  readonly newId: () => string;
+  readonly ids: Ids;
 }
 
 /** Fields of a request that must match the original for a replay to be a replay. */
 export type Fingerprint = Partial<Pick<Entry, 'amount' | 'ref' | 'reason' | 'model' | 'keyId' | 'actor' | 'expiresAt' | 'priority'>> & {
   metadata?: string | null;
+  /** Holds: the lifetime asked for, compared with the original's expiry − creation. */
+  ttlMs?: number;
 };
 
 /**
@@ -35,6 +38,7 @@ export function assertSameRequest(operation: string, original: Entry, request: F
   cmp('expiresAt', original.expiresAt);
   cmp('priority', original.priority);
   cmp('metadata', original.metadata === null ? null : JSON.stringify(original.metadata));
+  if (original.kind === 'hold') cmp('ttlMs', original.expiresAt === null ? null : original.expiresAt - original.createdAt);
   if (differing.length > 0) {
     throw new LedgerError(
       'idempotency_conflict',

@@ -1,6 +1,6 @@
 import { entryFrom, toEntry } from '../entry.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -21,11 +21,11 @@ export interface DebitRequest {
 // No head row → nothing to spend. The lots it draws are computed in the same SELECT and
 // applied to credit_lot by the trigger that fires on the row: one statement, every driver.
 const DEBIT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
+SELECT p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
        p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('p.account', 'p.now', 'p.amount')}
-FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
-             ? AS metadata, ? AS now) AS p
+FROM (SELECT ? AS account, ${int('amount')}, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
+             ? AS metadata, ${int('now')}) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -34,14 +34,12 @@ ${RETURNING_COMPUTED}`;
 export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const id = ctx.newId();
   const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
   if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
   const unit: Unit = {
     primary: {
       sql: DEBIT,
       args: [
-        id,
         req.account,
         req.amount,
         req.reason ?? null,
@@ -60,8 +58,7 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
     decode: ({ rows, explain: why }: UnitResult): DebitResult => {
       const row = rows[0];
       if (row !== undefined) {
-        const entry = entryFrom(row, {
-          id,
+        const entry = entryFrom(row, ctx.ids, {
           account: req.account,
           kind: 'debit',
           delta: -req.amount,
@@ -79,7 +76,7 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
       const [snapshot, byKey] = why;
       const original = byKey?.[0];
       if (original !== undefined) {
-        const entry = toEntry(original);
+        const entry = toEntry(original, ctx.ids);
         assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
         return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
       }

@@ -2,7 +2,7 @@ import { entryFrom, toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../limits.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { ENTRY_COLUMNS, headJoin, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { GrantResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 
@@ -18,32 +18,27 @@ export interface GrantRequest {
 }
 
 // One statement: read the head, guard against overflow, append. A replayed key hits the
-// partial unique index and inserts nothing.
+// partial unique index and inserts nothing. A grant with an expiry or a priority opens its
+// lot through the trigger `credit_entry_opens_lot`, inside the same statement.
 const GRANT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, p.account, COALESCE(h.seq, 0) + 1, 'grant', p.amount, p.amount, COALESCE(h.balance, 0) + p.amount,
+SELECT p.account, COALESCE(h.seq, 0) + 1, 'grant', p.amount, p.amount, COALESCE(h.balance, 0) + p.amount,
        p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, p.expires_at, p.priority, p.now, NULL
-FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS expires_at,
-             ? AS priority, ? AS now) AS p
+FROM (SELECT ? AS account, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('expires_at')},
+             ${int('priority')}, ${int('now')}) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE COALESCE(h.balance, 0) + p.amount <= ${MAX_AMOUNT} AND (p.expires_at IS NULL OR p.expires_at > p.now)
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_COMPUTED}`;
-
-/** Dependent: open the lot for grant `?` (only sent for grants with an expiry or a priority). */
-const OPEN_LOT = `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
-SELECT id, account, seq, amount, amount, priority, expires_at, created_at FROM credit_entry WHERE id = ? AND kind = 'grant'`;
 
 export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   // A grant opens a lot when it expires or is drawn in a non-default order.
   const lotted = req.expiresAt !== undefined || (req.priority !== undefined && req.priority !== PRIORITY_DEFAULT);
-  const id = ctx.newId();
   const unit: Unit = {
     primary: {
       sql: GRANT,
       args: [
-        id,
         req.account,
         req.amount,
         req.reason ?? null,
@@ -55,7 +50,6 @@ export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
         now,
       ],
     },
-    dependents: lotted ? [{ sql: OPEN_LOT, args: [id] }] : undefined,
     explain: [
       { sql: SELECT_BY_KEY, args: [req.account, 'grant', key] },
       { sql: SNAPSHOT, args: [req.account, now] },
@@ -67,8 +61,7 @@ export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
       const row = rows[0];
       const priority = lotted ? (req.priority ?? PRIORITY_DEFAULT) : null;
       if (row !== undefined) {
-        const entry = entryFrom(row, {
-          id,
+        const entry = entryFrom(row, ctx.ids, {
           account: req.account,
           kind: 'grant',
           delta: req.amount,
@@ -88,7 +81,7 @@ export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
       const [byKey, snapshot] = explain;
       const original = byKey?.[0];
       if (original !== undefined) {
-        const entry = toEntry(original);
+        const entry = toEntry(original, ctx.ids);
         assertSameRequest('grant', entry, {
           ...fingerprintOf(req),
           expiresAt: req.expiresAt ?? null,

@@ -1,5 +1,6 @@
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
+import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
 import { ACCOUNT_FLOOR } from '../limits.js';
 import type { Row, Unit, UnitResult } from '../runner/index.js';
 import {
@@ -9,6 +10,7 @@ import {
   EXPIRED,
   HELD,
   headJoin,
+  int,
   RETURNING_WITH_BALANCE,
   SELECT_BY_KEY,
   SNAPSHOT,
@@ -52,38 +54,40 @@ export interface ExtendRequest {
   actor?: string;
 }
 
-/** RETURNING for rows that act on a hold: the hold's fields as they stand before the dependents. */
+/**
+ * RETURNING for rows that act on a hold: the hold's fields as they stand before the
+ * statement's triggers close or extend it (SQLite evaluates RETURNING before AFTER triggers).
+ */
 const RETURNING_HOLD = `${RETURNING_WITH_BALANCE},
   (SELECT amount FROM credit_hold WHERE id = credit_entry.ref) AS hold_amount,
   (SELECT expires_at FROM credit_hold WHERE id = credit_entry.ref) AS hold_expires_at,
   (SELECT created_at FROM credit_hold WHERE id = credit_entry.ref) AS hold_created_at`;
 
 // A hold is a delta-0 row: it changes what is available, not what is posted. It must be
-// covered like a debit of the same amount.
+// covered like a debit of the same amount. The trigger `credit_entry_opens_hold` opens the
+// reservation inside the same statement.
 const HOLD = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, p.account, h.seq + 1, 'hold', 0, p.amount, h.balance,
+SELECT p.account, h.seq + 1, 'hold', 0, p.amount, h.balance,
        p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, p.now + p.ttl, NULL, p.now, NULL
-FROM (SELECT ? AS id, ? AS account, ? AS amount, ? AS ttl, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
-             ? AS metadata, ? AS now) AS p
+FROM (SELECT ? AS account, ${int('amount')}, ${int('ttl')}, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
+             ? AS metadata, ${int('now')}) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_WITH_BALANCE}`;
 
-const OPEN_HOLD = `INSERT INTO credit_hold (id, account, amount, expires_at, status, resolved_by, created_at)
-SELECT id, account, amount, expires_at, 'open', NULL, created_at FROM credit_entry WHERE id = ? AND kind = 'hold'`;
-
 /** The open hold `p.hold`, still within its TTL at `p.now`. */
-const LIVE_HOLD = `credit_hold AS hx JOIN credit_entry AS he ON he.id = hx.id
+const LIVE_HOLD = `credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id
   WHERE hx.id = p.hold AND hx.status = 'open' AND hx.expires_at > p.now`;
 
 // Capturing up to the held amount is covered by the hold itself; more than held needs the
 // extra covered by what is available besides. Lots past expiry can still make a capture
-// insufficient: a hold reserves an amount, not particular credits.
-const CAPTURE = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now),
+// insufficient: a hold reserves an amount, not particular credits. The trigger
+// `credit_entry_resolves_hold` closes the hold inside the same statement.
+const CAPTURE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}),
 c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, he.model, he.key_id FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
+SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
        p.reason, p.ikey, c.id, c.model, c.key_id, p.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('c.account', 'p.now', 'c.amt')}
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
@@ -91,46 +95,45 @@ WHERE h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now'
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_HOLD}`;
 
-const RELEASE = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS reason, ? AS actor, ? AS now),
+const RELEASE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ? AS reason, ? AS actor, ${int('now')}),
 c AS (SELECT hx.id, hx.account, hx.amount FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, c.account, h.seq + 1, 'release', 0, c.amount, h.balance,
+SELECT c.account, h.seq + 1, 'release', 0, c.amount, h.balance,
        p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, NULL, NULL, p.now, NULL
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE c.amount > 0
 ${RETURNING_HOLD}`;
 
-const EXTEND = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS ttl, ? AS reason, ? AS actor, ? AS now),
+// The trigger `credit_entry_extends_hold` moves the hold's expiry inside the same statement.
+const EXTEND = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ${int('ttl')}, ? AS reason, ? AS actor, ${int('now')}),
 c AS (SELECT hx.id, hx.account, hx.amount FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, c.account, h.seq + 1, 'extend', 0, c.amount, h.balance,
+SELECT c.account, h.seq + 1, 'extend', 0, c.amount, h.balance,
        p.reason, NULL, c.id, NULL, NULL, p.actor, NULL, p.now + p.ttl, NULL, p.now, NULL
 FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE c.amount > 0
 ${RETURNING_HOLD}`;
 
-/** Dependent: close the hold with the new entry, only if that entry was written in this call. Args: entry, hold, entry. */
-const CLOSE_HOLD = (status: HoldStatus) =>
-  `UPDATE credit_hold SET status = '${status}', resolved_by = ? WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
-/** Args: entry, hold, entry. */
-const MOVE_EXPIRY = `UPDATE credit_hold SET expires_at = (SELECT expires_at FROM credit_entry WHERE id = ?)
-WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
+/** The hold named by (pos, legacy id), with its entry's attribution. */
+const HOLD_STATE = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id WHERE hx.id = ${ENTRY_POS}`;
+/** The hold whose entry carries the key (account, key). */
+const HOLD_BY_KEY = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id
+WHERE hx.id = (SELECT pos FROM credit_entry WHERE account = ? AND kind = 'hold' AND idempotency_key = ?)`;
+const RESOLUTION = `SELECT * FROM credit_entry WHERE pos = (SELECT resolved_by FROM credit_hold WHERE id = ${ENTRY_POS})`;
+const CAPTURE_BY_KEY = `SELECT * FROM credit_entry
+WHERE account = (SELECT account FROM credit_hold WHERE id = ${ENTRY_POS}) AND kind = 'capture' AND idempotency_key = ?`;
 
-const HOLD_STATE = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.id = hx.id WHERE hx.id = ?`;
-const RESOLUTION = 'SELECT * FROM credit_entry WHERE id = (SELECT resolved_by FROM credit_hold WHERE id = ?)';
-const CAPTURE_BY_KEY = `SELECT * FROM credit_entry WHERE account = (SELECT account FROM credit_hold WHERE id = ?) AND kind = 'capture' AND idempotency_key = ?`;
-
-export function toHold(r: Row, now: number): Hold {
+export function toHold(r: Row, now: number, ids: Ids): Hold {
   const stored = String(r.status) as HoldStatus;
   const expiresAt = num(r.expires_at);
   return {
-    id: String(r.id),
+    id: ids.format(num(r.id)),
     account: String(r.account),
     amount: num(r.amount),
     expiresAt,
     // Exact at read time: an open hold past its TTL no longer counts, swept or not.
     status: stored === 'open' && expiresAt <= now ? 'expired' : stored,
-    resolvedBy: r.resolved_by === null || r.resolved_by === undefined ? null : String(r.resolved_by),
+    resolvedBy: ids.formatOrNull(r.resolved_by),
     createdAt: num(r.created_at),
   };
 }
@@ -138,22 +141,14 @@ export function toHold(r: Row, now: number): Hold {
 export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const id = ctx.newId();
   const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
   if (key !== null) {
-    explain.push(
-      { sql: SELECT_BY_KEY, args: [req.account, 'hold', key] },
-      {
-        sql: HOLD_STATE.replace('hx.id = ?', `hx.id = (${SELECT_BY_KEY.replace('SELECT *', 'SELECT id')})`),
-        args: [req.account, 'hold', key],
-      },
-    );
+    explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'hold', key] }, { sql: HOLD_BY_KEY, args: [req.account, key] });
   }
   const unit: Unit = {
     primary: {
       sql: HOLD,
       args: [
-        id,
         req.account,
         req.amount,
         req.ttlMs,
@@ -166,7 +161,6 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
         now,
       ],
     },
-    dependents: [{ sql: OPEN_HOLD, args: [id] }],
     explain,
   };
   return {
@@ -174,14 +168,14 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
     decode: ({ rows, explain: why }: UnitResult): HoldResult => {
       const row = rows[0];
       if (row !== undefined) {
-        const entry = toEntry(row);
+        const entry = toEntry(row, ctx.ids);
         const numbers = after(req.account, row);
-        // RETURNING ran before the dependent opened the hold: count it here.
+        // RETURNING ran before the trigger opened the hold: count it here.
         return {
           outcome: 'held',
           entry,
           hold: {
-            id,
+            id: entry.id,
             account: req.account,
             amount: req.amount,
             expiresAt: entry.expiresAt ?? now + req.ttlMs,
@@ -196,11 +190,12 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
       const [snapshot, byKey, holdState] = why;
       const original = byKey?.[0];
       if (original !== undefined) {
-        const entry = toEntry(original);
-        assertSameRequest('hold', entry, fingerprintOf(req));
+        const entry = toEntry(original, ctx.ids);
+        // The TTL is a parameter too: a retry asking for another lifetime is not the same hold.
+        assertSameRequest('hold', entry, { ...fingerprintOf(req), ttlMs: req.ttlMs });
         const state = holdState?.[0];
-        if (state === undefined) throw new Error(`invariant: hold entry ${entry.id} has no credit_hold row (run rebuild())`);
-        return { outcome: 'replayed', entry, hold: toHold(state, now), ...after(req.account, snapshot?.[0]) };
+        if (state === undefined) throw new LedgerError('internal', `hold entry ${entry.id} has no credit_hold row (run rebuild())`);
+        return { outcome: 'replayed', entry, hold: toHold(state, now, ctx.ids), ...after(req.account, snapshot?.[0]) };
       }
       return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
     },
@@ -210,9 +205,9 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
 export const hold = (ctx: Context, req: HoldRequest): Promise<HoldResult> => runPlan(ctx, planHold(ctx, req));
 
 /** Why an operation on a hold did nothing, from the hold's state read in the same unit. */
-function closedError(op: string, holdId: string, state: Row | undefined, now: number): LedgerError {
+function closedError(op: string, holdId: string, state: Row | undefined, now: number, ids: Ids): LedgerError {
   if (state === undefined) return new LedgerError('not_found', `${op}: no hold ${holdId}`, { holdId });
-  const h = toHold(state, now);
+  const h = toHold(state, now, ids);
   if (h.status === 'expired')
     return new LedgerError('hold_expired', `${op}: hold ${holdId} expired at ${h.expiresAt}`, { holdId, expiresAt: h.expiresAt });
   return new LedgerError('hold_closed', `${op}: hold ${holdId} is already ${h.status}`, {
@@ -225,18 +220,17 @@ function closedError(op: string, holdId: string, state: Row | undefined, now: nu
 export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const id = ctx.newId();
+  const hold = idArgs(ctx.ids.parse(req.holdId));
   const unit: Unit = {
     primary: {
       sql: CAPTURE,
-      args: [id, req.holdId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
+      args: [...hold, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
-    dependents: [{ sql: CLOSE_HOLD('captured'), args: [id, req.holdId, id] }],
     explain: [
-      { sql: HOLD_STATE, args: [req.holdId] },
-      { sql: RESOLUTION, args: [req.holdId] },
-      { sql: CAPTURE_BY_KEY, args: [req.holdId, key] },
-      { sql: SNAPSHOT_OF_ENTRY, args: [req.holdId, now] },
+      { sql: HOLD_STATE, args: hold },
+      { sql: RESOLUTION, args: hold },
+      { sql: CAPTURE_BY_KEY, args: [...hold, key] },
+      { sql: SNAPSHOT_OF_ENTRY, args: [...hold, now] },
     ],
   };
   return {
@@ -244,16 +238,16 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
     decode: ({ rows, explain }: UnitResult): CaptureResult => {
       const row = rows[0];
       if (row !== undefined) {
-        const entry = toEntry(row);
-        const h = holdFromReturning(row, 'captured', id);
+        const entry = toEntry(row, ctx.ids);
+        const h = holdFromReturning(row, 'captured', entry.id, ctx.ids);
         return { outcome: 'captured', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...afterClosing(row, h.amount) };
       }
       const [[state] = [], [resolution] = [], [byKey] = [], [snapshot] = []] = explain;
-      if (state === undefined) throw closedError('capture', req.holdId, undefined, now);
-      const h = toHold(state, now);
-      const fingerprint = { ...fingerprintOf({ ...req, ref: req.holdId }), model: undefined, keyId: undefined };
+      if (state === undefined) throw closedError('capture', req.holdId, undefined, now, ctx.ids);
+      const h = toHold(state, now, ctx.ids);
+      const fingerprint = { ...fingerprintOf({ ...req, ref: h.id }), model: undefined, keyId: undefined };
       if (byKey !== undefined) {
-        const entry = toEntry(byKey);
+        const entry = toEntry(byKey, ctx.ids);
         assertSameRequest('capture', entry, fingerprint);
         return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
       }
@@ -263,10 +257,10 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
         String(resolution.kind) === 'capture' &&
         (req.amount === undefined || req.amount === num(resolution.amount))
       ) {
-        const entry = toEntry(resolution);
+        const entry = toEntry(resolution, ctx.ids);
         return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
       }
-      if (h.status !== 'open') throw closedError('capture', req.holdId, state, now);
+      if (h.status !== 'open') throw closedError('capture', req.holdId, state, now, ctx.ids);
       const numbers = after(h.account, snapshot);
       return { outcome: 'insufficient', hold: h, ...numbers, requested: req.amount ?? h.amount };
     },
@@ -275,10 +269,10 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
 
 export const capture = (ctx: Context, req: CaptureRequest): Promise<CaptureResult> => runPlan(ctx, planCapture(ctx, req));
 
-/** The hold as the RETURNING row saw it, with the status the dependents give it. */
-function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | null): Hold {
+/** The hold as the RETURNING row saw it, with the status the statement's trigger gives it. */
+function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | null, ids: Ids): Hold {
   return {
-    id: String(row.ref),
+    id: ids.format(num(row.ref)),
     account: String(row.account),
     amount: num(row.hold_amount),
     expiresAt: status === 'open' ? num(row.expires_at) : num(row.hold_expires_at),
@@ -288,21 +282,20 @@ function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | nu
   };
 }
 
-/** RETURNING counted the hold as held; once the dependents close it, it no longer is. */
+/** RETURNING counted the hold as held; once the trigger closes it, it no longer is. */
 function afterClosing(row: Row, holdAmount: number): { balance: number; available: number } {
   return after(String(row.account), { ...row, held_now: num(row.held_now) - holdAmount });
 }
 
 export function planRelease(ctx: Context, req: ReleaseRequest): Plan<ReleaseResult> {
   const now = ctx.now();
-  const id = ctx.newId();
+  const hold = idArgs(ctx.ids.parse(req.holdId));
   const unit: Unit = {
-    primary: { sql: RELEASE, args: [id, req.holdId, req.reason ?? null, req.actor ?? null, now] },
-    dependents: [{ sql: CLOSE_HOLD('released'), args: [id, req.holdId, id] }],
+    primary: { sql: RELEASE, args: [...hold, req.reason ?? null, req.actor ?? null, now] },
     explain: [
-      { sql: HOLD_STATE, args: [req.holdId] },
-      { sql: RESOLUTION, args: [req.holdId] },
-      { sql: SNAPSHOT_OF_ENTRY, args: [req.holdId, now] },
+      { sql: HOLD_STATE, args: hold },
+      { sql: RESOLUTION, args: hold },
+      { sql: SNAPSHOT_OF_ENTRY, args: [...hold, now] },
     ],
   };
   return {
@@ -310,14 +303,20 @@ export function planRelease(ctx: Context, req: ReleaseRequest): Plan<ReleaseResu
     decode: ({ rows, explain }: UnitResult): ReleaseResult => {
       const row = rows[0];
       if (row !== undefined) {
-        const h = holdFromReturning(row, 'released', id);
-        return { outcome: 'released', entry: toEntry(row), hold: h, ...afterClosing(row, h.amount) };
+        const entry = toEntry(row, ctx.ids);
+        const h = holdFromReturning(row, 'released', entry.id, ctx.ids);
+        return { outcome: 'released', entry, hold: h, ...afterClosing(row, h.amount) };
       }
       const [[state] = [], [resolution] = [], [snapshot] = []] = explain;
       if (state !== undefined && String(state.status) === 'released' && resolution !== undefined) {
-        return { outcome: 'replayed', entry: toEntry(resolution), hold: toHold(state, now), ...after(String(state.account), snapshot) };
+        return {
+          outcome: 'replayed',
+          entry: toEntry(resolution, ctx.ids),
+          hold: toHold(state, now, ctx.ids),
+          ...after(String(state.account), snapshot),
+        };
       }
-      throw closedError('release', req.holdId, state, now);
+      throw closedError('release', req.holdId, state, now, ctx.ids);
     },
   };
 }
@@ -326,20 +325,24 @@ export const release = (ctx: Context, req: ReleaseRequest): Promise<ReleaseResul
 
 export function planExtendHold(ctx: Context, req: ExtendRequest): Plan<ExtendResult> {
   const now = ctx.now();
-  const id = ctx.newId();
+  const hold = idArgs(ctx.ids.parse(req.holdId));
   const unit: Unit = {
-    primary: { sql: EXTEND, args: [id, req.holdId, req.ttlMs, req.reason ?? null, req.actor ?? null, now] },
-    dependents: [{ sql: MOVE_EXPIRY, args: [id, req.holdId, id] }],
-    explain: [{ sql: HOLD_STATE, args: [req.holdId] }],
+    primary: { sql: EXTEND, args: [...hold, req.ttlMs, req.reason ?? null, req.actor ?? null, now] },
+    explain: [{ sql: HOLD_STATE, args: hold }],
   };
   return {
     unit,
     decode: ({ rows, explain }: UnitResult): ExtendResult => {
       const row = rows[0];
       if (row !== undefined) {
-        return { outcome: 'extended', entry: toEntry(row), hold: holdFromReturning(row, 'open', null), ...after(String(row.account), row) };
+        return {
+          outcome: 'extended',
+          entry: toEntry(row, ctx.ids),
+          hold: holdFromReturning(row, 'open', null, ctx.ids),
+          ...after(String(row.account), row),
+        };
       }
-      throw closedError('extendHold', req.holdId, explain[0]?.[0], now);
+      throw closedError('extendHold', req.holdId, explain[0]?.[0], now, ctx.ids);
     },
   };
 }
@@ -355,5 +358,5 @@ export async function openHolds(ctx: Context, account: string): Promise<Hold[]> 
       args: [account, now],
     },
   ]);
-  return rows.map((r) => toHold(r, now));
+  return rows.map((r) => toHold(r, now, ctx.ids));
 }

@@ -1,4 +1,5 @@
 import { num } from '../entry.js';
+import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
 import type { Row } from '../runner/index.js';
 import { ALLOCATION_ROWS } from '../sql.js';
 import type { Allocation, Lot } from '../types.js';
@@ -7,9 +8,9 @@ import type { Context } from './context.js';
 /** The draw order of DESIGN §4: priority, soonest expiry (never-expiring last), oldest. */
 export const DRAW_ORDER = 'priority, expires_at IS NULL, expires_at, seq';
 
-export function toLot(r: Row): Lot {
+export function toLot(r: Row, ids: Ids): Lot {
   return {
-    id: String(r.id),
+    id: ids.format(num(r.id)),
     account: String(r.account),
     amount: num(r.amount),
     remaining: num(r.remaining),
@@ -27,7 +28,7 @@ export async function lots(ctx: Context, account: string): Promise<Lot[]> {
       args: [account, ctx.now()],
     },
   ]);
-  return rows.map(toLot);
+  return rows.map((r) => toLot(r, ctx.ids));
 }
 
 /** Lots with something left that lapse within `withinMs` from now, soonest first. */
@@ -39,11 +40,18 @@ export async function expiring(ctx: Context, account: string, withinMs: number):
       args: [account, now, now + withinMs],
     },
   ]);
-  return rows.map(toLot);
+  return rows.map((r) => toLot(r, ctx.ids));
 }
 
 /** Which lots an entry drew from (positive) or gave back to (negative), in draw order. */
 export async function allocations(ctx: Context, entryId: string): Promise<Allocation[]> {
-  const [rows = []] = await ctx.runner.read([{ sql: `${ALLOCATION_ROWS} AND e.id = ? ORDER BY ord`, args: [entryId] }]);
-  return rows.map((r) => ({ entryId: String(r.entry_id), lotId: String(r.lot_id), amount: num(r.amount), ord: num(r.ord) }));
+  const [rows = []] = await ctx.runner.read([
+    { sql: `${ALLOCATION_ROWS} AND e.pos = ${ENTRY_POS} ORDER BY ord`, args: idArgs(ctx.ids.parse(entryId)) },
+  ]);
+  return rows.map((r) => ({
+    entryId: ctx.ids.format(num(r.entry_id)),
+    lotId: ctx.ids.format(num(r.lot_id)),
+    amount: num(r.amount),
+    ord: num(r.ord),
+  }));
 }

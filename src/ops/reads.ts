@@ -31,29 +31,32 @@ export async function history(
   const [rows = []] = await ctx.runner.read([
     { sql: `SELECT * FROM credit_entry WHERE account = ? AND seq < ?${kindFilter} ORDER BY seq DESC LIMIT ?`, args },
   ]);
-  const entries = rows.slice(0, limit).map(toEntry);
+  const entries = rows.slice(0, limit).map((r) => toEntry(r, ctx.ids));
   const last = entries[entries.length - 1];
   return { entries, nextCursor: rows.length > limit && last !== undefined ? String(last.seq) : null };
 }
 
-/** Spend attributed to one API key, over the key's own index (key_id, created_at). */
+/**
+ * Spend attributed to one API key, over the key's own index (key_id, created_at). Debits
+ * and captures are spend; refunds (which copy the key of what they refund) net it out.
+ */
 export async function keySpend(ctx: Context, keyId: string, opts: { from?: number; to?: number }): Promise<KeySpend> {
   const [rows = []] = await ctx.runner.read([
     {
       sql: `SELECT kind, COUNT(*) AS n, TOTAL(amount) AS total FROM credit_entry
-            WHERE key_id = ? AND created_at >= ? AND created_at < ? AND kind IN ('debit', 'refund') GROUP BY kind`,
+            WHERE key_id = ? AND created_at >= ? AND created_at < ? AND kind IN ('debit', 'capture', 'refund') GROUP BY kind`,
       args: [keyId, opts.from ?? 0, opts.to ?? Number.MAX_SAFE_INTEGER],
     },
   ]);
   const by = (k: string) => rows.find((r) => r.kind === k);
-  const debited = num(by('debit')?.total ?? 0);
+  const debited = num(by('debit')?.total ?? 0) + num(by('capture')?.total ?? 0);
   const refunded = num(by('refund')?.total ?? 0);
   return {
     keyId,
     debited,
     refunded,
     net: debited - refunded,
-    debits: num(by('debit')?.n ?? 0),
+    debits: num(by('debit')?.n ?? 0) + num(by('capture')?.n ?? 0),
     refunds: num(by('refund')?.n ?? 0),
   };
 }
@@ -86,7 +89,8 @@ export async function stats(ctx: Context): Promise<LedgerStats> {
     accounts: num(heads[0]?.accounts ?? 0),
     entries,
     granted: amount('grant'),
-    debited: amount('debit'),
+    // Spend is what debits and captures took; refunds of either are `refunded`.
+    debited: amount('debit') + amount('capture'),
     refunded: amount('refund'),
     adjusted,
     outstanding: num(heads[0]?.outstanding ?? 0),

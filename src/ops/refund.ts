@@ -1,8 +1,9 @@
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
+import { ENTRY_POS, idArgs } from '../ids.js';
 import { MAX_AMOUNT } from '../limits.js';
 import type { Unit, UnitResult } from '../runner/index.js';
-import { ENTRY_COLUMNS, headJoin, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin, int, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
 import type { RefundResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -22,7 +23,7 @@ const refundable = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
 
 /** What is left to refund of an entry: its amount less every refund that references it. */
 const REMAINING = (alias: string) =>
-  `${alias}.amount - COALESCE((SELECT SUM(r.amount) FROM credit_entry AS r WHERE r.ref = ${alias}.id AND r.kind = 'refund'), 0)`;
+  `${alias}.amount - COALESCE((SELECT SUM(r.amount) FROM credit_entry AS r WHERE r.ref = ${alias}.pos AND r.kind = 'refund'), 0)`;
 
 /** One [lotId, amount] pair of an entry's `allocations`, from `json_each`. */
 const PAIR_LOT = "json_extract(j.value, '$[0]')";
@@ -37,11 +38,11 @@ const PAIR_AMOUNT = "json_extract(j.value, '$[1]')";
 // unlotted balance was drawn last, so it comes back first; then lots in reverse draw order,
 // each up to what it gave and has not yet got back. A lot already past its expiry takes
 // its share back and, being expired, stops counting at once (a sweep writes its `expire`).
-const REFUND = `WITH p AS (SELECT ? AS id, ? AS ref, ? AS amount, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ? AS now),
-o AS (SELECT e.id, e.account, e.model, e.key_id, e.amount AS original, e.allocations, ${REMAINING('e')} AS remaining,
+const REFUND = `WITH p AS (SELECT ${ENTRY_POS} AS ref, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}),
+o AS (SELECT e.pos, e.account, e.model, e.key_id, e.amount AS original, e.allocations, ${REMAINING('e')} AS remaining,
              COALESCE(p.amount, ${REMAINING('e')}) AS amt
-      FROM credit_entry AS e JOIN p ON e.id = p.ref WHERE e.kind IN (${refundable})),
-prior AS (SELECT x.amount, x.allocations FROM credit_entry AS x JOIN o ON x.ref = o.id AND x.kind = 'refund'),
+      FROM credit_entry AS e JOIN p ON e.pos = p.ref WHERE e.kind IN (${refundable})),
+prior AS (SELECT x.amount, x.allocations FROM credit_entry AS x JOIN o ON x.ref = o.pos AND x.kind = 'refund'),
 back AS (SELECT ${PAIR_LOT} AS lot_id, -${PAIR_AMOUNT} AS amount FROM prior, json_each(prior.allocations) AS j),
 drawn AS (SELECT ${PAIR_LOT} AS lot_id, j.key AS ord, ${PAIR_AMOUNT} AS amount FROM o, json_each(o.allocations) AS j),
 da AS (SELECT d.lot_id, d.ord, d.amount - COALESCE((SELECT SUM(b.amount) FROM back AS b WHERE b.lot_id = d.lot_id), 0) AS room
@@ -54,41 +55,42 @@ w AS (SELECT da.lot_id, da.room, SUM(da.room) OVER (ORDER BY da.ord DESC ROWS UN
 g AS (SELECT NULLIF(json_group_array(json_array(w.lot_id, -MIN(w.room, t.to_lots - w.before)) ORDER BY w.before), '[]') AS allocations
       FROM w JOIN t WHERE w.before < t.to_lots)
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, o.account, h.seq + 1, 'refund', o.amt, o.amt, h.balance + o.amt,
-       p.reason, p.ikey, o.id, o.model, o.key_id, p.actor, p.metadata, NULL, NULL, p.now, g.allocations
+SELECT o.account, h.seq + 1, 'refund', o.amt, o.amt, h.balance + o.amt,
+       p.reason, p.ikey, o.pos, o.model, o.key_id, p.actor, p.metadata, NULL, NULL, p.now, g.allocations
 FROM p JOIN o JOIN g JOIN credit_entry AS h ON ${headJoin('h', 'o.account')}
 WHERE o.amt >= 1 AND o.amt <= o.remaining AND h.balance + o.amt <= ${MAX_AMOUNT}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_WITH_BALANCE},
-  (SELECT x.amount FROM credit_entry AS x WHERE x.id = credit_entry.ref)
+  (SELECT x.amount FROM credit_entry AS x WHERE x.pos = credit_entry.ref)
     - (SELECT COALESCE(SUM(r.amount), 0) FROM credit_entry AS r WHERE r.ref = credit_entry.ref AND r.kind = 'refund') AS refundable_after`;
 
-const ORIGINAL = `SELECT e.id, e.account, e.kind, e.amount, ${REMAINING('e')} AS remaining FROM credit_entry AS e WHERE e.id = ?`;
-const BY_KEY = `SELECT * FROM credit_entry WHERE account = (SELECT account FROM credit_entry WHERE id = ?) AND kind = 'refund' AND idempotency_key = ?`;
+const ORIGINAL = `SELECT e.pos, e.account, e.kind, e.amount, ${REMAINING('e')} AS remaining FROM credit_entry AS e WHERE e.pos = ${ENTRY_POS}`;
+const BY_KEY = `SELECT * FROM credit_entry
+WHERE account = (SELECT account FROM credit_entry WHERE pos = ${ENTRY_POS}) AND kind = 'refund' AND idempotency_key = ?`;
 
 export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const id = ctx.newId();
+  const target = idArgs(ctx.ids.parse(req.entryId));
   const unit: Unit = {
     primary: {
       sql: REFUND,
-      args: [id, req.entryId, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
+      args: [...target, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
     },
     explain: [
-      { sql: ORIGINAL, args: [req.entryId] },
-      { sql: BY_KEY, args: [req.entryId, key] },
+      { sql: ORIGINAL, args: target },
+      { sql: BY_KEY, args: [...target, key] },
     ],
     // The balance a refund reports is read after it gave credits back to lots: one given
     // back to a lot already past expiry stops counting at once.
-    after: [{ sql: SNAPSHOT_OF_ENTRY, args: [req.entryId, now] }],
+    after: [{ sql: SNAPSHOT_OF_ENTRY, args: [...target, now] }],
   };
   return {
     unit,
     decode: ({ rows, explain, after: state }: UnitResult): RefundResult => {
       const row = rows[0];
       if (row !== undefined) {
-        const entry = toEntry(row);
+        const entry = toEntry(row, ctx.ids);
         return { outcome: 'refunded', entry, ...after(entry.account, state[0]?.[0]), refundable: num(row.refundable_after) };
       }
       const [originalRows, byKey] = explain;
@@ -98,9 +100,10 @@ export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult>
       const account = String(o.account);
       const original = byKey?.[0];
       if (original !== undefined) {
-        const entry = toEntry(original);
+        const entry = toEntry(original, ctx.ids);
         // model and keyId are copied from the debit, not asked for: they are not compared.
-        assertSameRequest('refund', entry, { ...fingerprintOf({ ...req, ref: req.entryId }), model: undefined, keyId: undefined });
+        const ref = ctx.ids.format(num(o.pos));
+        assertSameRequest('refund', entry, { ...fingerprintOf({ ...req, ref }), model: undefined, keyId: undefined });
         return { outcome: 'replayed', entry, ...after(account, snapshot?.[0]), refundable: num(o.remaining) };
       }
       if (!(REFUNDABLE_KINDS as readonly string[]).includes(String(o.kind))) {

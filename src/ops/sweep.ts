@@ -1,6 +1,6 @@
 import { num } from '../entry.js';
 import type { Unit } from '../runner/index.js';
-import { ENTRY_COLUMNS, headJoin } from '../sql.js';
+import { ENTRY_COLUMNS, headJoin, int } from '../sql.js';
 import type { SweepReport } from '../types.js';
 import type { Context } from './context.js';
 
@@ -15,25 +15,22 @@ export interface SweepOptions {
 // statement, under the write lock: a debit that drew the lot a moment before, or a second
 // sweeper, leaves nothing to expire twice. The row's allocation keeps lot.remaining
 // derivable from the log (amount − Σ allocations); the trigger applies it.
-const EXPIRE_LOT = `WITH p AS (SELECT ? AS id, ? AS lot, ? AS now)
+const EXPIRE_LOT = `WITH p AS (SELECT ${int('lot')}, ${int('now')})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, lt.account, h.seq + 1, 'expire', -lt.remaining, lt.remaining, h.balance - lt.remaining,
+SELECT lt.account, h.seq + 1, 'expire', -lt.remaining, lt.remaining, h.balance - lt.remaining,
        'lot expired', NULL, lt.id, NULL, NULL, 'sweep', NULL, lt.expires_at, NULL, p.now, json_array(json_array(lt.id, lt.remaining))
 FROM p JOIN credit_lot AS lt ON lt.id = p.lot JOIN credit_entry AS h ON ${headJoin('h', 'lt.account')}
 WHERE lt.remaining > 0 AND lt.expires_at <= p.now
-RETURNING id, amount`;
+RETURNING pos, amount`;
 
-const EXPIRE_HOLD = `WITH p AS (SELECT ? AS id, ? AS hold, ? AS now)
+// The trigger `credit_entry_resolves_hold` marks the hold expired in the same statement.
+const EXPIRE_HOLD = `WITH p AS (SELECT ${int('hold')}, ${int('now')})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
-SELECT p.id, hx.account, h.seq + 1, 'expire', 0, hx.amount, h.balance,
+SELECT hx.account, h.seq + 1, 'expire', 0, hx.amount, h.balance,
        'hold expired', NULL, hx.id, NULL, NULL, 'sweep', NULL, hx.expires_at, NULL, p.now, NULL
 FROM p JOIN credit_hold AS hx ON hx.id = p.hold JOIN credit_entry AS h ON ${headJoin('h', 'hx.account')}
 WHERE hx.status = 'open' AND hx.expires_at <= p.now
-RETURNING id, amount`;
-
-/** Args: entry, hold, entry. */
-const CLOSE_EXPIRED_HOLD = `UPDATE credit_hold SET status = 'expired', resolved_by = ?
-WHERE id = ? AND EXISTS (SELECT 1 FROM credit_entry WHERE id = ?)`;
+RETURNING pos, amount`;
 
 const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
 const LAPSED_HOLDS = "SELECT id FROM credit_hold WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";
@@ -80,17 +77,12 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     const units: Unit[] = [];
     const kinds: ('lot' | 'hold')[] = [];
     for (const r of lotRows) {
-      const id = ctx.newId();
       // The row's allocation ([lot, remainder]) takes the remainder off the lot (trigger).
-      units.push({ primary: { sql: EXPIRE_LOT, args: [id, String(r.id), now] } });
+      units.push({ primary: { sql: EXPIRE_LOT, args: [num(r.id), now] } });
       kinds.push('lot');
     }
     for (const r of holdRows) {
-      const id = ctx.newId();
-      units.push({
-        primary: { sql: EXPIRE_HOLD, args: [id, String(r.id), now] },
-        dependents: [{ sql: CLOSE_EXPIRED_HOLD, args: [id, String(r.id), id] }],
-      });
+      units.push({ primary: { sql: EXPIRE_HOLD, args: [num(r.id), now] } });
       kinds.push('hold');
     }
     const results = await ctx.runner.writeMany(units);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ALLOCATION_ROWS } from '../../src/sql.js';
-import { DRIVERS, snapshot, type TestDb } from '../support/drivers.js';
+import { DRIVERS, posOf, snapshot, type TestDb } from '../support/drivers.js';
 import { uniq, useDb } from '../support/suite.js';
 
 const DAY = 86_400_000;
@@ -171,13 +171,14 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     const first = await t.db.ledger.grant({ account: a, amount: 10, priority: 1 });
     const second = await t.db.ledger.grant({ account: a, amount: 10, priority: 2 });
     const d = await t.db.ledger.debitIfCovers({ account: a, amount: 15 });
-    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE pos = ?', [posOf(d.entry!.id)]);
+    // Stored as [lot position, amount]: integers, exact in JSON.
     expect(JSON.parse(String(row?.allocations))).toEqual([
-      [first.entry.id, 10],
-      [second.entry.id, 5],
+      [posOf(first.entry.id), 10],
+      [posOf(second.entry.id), 5],
     ]);
     expect((await t.db.ledger.lots(a)).map((l) => [l.id, l.remaining])).toEqual([[second.entry.id, 5]]);
-    const [closed] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [first.entry.id]);
+    const [closed] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [posOf(first.entry.id)]);
     expect(closed).toMatchObject({ remaining: 0, open: 0 });
     // A refund gives back in reverse draw order, recorded the same way, and reopens the lot.
     const r = await t.db.ledger.refund({ entryId: d.entry!.id, amount: 8 });
@@ -185,7 +186,7 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
       { entryId: r.entry.id, lotId: second.entry.id, amount: -5, ord: 1 },
       { entryId: r.entry.id, lotId: first.entry.id, amount: -3, ord: 2 },
     ]);
-    const [reopened] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [first.entry.id]);
+    const [reopened] = await t.db.all('SELECT remaining, open FROM credit_lot WHERE id = ?', [posOf(first.entry.id)]);
     expect(reopened).toMatchObject({ remaining: 3, open: 1 });
     // Entries that draw nothing store NULL, not an empty array: a grant, and a debit on an
     // account without lots.
@@ -193,7 +194,8 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     await t.db.ledger.grant({ account: b, amount: 5 });
     const plain = await t.db.ledger.debitIfCovers({ account: b, amount: 1 });
     expect(plain.outcome).toBe('debited');
-    const stored = async (id: string) => (await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [id]))[0]?.allocations;
+    const stored = async (id: string) =>
+      (await t.db.all('SELECT allocations FROM credit_entry WHERE pos = ?', [posOf(id)]))[0]?.allocations;
     expect(await stored(first.entry.id)).toBeNull();
     expect(await stored(plain.entry!.id)).toBeNull();
     expect(await t.db.ledger.allocations(plain.entry!.id)).toEqual([]);
@@ -205,15 +207,15 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     const lot = await t.db.ledger.grant({ account: a, amount: 30, priority: 1 });
     const other = await t.db.ledger.grant({ account: a, amount: 30, priority: 2 });
     const d = await t.db.ledger.debitIfCovers({ account: a, amount: 10 });
-    const [original] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    const [original] = await t.db.all('SELECT allocations FROM credit_entry WHERE pos = ?', [posOf(d.entry!.id)]);
     const edits: [string | null, RegExp][] = [
-      [JSON.stringify([[lot.entry.id, 9]]), /replayed/], // wrong amount
-      [JSON.stringify([[other.entry.id, 10]]), /replayed/], // wrong lot (out of draw order)
+      [JSON.stringify([[posOf(lot.entry.id), 9]]), /replayed/], // wrong amount
+      [JSON.stringify([[posOf(other.entry.id), 10]]), /replayed/], // wrong lot (out of draw order)
       [null, /no allocations stored/], // dropped
       ['{not json', /not JSON/],
     ];
     for (const [value, message] of edits) {
-      await t.db.all('UPDATE credit_entry SET allocations = ? WHERE id = ?', [value, d.entry!.id]);
+      await t.db.all('UPDATE credit_entry SET allocations = ? WHERE pos = ?', [value, posOf(d.entry!.id)]);
       const bad = await t.db.ledger.verify();
       expect(bad.ok).toBe(false);
       expect(bad.problems).toContainEqual(
@@ -222,9 +224,9 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     }
     const rebuilt = await t.db.ledger.rebuild();
     expect(rebuilt.problems).toContainEqual(expect.objectContaining({ code: 'allocation_mismatch', entryId: d.entry!.id }));
-    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE id = ?', [d.entry!.id]);
+    const [row] = await t.db.all('SELECT allocations FROM credit_entry WHERE pos = ?', [posOf(d.entry!.id)]);
     expect(row?.allocations).toBe('{not json');
-    await t.db.all('UPDATE credit_entry SET allocations = ? WHERE id = ?', [original?.allocations, d.entry!.id]);
+    await t.db.all('UPDATE credit_entry SET allocations = ? WHERE pos = ?', [original?.allocations, posOf(d.entry!.id)]);
     expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
   });
 
@@ -232,7 +234,7 @@ describe.each(DRIVERS)('lots and expiry on $name', (driver) => {
     const a = uniq();
     const lot = await t.db.ledger.grant({ account: a, amount: 30, priority: 1 });
     await t.db.ledger.debitIfCovers({ account: a, amount: 10 });
-    await t.db.all('UPDATE credit_lot SET remaining = remaining + 5 WHERE id = ?', [lot.entry.id]);
+    await t.db.all('UPDATE credit_lot SET remaining = remaining + 5 WHERE id = ?', [posOf(lot.entry.id)]);
     const bad = await t.db.ledger.verify();
     expect(bad.problems).toContainEqual(expect.objectContaining({ code: 'lot_mismatch', entryId: lot.entry.id }));
     await t.db.ledger.rebuild();

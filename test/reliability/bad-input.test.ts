@@ -28,7 +28,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, ERROR_CODES, type Ledger, LedgerError } from '../../src/index.js';
-import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
+import { DRIVERS, manualClock, posOf, type TestDb } from '../support/drivers.js';
 import { callArb, type Env, materialize, type PoolName, type Pools } from './support/input-arbitraries.js';
 import { checkResult, isKnownCode, METHODS, type Method, wroteNothing } from './support/input-outcomes.js';
 import { type LedgerSnapshot, ledgerSnapshot, snapshotDiff } from './support/input-snapshot.js';
@@ -220,7 +220,7 @@ describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
             const problems = checkResult(method, result, args);
             if (problems.length > 0) expect.fail(`${method}(${show(args)}) returned ${show(result)}: ${problems.join('; ')}`);
             for (const { id, account } of writtenEntries(method, result, args)) {
-              const rows = await db.all('SELECT account FROM credit_entry WHERE id = ?', [id]);
+              const rows = await db.all('SELECT account FROM credit_entry WHERE pos = ?', [posOf(id)]);
               if (rows[0]?.account !== account)
                 expect.fail(`${method}: entry ${id} was stored under ${show(rows[0]?.account)}, the input said ${show(account)}`);
             }
@@ -363,7 +363,7 @@ describe.each(FINDING_DRIVERS)('regressions of findings 1–7 on $name', (spec) 
       expect(r.code).toBe('invalid_argument');
       return;
     }
-    const [row] = await db.all('SELECT metadata FROM credit_entry WHERE id = ?', [r.entry.id]);
+    const [row] = await db.all('SELECT metadata FROM credit_entry WHERE pos = ?', [posOf(r.entry.id)]);
     expect(JSON.parse(String(row?.metadata))).toEqual(metadata);
   });
 });

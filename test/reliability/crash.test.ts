@@ -67,7 +67,7 @@ interface Tally {
 /** Rows by reason (the tag every call writes), as they stand now. */
 async function rowsByReason(db: Db): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (const r of await db.all('SELECT id, reason FROM credit_entry WHERE reason IS NOT NULL')) {
+  for (const r of await db.all("SELECT 'ce_' || pos AS id, reason FROM credit_entry WHERE reason IS NOT NULL")) {
     const k = String(r.reason);
     out.set(k, [...(out.get(k) ?? []), String(r.id)]);
   }

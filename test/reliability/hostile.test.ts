@@ -27,7 +27,7 @@ import { drizzle as drizzleLibsql } from 'drizzle-orm/libsql';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, ERROR_CODES, type Ledger, LedgerError, MIGRATIONS_TABLE } from '../../src/index.js';
-import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
+import { DRIVERS, manualClock, posOf, type TestDb } from '../support/drivers.js';
 import {
   type ChildRun,
   CLEAR_CORRUPTION,
@@ -528,7 +528,7 @@ describe('corrupted database file (a damaged copy, opened in a child process)', 
     const g = await ledger.grant({ account: 'acct_1', amount: 100, reason: 'bonus' });
     // The bytes better-sqlite3 stored for 'bonus \uD83D' before lone surrogates were
     // rejected (finding 1): ED A0 BD is not UTF-8. Other writers, or damage, can still leave them.
-    client.prepare("UPDATE credit_entry SET reason = CAST(X'626F6E757320EDA0BD' AS TEXT) WHERE id = ?").run(g.entry.id);
+    client.prepare("UPDATE credit_entry SET reason = CAST(X'626F6E757320EDA0BD' AS TEXT) WHERE pos = ?").run(posOf(g.entry.id));
     client.close();
     const run = await runChild({ driver: 'libsql', file, script: 'readonly' });
     console.log(`[hostile] libSQL reading a non-UTF-8 reason: exit ${run.code}, signal ${run.signal}: ${run.stderr.split('\n')[1] ?? ''}`);
@@ -541,7 +541,7 @@ describe('corrupted database file (a damaged copy, opened in a child process)', 
     copyFileSync(seed.file, file);
     const c = new Database(file);
     const root = Number(
-      (c.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'credit_entry_created_at'").get() as { rootpage: number }).rootpage,
+      (c.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'credit_entry_ref'").get() as { rootpage: number }).rootpage,
     );
     c.close();
     const bytes = Buffer.alloc(seed.pageSize);

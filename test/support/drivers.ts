@@ -193,3 +193,10 @@ export function manualClock(start = 1_700_000_000_000) {
     },
   };
 }
+
+/** The log position behind a public entry id (`ce_42` → 42), for raw SQL in tests. */
+export function posOf(id: string): number {
+  const m = /^ce_([1-9][0-9]*)$/.exec(id);
+  if (m === null) throw new Error(`not an entry id: ${id}`);
+  return Number(m[1]);
+}

@@ -97,7 +97,8 @@ export interface Audit {
   ackedSums: Map<string, number>;
 }
 
-const ENTRY_COLUMNS = 'id, account, seq, kind, delta, amount, balance, ref, idempotency_key, reason, actor, created_at';
+const ENTRY_COLUMNS =
+  "'ce_' || pos AS id, account, seq, kind, delta, amount, balance, 'ce_' || ref AS ref, idempotency_key, reason, actor, created_at";
 
 /** What a single call's entry must look like, from its input alone. */
 function expectedOf(op: Call): Partial<EntrySummary> {

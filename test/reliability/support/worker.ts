@@ -22,14 +22,14 @@ const log = new LineLog(plan.log, plan.fsyncAcks);
 async function loadState(db: Db, mix: Mix, part: number, parts: number): Promise<void> {
   const mine = (_: unknown, i: number) => i % parts === part;
   const targets = await db.all(
-    `SELECT e.id, e.account,
-            e.amount - COALESCE((SELECT SUM(r.amount) FROM credit_entry AS r WHERE r.ref = e.id AND r.kind = 'refund'), 0) AS remaining
-     FROM credit_entry AS e WHERE e.kind IN ('debit', 'capture') ORDER BY e.id DESC LIMIT 200`,
+    `SELECT 'ce_' || e.pos AS id, e.account,
+            e.amount - COALESCE((SELECT SUM(r.amount) FROM credit_entry AS r WHERE r.ref = e.pos AND r.kind = 'refund'), 0) AS remaining
+     FROM credit_entry AS e WHERE e.kind IN ('debit', 'capture') ORDER BY e.pos DESC LIMIT 200`,
   );
   for (const t of targets.filter(mine)) {
     if (Number(t.remaining) > 0) mix.refundable.push({ id: String(t.id), account: String(t.account), remaining: Number(t.remaining) });
   }
-  const holds = await db.all(`SELECT id, account, amount FROM credit_hold WHERE status = 'open' ORDER BY id DESC LIMIT 60`);
+  const holds = await db.all(`SELECT 'ce_' || id AS id, account, amount FROM credit_hold WHERE status = 'open' ORDER BY id DESC LIMIT 60`);
   for (const h of holds.filter(mine)) mix.holds.push({ id: String(h.id), account: String(h.account), amount: Number(h.amount) });
 }
 
