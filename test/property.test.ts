@@ -7,10 +7,14 @@ import { Model, type Op, type Outcome } from './support/model.js';
 const ACCOUNTS = ['a', 'b', 'c'];
 const KEYS = ['k1', 'k2', 'k3'];
 
-// Small amounts make exact boundaries (balance, balance ± 1) common; MAX_AMOUNT probes overflow.
+// Small amounts make exact boundaries (balance, balance ± 1) common; MAX_AMOUNT probes overflow;
+// amounts from 10^15 to 2^53 − 1 check that every path (draw, give-back, expiry) keeps them
+// exact on drivers that bind numbers as REAL.
+const BIG = fc.integer({ min: 1_000_000_000_000_000, max: MAX_AMOUNT - 1 });
 const amount = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 1, max: 12 }) },
   { weight: 2, arbitrary: fc.integer({ min: 13, max: 400 }) },
+  { weight: 1, arbitrary: BIG },
   { weight: 1, arbitrary: fc.constant(MAX_AMOUNT) },
 );
 /** Relative amounts are resolved against the model at the moment the op runs. */
@@ -52,7 +56,7 @@ const opArb: fc.Arbitrary<GenOp> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('refund' as const),
       target: fc.nat(),
-      amount: maybe(fc.oneof(fc.integer({ min: 1, max: 300 }), rel)),
+      amount: maybe(fc.oneof(fc.integer({ min: 1, max: 300 }), rel, BIG)),
       key: maybe(key),
     }),
   },
