@@ -5,8 +5,9 @@
  * dist/, which is only as fresh as the last `npm run build`.
  *
  * The build goes to .tmp/package-<hash of src, package.json, tsconfig.json>/ and is reused
- * while those are unchanged; built under a unique name and renamed into place, so test
- * files running side by side never see half a build.
+ * while those are unchanged. One process builds (under a lock directory) into a unique
+ * name and renames it into place; test files running side by side wait for it and never
+ * see half a build.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -32,22 +33,26 @@ export function builtPackage(): string {
   const target = join(ROOT, '.tmp', `package-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(join(target, 'package.json'))) return target;
   mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  const work = mkdtempSync(`${target}.build-`);
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', join(work, 'dist')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-    // package.json last: its presence marks a complete build.
-    cpSync(join(ROOT, 'package.json'), join(work, 'package.json'));
+  // One build at a time: test files asking together wait for the first one's build
+  // rather than each running tsc on a shared 2-core machine.
+  const lock = `${target}.lock`;
+  for (let start = Date.now(); ; ) {
     try {
-      renameSync(work, target);
-    } catch (e) {
-      // Another test file finished the same build first.
-      if (!existsSync(join(target, 'package.json'))) throw e;
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(join(target, 'package.json'))) return target;
+      if (Date.now() - start > 120_000) {
+        rmSync(lock, { recursive: true, force: true }); // left by a build that died
+        start = Date.now();
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
+  }
+  try {
+    if (!existsSync(join(target, 'package.json'))) build(target);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    rmSync(lock, { recursive: true, force: true });
   }
   // Builds of earlier sources are not used again.
   for (const old of readdirSync(join(ROOT, '.tmp'))) {
@@ -55,6 +60,29 @@ export function builtPackage(): string {
       rmSync(join(ROOT, '.tmp', old), { recursive: true, force: true });
   }
   return target;
+}
+
+function build(target: string): void {
+  const work = mkdtempSync(`${target}.build-`);
+  try {
+    try {
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', join(work, 'dist')],
+        {
+          cwd: ROOT,
+          stdio: 'pipe',
+        },
+      );
+    } catch (e) {
+      throw new Error(`building the package failed:\n${(e as { stdout?: Buffer }).stdout ?? ''}`, { cause: e });
+    }
+    // package.json last: its presence marks a complete build.
+    cpSync(join(ROOT, 'package.json'), join(work, 'package.json'));
+    renameSync(work, target);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /**
