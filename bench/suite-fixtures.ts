@@ -1,7 +1,7 @@
 /**
  * Databases the suite measures on. Everything the library owns is written through the
  * public API; only the bulk history is seeded with raw SQL on `credit_entry` (the log's
- * required columns, DESIGN.md §1), so the fixtures do not depend on how the projections
+ * required columns), so the fixtures do not depend on how the projections
  * (lots, holds, allocations) are laid out.
  *
  * - `seedPristine(dir, history)`: two files per history size, each with exactly `history`

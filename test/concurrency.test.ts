@@ -6,7 +6,7 @@
  *
  * Knobs: CONC_SEED=<n> replays a run's operation mix; CONC_WORKERS / CONC_OPS scale it up
  * for a stress run; CONC_LIBSQL_NO_BUSY_PRAGMA=1 opens libSQL with `timeout` alone (the
- * configuration DESIGN §5 recommends), which fails with `busy` on @libsql/client 0.15.9.
+ * client's documented busy setting), which fails with `busy` on @libsql/client 0.15.9.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';

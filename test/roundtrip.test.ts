@@ -1,5 +1,5 @@
 /**
- * DESIGN §2 and §5: every public operation is one round trip on D1 and libSQL.
+ * The README's promise: every public operation is one round trip on D1 and libSQL.
  *
  * The raw client is wrapped in a counting Proxy (test/support/counting.ts) before it is
  * handed to drizzle, so every request the ledger's runner makes is seen. Each hot-path

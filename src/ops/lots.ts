@@ -5,7 +5,7 @@ import { ALLOCATION_ROWS } from '../sql.js';
 import type { Allocation, Lot } from '../types.js';
 import type { Context } from './context.js';
 
-/** The draw order of DESIGN §4: priority, soonest expiry (never-expiring last), oldest. */
+/** The documented draw order: priority, soonest expiry (never-expiring last), oldest. */
 export const DRAW_ORDER = 'priority, expires_at IS NULL, expires_at, seq';
 
 export function toLot(r: Row, ids: Ids): Lot {

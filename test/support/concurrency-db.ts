@@ -32,7 +32,7 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string): Promi
   }
   const { createClient } = await import('@libsql/client');
   const { drizzle } = await import('drizzle-orm/libsql');
-  // `timeout` is what DESIGN §5 asks for, but @libsql/client 0.15.9 never hands it to the
+  // `timeout` is the client's documented option, but @libsql/client 0.15.9 never hands it to the
   // native connection (PRAGMA busy_timeout still reads 0; the option arrived upstream in
   // libsql-client-ts PR #345). The pragma is what actually sets it here: the ledger only
   // uses execute() and batch(), which stay on this one connection, so it sticks.

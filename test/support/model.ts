@@ -1,6 +1,6 @@
 /**
- * A plain in-memory reference model of the ledger: what a careful reader of DESIGN.md
- * §2–4 expects each call to do, with no SQL and no projections. Property tests run random
+ * A plain in-memory reference model of the ledger: what a careful reader of the README's
+ * API and rules expects each call to do, with no SQL and no projections. Property tests run random
  * operation sequences against it and the real ledger and require them to agree.
  */
 import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../../src/index.js';

@@ -81,7 +81,7 @@ const nullableString = (v: unknown) => v === null || typeof v === 'string';
 
 /**
  * A ledger-wide total (sweep amounts, keySpend sums): summed with SQLite's TOTAL(), so exact
- * below 2^53 and a finite approximation above it (design-notes: "Ledger-wide totals").
+ * below 2^53 and a finite approximation above it (docs/architecture.md: "Ledger-wide totals").
  */
 const isTotal = (v: unknown): boolean =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && (v > Number.MAX_SAFE_INTEGER || Number.isSafeInteger(v));
