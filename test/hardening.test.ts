@@ -3,13 +3,18 @@
  * matrix. Each test failed before its fix.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_AMOUNT } from '../src/index.js';
+import { type HoldResult, MAX_AMOUNT } from '../src/index.js';
 import { DRIVERS, posOf } from './support/drivers.js';
 import { uniq, useDb } from './support/suite.js';
 
 const HOUR = 3_600_000;
 /** ≥ 10^15: SQLite's JSON renders a REAL with 15 significant digits, so this one would drift. */
 const BIG = 1_234_567_890_123_451;
+
+function holdOf(r: HoldResult) {
+  if (r.outcome === 'insufficient') throw new Error('expected a hold');
+  return r.hold;
+}
 
 describe.each(DRIVERS)('hardening on $name', (driver) => {
   const t = useDb(driver);
@@ -43,7 +48,7 @@ describe.each(DRIVERS)('hardening on $name', (driver) => {
     expect(r).toMatchObject({ outcome: 'refunded', balance: BIG + 2 });
     expect(await t.db.ledger.allocations(r.entry.id)).toEqual([{ entryId: r.entry.id, lotId: g.entry.id, amount: -BIG, ord: 1 }]);
     const h = await t.db.ledger.hold({ account: a, amount: BIG - 1 });
-    const c = await t.db.ledger.capture({ holdId: h.hold!.id });
+    const c = await t.db.ledger.capture({ holdId: holdOf(h).id });
     expect(c).toMatchObject({ outcome: 'captured', balance: 3 });
     expect(await t.db.ledger.allocations(c.entry!.id)).toEqual([{ entryId: c.entry!.id, lotId: g.entry.id, amount: BIG - 1, ord: 1 }]);
     const adj = await t.db.ledger.adjust({ account: a, delta: -3, reason: 'correction' });
@@ -66,7 +71,7 @@ describe.each(DRIVERS)('hardening on $name', (driver) => {
       code: 'idempotency_conflict',
     });
     const again = await t.db.ledger.hold({ account: a, amount: 10, ttlMs: 1000, idempotencyKey: 'h' });
-    expect(again).toMatchObject({ outcome: 'replayed', hold: { id: first.hold!.id } });
+    expect(again).toMatchObject({ outcome: 'replayed', hold: { id: holdOf(first).id } });
   });
 
   it('keySpend and stats count captures as spend, net of their refunds', async () => {
@@ -74,7 +79,7 @@ describe.each(DRIVERS)('hardening on $name', (driver) => {
     const key = uniq('key');
     await t.db.ledger.grant({ account: a, amount: 1000 });
     const h = await t.db.ledger.hold({ account: a, amount: 300, keyId: key });
-    const c = await t.db.ledger.capture({ holdId: h.hold!.id, amount: 200 });
+    const c = await t.db.ledger.capture({ holdId: holdOf(h).id, amount: 200 });
     await t.db.ledger.refund({ entryId: c.entry!.id, amount: 150 });
     await t.db.ledger.debitIfCovers({ account: a, amount: 7, keyId: key });
     expect(await t.db.ledger.keySpend(key)).toEqual({ keyId: key, debited: 207, refunded: 150, net: 57, debits: 2, refunds: 1 });
@@ -84,7 +89,7 @@ describe.each(DRIVERS)('hardening on $name', (driver) => {
     try {
       await fresh.ledger.grant({ account: a, amount: 1000 });
       const h2 = await fresh.ledger.hold({ account: a, amount: 300 });
-      const c2 = await fresh.ledger.capture({ holdId: h2.hold!.id, amount: 200 });
+      const c2 = await fresh.ledger.capture({ holdId: holdOf(h2).id, amount: 200 });
       await fresh.ledger.refund({ entryId: c2.entry!.id, amount: 150 });
       expect(await fresh.ledger.stats()).toMatchObject({ granted: 1000, debited: 200, refunded: 150, outstanding: 950 });
     } finally {
