@@ -15,6 +15,7 @@ export type {
   ReleaseInput,
   SweepInput,
 } from './ledger.js';
+export type { LogDigest } from './digest.js';
 export { createLedger, Ledger } from './ledger.js';
 export * from './limits.js';
 export type { MigrateResult } from './migrate/index.js';

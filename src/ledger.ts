@@ -1,3 +1,4 @@
+import { digest, type LogDigest } from './digest.js';
 import { LedgerError } from './errors.js';
 import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
@@ -51,6 +52,7 @@ import {
   refundInput,
   releaseInput,
   sweepOptions,
+  verifyOptions,
 } from './validate.js';
 import { verify } from './verify.js';
 
@@ -380,9 +382,22 @@ export class Ledger {
     return stats(this.#ctx);
   }
 
-  /** The auditor: replays the log and reports every inconsistency it finds. */
-  verify(): Promise<VerifyReport> {
-    return verify(this.#ctx.runner, this.#ctx.ids);
+  /**
+   * The auditor: replays the log and reports every inconsistency it finds. With a `digest`
+   * from `digest()`, it also proves that none of the rows the digest covers was edited,
+   * deleted, inserted or reordered since (problem `digest_mismatch`).
+   */
+  verify(options?: { digest?: string }): Promise<VerifyReport> {
+    return guard(() => verify(this.#ctx.runner, this.#ctx.ids, parse(verifyOptions, options, 'verify') ?? {}));
+  }
+
+  /**
+   * A digest of the log as it stands (a SHA-256 chain over every row in commit order). Store
+   * it where the database's writers cannot reach, and pass it to `verify({ digest })` later.
+   * Reads the whole log once; writes nothing.
+   */
+  digest(): Promise<LogDigest> {
+    return guard(() => digest(this.#ctx.runner));
   }
 }
 

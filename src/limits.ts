@@ -36,6 +36,9 @@ export const ACCOUNT_FLOOR = 0;
 /** The auditor reads the log in pages of this many rows (bounded memory). */
 export const VERIFY_PAGE_ROWS = 5_000;
 
+/** `digest()` hashes the log in blocks of this many rows (part of the digest's definition: never change it for v1). */
+export const DIGEST_BLOCK_ROWS = 1_024;
+
 /** The auditor stops listing problems after this many (it still counts them). */
 export const VERIFY_MAX_PROBLEMS = 1_000;
 

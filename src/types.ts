@@ -188,6 +188,7 @@ export interface VerifyProblem {
     | 'lot_mismatch'
     | 'hold_mismatch'
     | 'allocation_mismatch'
+    | 'digest_mismatch'
     | 'corrupt_file';
   account?: string;
   entryId?: string;

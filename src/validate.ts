@@ -239,6 +239,8 @@ export const historyOptions = z
   })
   .optional();
 
+export const verifyOptions = z.strictObject({ digest: z.string().optional() }).optional();
+
 export const keySpendOptions = z.strictObject({ from: timestamp('from').optional(), to: timestamp('to').optional() }).optional();
 
 /** Which code a bad field gets: amounts and accounts have their own. */

@@ -1,3 +1,4 @@
+import { digestDifference, parseDigest } from './digest.js';
 import { num } from './entry.js';
 import type { Ids } from './ids.js';
 import { ACCOUNT_FLOOR, MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
@@ -194,7 +195,9 @@ async function* pages(runner: Runner, table: string, key: string[]): AsyncGenera
  * promise at the moment it ran, then compares the derived projections with the stored
  * ones and reports each difference.
  */
-export async function verify(runner: Runner, ids: Ids): Promise<VerifyReport> {
+export async function verify(runner: Runner, ids: Ids, options: { digest?: string } = {}): Promise<VerifyReport> {
+  // A malformed digest is misuse: refuse it before reading anything.
+  const expected = options.digest === undefined ? undefined : parseDigest(options.digest);
   const problems: VerifyProblem[] = [];
   let problemCount = 0;
   const report = publicIds(ids, (p: VerifyProblem) => {
@@ -205,6 +208,10 @@ export async function verify(runner: Runner, ids: Ids): Promise<VerifyReport> {
   // sees damage to every other page (indexes, projections, free lists).
   for (const message of await quickCheck(runner)) report({ code: 'corrupt_file', message });
   const d = await replayLog(runner, report);
+  if (expected !== undefined) {
+    const difference = await digestDifference(runner, expected);
+    if (difference !== null) report({ code: 'digest_mismatch', message: difference });
+  }
 
   const same = (a: unknown, b: unknown) => (a ?? null) === (b ?? null);
   for await (const r of pages(runner, 'credit_lot', ['id'])) {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type HoldResult, MAX_AMOUNT } from '../src/index.js';
-import { DRIVERS, posOf } from './support/drivers.js';
+import { DRIVERS, manualClock, posOf, type TestDb } from './support/drivers.js';
 import { uniq, useDb } from './support/suite.js';
 
 const HOUR = 3_600_000;
@@ -122,5 +122,74 @@ describe.each(DRIVERS)('hardening on $name', (driver) => {
     expect((await t.db.ledger.verify()).problems).toContainEqual(
       expect.objectContaining({ code: 'bad_delta', account: a, entryId: `ce_${holdExpiry?.pos}` }),
     );
+  });
+});
+
+describe.each(DRIVERS)('digest() and verify({ digest }) on $name', (driver) => {
+  /** A small ledger with a bit of everything, on its own database (verify reads the whole log). */
+  async function ledgerWithHistory() {
+    const clock = manualClock();
+    const db = await driver.open({ clock: clock.now });
+    const l = db.ledger;
+    await l.grant({ account: 'a', amount: 500, idempotencyKey: 'g1' });
+    await l.grant({ account: 'a', amount: 50, expiresAt: clock.now() + 1000 });
+    const d = await l.debitIfCovers({ account: 'a', amount: 120, keyId: 'key_1', model: 'm' });
+    await l.refund({ entryId: d.entry!.id, amount: 20 });
+    await l.grant({ account: 'b', amount: 9 });
+    await l.debitIfCovers({ account: 'b', amount: 4 });
+    await l.debitIfCovers({ account: 'b', amount: 3 });
+    return { db, clock };
+  }
+  const problemCodes = async (db: TestDb, digest?: string) =>
+    (await db.ledger.verify(digest === undefined ? undefined : { digest })).problems.map((p) => p.code);
+
+  it('proves the rows it covers unchanged, and keeps proving it as the log grows', async () => {
+    const { db } = await ledgerWithHistory();
+    try {
+      const d = await db.ledger.digest();
+      expect(d).toMatchObject({ entries: 7, through: 7 });
+      expect(d.digest).toMatch(/^v1\.7\.7\.[A-Za-z0-9_-]{43}$/);
+      expect(await db.ledger.digest()).toEqual(d); // deterministic
+      await db.ledger.debitIfCovers({ account: 'a', amount: 1 });
+      expect(await db.ledger.verify({ digest: d.digest })).toMatchObject({ ok: true, problemCount: 0 });
+      await expect(db.ledger.verify({ digest: 'v1.7.7.nope' })).rejects.toMatchObject({ code: 'invalid_argument' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  // What the replay alone cannot see: fields no invariant ties to the rest, and an account's
+  // newest rows removed whole (the head just moves back). The digest sees all of it.
+  const tamperings: [string, string][] = [
+    ['an idempotency key', "UPDATE credit_entry SET idempotency_key = 'g2' WHERE idempotency_key = 'g1'"],
+    ['a key id', "UPDATE credit_entry SET key_id = 'key_2' WHERE key_id = 'key_1'"],
+    ['a creation time', "UPDATE credit_entry SET created_at = created_at - 1 WHERE seq = 3 AND account = 'a'"],
+    ['a reason', "UPDATE credit_entry SET reason = 'x' WHERE account = 'b' AND seq = 1"],
+    ["an account's newest rows", "DELETE FROM credit_entry WHERE account = 'b' AND seq >= 2"],
+  ];
+  it.each(tamperings)('catches %s edited behind the library, which the replay alone does not', async (_what, sql) => {
+    const { db } = await ledgerWithHistory();
+    try {
+      const d = await db.ledger.digest();
+      await db.all(sql);
+      expect(await problemCodes(db)).toEqual([]);
+      expect(await problemCodes(db, d.digest)).toEqual(['digest_mismatch']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('catches rows swapped in commit order with their contents intact', async () => {
+    const { db } = await ledgerWithHistory();
+    try {
+      const d = await db.ledger.digest();
+      // b's two debits (positions 6 and 7) trade places: each row keeps every other field.
+      await db.all('UPDATE credit_entry SET pos = 100 WHERE pos = 6');
+      await db.all('UPDATE credit_entry SET pos = 6 WHERE pos = 7');
+      await db.all('UPDATE credit_entry SET pos = 7 WHERE pos = 100');
+      expect(await problemCodes(db, d.digest)).toContain('digest_mismatch');
+    } finally {
+      await db.close();
+    }
   });
 });
