@@ -1,4 +1,4 @@
-import { wrapDriverError } from '../errors.js';
+import { errorText, LedgerError, wrapDriverError } from '../errors.js';
 import type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './types.js';
 
 /** What better-sqlite3 and bun:sqlite have in common, reduced to what we use. */
@@ -9,6 +9,8 @@ export interface SyncStatement {
 
 export interface SyncDatabase {
   prepare(sql: string): SyncStatement;
+  /** The connection is inside a transaction (SQLite's autocommit is off). */
+  inTransaction(): boolean;
 }
 
 const STATEMENT_CACHE_MAX = 256;
@@ -32,24 +34,31 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     return s;
   };
   const all = (s: Statement) => prepare(s.sql).all(s.args);
-  const rollback = () => {
-    try {
-      prepare('ROLLBACK').run([]);
-    } catch {
-      // Already rolled back by SQLite (e.g. SQLITE_FULL aborts the transaction).
-    }
-  };
+  /**
+   * Any failure inside our transaction — the work or the COMMIT itself — rolls it back.
+   * SQLite keeps a transaction open when COMMIT fails (SQLITE_BUSY: it could be retried);
+   * left open, its writes would stay pending on this connection, be counted by the next
+   * call and be lost when the connection closes. A failed BEGIN opened nothing.
+   */
   const transaction = <T>(mode: 'BEGIN IMMEDIATE' | 'BEGIN', fn: () => T): T => {
     prepare(mode).run([]);
-    let result: T;
     try {
-      result = fn();
+      const result = fn();
+      prepare('COMMIT').run([]);
+      return result;
     } catch (e) {
-      rollback();
+      try {
+        prepare('ROLLBACK').run([]);
+      } catch {
+        // Already rolled back by SQLite (e.g. SQLITE_FULL aborts the transaction).
+      }
+      if (db.inTransaction()) {
+        throw new LedgerError('internal', `the ledger could not roll back its own failed transaction (${errorText(e)})`, undefined, {
+          cause: e,
+        });
+      }
       throw e;
     }
-    prepare('COMMIT').run([]);
-    return result;
   };
 
   /** Runs one unit; the caller provides the transaction when there is one. */
