@@ -1,5 +1,5 @@
 import { monotonicFactory } from 'ulid';
-import { LedgerError } from './errors.js';
+import { LedgerError, toLedgerError } from './errors.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
 import { adjust, planAdjust } from './ops/adjust.js';
@@ -192,7 +192,7 @@ export class Ledger {
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
   migrate(): Promise<MigrateResult> {
-    return migrate(this.#ctx.runner, this.#ctx.now);
+    return guard(() => migrate(this.#ctx.runner, this.#ctx.now));
   }
 
   grant(input: GrantInput): Promise<GrantResult> {
@@ -354,7 +354,7 @@ export class Ledger {
 
   /** Drops and re-derives every projection from the log. */
   rebuild(): Promise<RebuildReport> {
-    return rebuild(this.#ctx.runner);
+    return guard(() => rebuild(this.#ctx.runner));
   }
 
   getBalance(account: string): Promise<Balance> {
@@ -372,18 +372,26 @@ export class Ledger {
   }
 
   stats(): Promise<LedgerStats> {
-    return stats(this.#ctx);
+    return guard(() => stats(this.#ctx));
   }
 
   /** The auditor: replays the log and reports every inconsistency it finds. */
   verify(): Promise<VerifyReport> {
-    return verify(this.#ctx.runner);
+    return guard(() => verify(this.#ctx.runner));
   }
 }
 
-/** Validation throws synchronously inside; surface it as a rejected promise like the rest. */
+/**
+ * Every public method runs in here: validation throws synchronously inside and surfaces as a
+ * rejected promise like the rest, and nothing but a LedgerError escapes (anything else
+ * becomes `internal`, with the original as `cause`).
+ */
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  return fn();
+  try {
+    return await fn();
+  } catch (e) {
+    throw toLedgerError(e);
+  }
 }
 
 export function createLedger(db: AnySQLiteDatabase, options?: LedgerOptions): Ledger {

@@ -5,6 +5,7 @@
 import { Database } from 'bun:sqlite';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { createLedger, LedgerError } from '../../src/index.js';
+import { rebuildRace } from './races.js';
 import { decode } from './wire.js';
 
 const file = process.argv[2] ?? ':memory:';
@@ -59,6 +60,7 @@ async function handle(call: Call): Promise<unknown> {
     ({ client, ledger } = open());
     return;
   }
+  if (call.method === '__rebuildRace') return rebuildRace(ledger, call.args[0] as never);
   if (call.method === '__inAppTransaction') return inAppTransaction(call.args[0] as string, call.args.slice(1));
   if (call.method === '__createLedgerOnTx') {
     let out: unknown;
