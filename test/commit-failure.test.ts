@@ -154,3 +154,90 @@ describe.runIf(bunDriver !== undefined)('bun:sqlite: a COMMIT that fails with SQ
     }
   });
 });
+
+/**
+ * libSQL (`file:`): @libsql/client leaves a statement that failed with SQLITE_BUSY active on
+ * its connection. Until it is garbage collected, every COMMIT there fails and an autocommit
+ * write is acknowledged but not committed. Whoever hit the busy (the app's own statement on
+ * the shared client, or the ledger), every write the ledger reports must be committed.
+ */
+describe('libSQL file: after a SQLITE_BUSY on the shared client', () => {
+  it('what the ledger reports written is committed (another connection sees it); the client recovers', async () => {
+    const { createClient } = await import('@libsql/client');
+    const { drizzle: drizzleLibsql } = await import('drizzle-orm/libsql');
+    const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
+    const url = `file:${join(dir, 'ledger.db')}`;
+    const client = createClient({ url });
+    const other = createClient({ url });
+    try {
+      await client.execute('PRAGMA journal_mode = WAL');
+      await client.execute('PRAGMA busy_timeout = 50'); // the app's own choice; the ledger keeps it
+      await client.execute('CREATE TABLE app_order (id INTEGER PRIMARY KEY)');
+      let now = 1_700_000_000_000;
+      const ledger = createLedger(drizzleLibsql(client), { clock: () => now });
+      await ledger.migrate();
+      await ledger.grant({ account: 'a', amount: 10, expiresAt: now + 1_000 });
+
+      // Another connection holds the write lock; the app's own INSERT on the shared client
+      // gives up with SQLITE_BUSY, and its statement stays active on that connection.
+      const tx = await other.transaction('write');
+      await expect(client.execute('INSERT INTO app_order (id) VALUES (1)')).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      await tx.rollback();
+      tx.close();
+
+      // A sweep of one lapsed lot is a single-statement write.
+      now += 2_000;
+      const seen = async () => Number((await other.execute("SELECT COUNT(*) AS n FROM credit_entry WHERE kind = 'expire'")).rows[0]?.n);
+      let reported = 0;
+      for (let i = 0; i < 3 && reported === 0; i++) {
+        const r = await ledger.sweep().catch((e: unknown) => {
+          expect(e).toMatchObject({ code: 'busy' }); // refused loudly: nothing written
+          return undefined;
+        });
+        reported += r?.lotsExpired ?? 0;
+        expect(await seen(), 'every expire row the ledger reported is committed').toBe(reported);
+      }
+      expect(reported).toBe(1);
+      // A later multi-statement write works and is committed.
+      expect(await ledger.grant({ account: 'a', amount: 5, expiresAt: now + 1_000 })).toMatchObject({ outcome: 'granted' });
+      expect(Number((await other.execute("SELECT COUNT(*) AS n FROM credit_entry WHERE kind = 'grant'")).rows[0]?.n)).toBe(2);
+    } finally {
+      client.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('runner: a single-statement write on such a connection is refused (busy) rather than acknowledged uncommitted', async () => {
+    const { createClient } = await import('@libsql/client');
+    const { libsqlRunner } = await import('../src/runner/libsql.js');
+    const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
+    const url = `file:${join(dir, 'ledger.db')}`;
+    const client = createClient({ url });
+    const other = createClient({ url });
+    try {
+      await client.execute('PRAGMA journal_mode = WAL');
+      await client.execute('PRAGMA busy_timeout = 50');
+      await client.execute('CREATE TABLE t (x INTEGER)');
+      const runner = libsqlRunner(client);
+      const tx = await other.transaction('write');
+      await expect(client.execute('INSERT INTO t (x) VALUES (0)')).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      await tx.rollback();
+      tx.close();
+      const committed = async () => (await other.execute('SELECT x FROM t ORDER BY x')).rows.map((r) => Number(r.x));
+      const acknowledged: number[] = [];
+      for (const x of [1, 2]) {
+        const r = await runner.write({ primary: { sql: 'INSERT INTO t (x) VALUES (?) RETURNING x', args: [x] } }).catch((e: unknown) => {
+          expect(e).toMatchObject({ code: 'busy' });
+          return undefined;
+        });
+        if (r !== undefined) acknowledged.push(x);
+        expect(await committed(), `after writing ${x}`).toEqual(acknowledged);
+      }
+      expect(acknowledged).toContain(2); // recovered
+    } finally {
+      client.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
