@@ -74,13 +74,32 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     return { rows, explain, after: (unit.after ?? []).map(all) };
   };
 
+  /** Reads inside a transaction the app opened run in it (one snapshot already); writes are refused. */
   const readAll = (statements: readonly Statement[]): Row[][] =>
-    statements.length === 1 ? [all(statements[0] as Statement)] : transaction('BEGIN', () => statements.map(all));
+    statements.length === 1 || db.inTransaction() ? statements.map(all) : transaction('BEGIN', () => statements.map(all));
+
+  /**
+   * A write inside a transaction the app opened on this connection (drizzle's
+   * `db.transaction`, a BEGIN) would become part of it: acknowledged now, undone by the
+   * app's rollback. One property read (sqlite3_get_autocommit), before anything is sent.
+   */
+  const refuseInsideAppTransaction = () => {
+    if (db.inTransaction()) {
+      throw new LedgerError(
+        'in_transaction',
+        'the connection is inside a transaction the app opened (db.transaction or BEGIN): the ledger commits each ' +
+          "operation as its own atomic unit and cannot join it (the app's rollback would undo a write the ledger " +
+          'reported). Call the ledger outside the transaction; to make your own statements atomic with a ledger ' +
+          "operation, pass them in that operation's `with` option",
+      );
+    }
+  };
 
   return {
     driver,
     async write(unit) {
       try {
+        refuseInsideAppTransaction();
         if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined) {
           const rows = all(unit.primary);
           if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [], after: [] };
@@ -95,6 +114,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     },
     async writeMany(units) {
       try {
+        refuseInsideAppTransaction();
         return transaction('BEGIN IMMEDIATE', () => units.map(runUnit));
       } catch (e) {
         wrapDriverError(e);
@@ -109,6 +129,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     },
     async exec(statements) {
       try {
+        refuseInsideAppTransaction();
         transaction('BEGIN IMMEDIATE', () => {
           for (const s of statements) db.prepare(s.sql).run(s.args);
         });
