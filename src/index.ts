@@ -1,3 +1,4 @@
+export type { LogDigest } from './digest.js';
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
 export type {
   AdjustInput,
@@ -15,7 +16,6 @@ export type {
   ReleaseInput,
   SweepInput,
 } from './ledger.js';
-export type { LogDigest } from './digest.js';
 export { createLedger, Ledger } from './ledger.js';
 export * from './limits.js';
 export type { MigrateResult } from './migrate/index.js';

@@ -1,5 +1,5 @@
 import { digest, type LogDigest } from './digest.js';
-import { LedgerError } from './errors.js';
+import { LedgerError, toLedgerError } from './errors.js';
 import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
@@ -199,7 +199,7 @@ export class Ledger {
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
   migrate(): Promise<MigrateResult> {
-    return migrate(this.#ctx.runner, this.#ctx.now);
+    return guard(() => migrate(this.#ctx.runner, this.#ctx.now));
   }
 
   grant(input: GrantInput): Promise<GrantResult> {
@@ -361,7 +361,7 @@ export class Ledger {
 
   /** Drops and re-derives every projection from the log. */
   rebuild(): Promise<RebuildReport> {
-    return rebuild(this.#ctx.runner, this.#ctx.ids);
+    return guard(() => rebuild(this.#ctx.runner, this.#ctx.ids));
   }
 
   getBalance(account: string): Promise<Balance> {
@@ -379,7 +379,7 @@ export class Ledger {
   }
 
   stats(): Promise<LedgerStats> {
-    return stats(this.#ctx);
+    return guard(() => stats(this.#ctx));
   }
 
   /**
@@ -401,9 +401,17 @@ export class Ledger {
   }
 }
 
-/** Validation throws synchronously inside; surface it as a rejected promise like the rest. */
+/**
+ * Every public method runs in here: validation throws synchronously inside and surfaces as a
+ * rejected promise like the rest, and nothing but a LedgerError escapes (anything else
+ * becomes `internal`, with the original as `cause`).
+ */
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  return fn();
+  try {
+    return await fn();
+  } catch (e) {
+    throw toLedgerError(e);
+  }
 }
 
 export function createLedger(db: AnySQLiteDatabase, options?: LedgerOptions): Ledger {

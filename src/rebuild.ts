@@ -1,3 +1,4 @@
+import { num } from './entry.js';
 import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
 import type { Runner, Statement } from './runner/index.js';
@@ -7,6 +8,32 @@ import { publicIds, replayLog } from './verify.js';
 /** D1 binds at most 100 parameters a statement; stay under it for every driver. */
 const MAX_PARAMS = 96;
 const REBUILD_ATTEMPTS = 5;
+/** Pause before attempt n+1: 5, 20, 80, 320 ms (with jitter), so a burst of writes can pass. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 5 * 4 ** (attempt - 1) * (0.5 + Math.random())));
+
+/** The guard's abort, as every driver words it (better-sqlite3, bun, libSQL, D1 prefix or suffix it). */
+const GUARD_ABORT = /CHECK constraint failed:\s*credit_unit_not_applied\b/i;
+
+function messages(e: unknown): string {
+  const out: string[] = [];
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    out.push(c instanceof Error ? c.message : String(c));
+  }
+  return out.join(' | ');
+}
+
+/**
+ * Did the atomic write fail because a writer appended to the log since the replay? Known
+ * failures (LedgerErrors: busy, readonly, storage full…) are not; the guard's own abort is;
+ * for any other error the log's highest rowid decides, so an abort worded in a way we do
+ * not know is still recognised.
+ */
+async function raced(runner: Runner, lastRowid: number, e: unknown): Promise<boolean> {
+  if (e instanceof LedgerError) return false;
+  if (GUARD_ABORT.test(messages(e))) return true;
+  const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
+  return num(top?.r) !== lastRowid;
+}
 
 export interface RebuildReport {
   lots: number;
@@ -33,12 +60,14 @@ function inserts(table: string, columns: string[], rows: unknown[][]): Statement
 
 /**
  * Drops and re-derives every projection (lots, holds) from the log alone, in
- * one atomic unit. The first statement aborts the unit (a NOT NULL violation) if the log
+ * one atomic unit. The first statement aborts the unit (credit_unit_guard's CHECK) if the log
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
- * rebuild then replays again.
+ * rebuild then waits a little and replays again, and after REBUILD_ATTEMPTS says `busy`.
  */
 export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> {
+  let last: unknown;
   for (let attempt = 1; attempt <= REBUILD_ATTEMPTS; attempt++) {
+    if (attempt > 1) await backoff(attempt - 1);
     const problems: VerifyProblem[] = [];
     const d = await replayLog(
       runner,
@@ -46,8 +75,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
     );
     const statements: Statement[] = [
       {
-        sql: `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, created_at)
-              SELECT NULL, '', 0, 0, 0, 0, 0 WHERE (SELECT COALESCE(MAX(rowid), 0) FROM credit_entry) <> ?`,
+        sql: 'INSERT INTO credit_unit_guard (ok) SELECT 0 WHERE (SELECT COALESCE(MAX(pos), 0) FROM credit_entry) <> ?',
         args: [d.lastRowid],
       },
       { sql: 'DELETE FROM credit_lot', args: [] },
@@ -84,10 +112,16 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
     try {
       await runner.exec(statements);
     } catch (e) {
-      if (/NOT NULL constraint failed: credit_lot\.id/i.test(String((e as Error)?.message ?? e)) && attempt < REBUILD_ATTEMPTS) continue;
-      throw e;
+      if (!(await raced(runner, d.lastRowid, e))) throw e;
+      last = e;
+      continue;
     }
     return { lots: d.lots.size, holds: d.holds.size, allocations: d.allocations, entries: d.entries, problems };
   }
-  throw new LedgerError('busy', `rebuild: the log kept growing during ${REBUILD_ATTEMPTS} attempts; retry when writes are quieter`);
+  throw new LedgerError(
+    'busy',
+    `rebuild: the log kept growing during ${REBUILD_ATTEMPTS} attempts; retry when writes are quieter`,
+    { attempts: REBUILD_ATTEMPTS },
+    { cause: last },
+  );
 }

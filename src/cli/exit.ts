@@ -6,7 +6,9 @@
  * - 2  a LedgerError (misuse, bad input, missing schema …): nothing was written
  * - 3  `verify` found problems
  * - 64 usage error (unknown command or option, missing argument), as in sysexits' EX_USAGE
- * - 70 an unexpected failure that is not a LedgerError (EX_SOFTWARE), e.g. an unreadable file
+ * - 70 an unexpected failure (EX_SOFTWARE): an error that is not a LedgerError (e.g. an
+ *      unreadable file) or a LedgerError with code `internal` (the driver failed in a way the
+ *      ledger does not know)
  */
 export const EXIT = {
   ok: 0,

@@ -59,7 +59,7 @@ async function run(cmd: Command, handler: (ledger: Ledger) => Promise<commands.O
         if (e.code === 'schema_missing' && !e.message.includes('drizzle-credits migrate'))
           process.stderr.write('hint: run `drizzle-credits migrate` against this database first\n');
       }
-      process.exitCode = EXIT.ledgerError;
+      process.exitCode = e.code === 'internal' ? EXIT.internal : EXIT.ledgerError;
     } else {
       const message = e instanceof Error ? e.message : String(e);
       if (opts.json) process.stdout.write(`${json({ error: { code: 'internal', message } })}\n`);

@@ -5,6 +5,7 @@ import type { Row, Runner } from './types.js';
 /** better-sqlite3: `all()` throws on statements that return no data, so use `run()` there. */
 export function betterSqlite3Runner(client: BetterSqlite3.Database): Runner {
   const db: SyncDatabase = {
+    inTransaction: () => client.inTransaction,
     prepare(sql) {
       const stmt = client.prepare(sql);
       if (stmt.reader) return { all: (args) => stmt.all(...args) as Row[], run: (args) => void stmt.run(...args) };

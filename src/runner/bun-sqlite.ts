@@ -3,6 +3,7 @@ import type { Row, Runner } from './types.js';
 
 /** The part of bun:sqlite's Database we use (typed here: `bun:sqlite` cannot load in Node). */
 export interface BunSqliteClient {
+  readonly inTransaction: boolean;
   prepare(sql: string): {
     all(...args: unknown[]): unknown[];
     run(...args: unknown[]): unknown;
@@ -11,6 +12,7 @@ export interface BunSqliteClient {
 
 export function bunSqliteRunner(client: BunSqliteClient): Runner {
   const db: SyncDatabase = {
+    inTransaction: () => client.inTransaction,
     prepare(sql) {
       const stmt = client.prepare(sql);
       return {

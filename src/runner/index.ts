@@ -11,12 +11,35 @@ export type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './typ
 // biome-ignore lint/suspicious/noExplicitAny: drizzle's own generic for "any SQLite driver".
 export type AnySQLiteDatabase = BaseSQLiteDatabase<'sync' | 'async', any, any, any>;
 
+const ENTITY_KIND = Symbol.for('drizzle:entityKind');
+
+/** Drizzle's `tx` objects are all subclasses of SQLiteTransaction (entity kinds, as drizzle's own `is()` checks). */
+function isDrizzleTransaction(db: unknown): boolean {
+  try {
+    for (let c = (db as { constructor?: unknown } | null)?.constructor; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+      if ((c as unknown as Record<symbol, unknown>)[ENTITY_KIND] === 'SQLiteTransaction') return true;
+    }
+  } catch {
+    // A hostile object: not a transaction we can recognise; the checks below refuse it.
+  }
+  return false;
+}
+
 /**
  * Pick the runner from the Drizzle handle the app injected. Driver modules are never
  * imported here (loading `drizzle-orm/better-sqlite3` loads the native driver, and
  * `bun:sqlite` breaks Node): detection looks at `resultKind`, `batch` and the client.
  */
 export function runnerFor(db: AnySQLiteDatabase): Runner {
+  if (isDrizzleTransaction(db)) {
+    throw new LedgerError(
+      'in_transaction',
+      'createLedger was given a Drizzle transaction (tx): pass the root db, the result of drizzle(client). The ledger ' +
+        'commits each operation as its own atomic unit and cannot join a transaction the app opened; to make your own ' +
+        "statements atomic with a ledger operation, pass them in that operation's `with` option, e.g. " +
+        'ledger.debitIfCovers(input, { with: [db.insert(orders).values(…)] })',
+    );
+  }
   const client = (db as unknown as { $client?: unknown }).$client as Record<string, unknown> | undefined;
   if (client === undefined || client === null) {
     throw new LedgerError(

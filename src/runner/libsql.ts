@@ -34,12 +34,34 @@ export function libsqlRunner(client: Client): Runner {
     const current = Number(rs.rows[0]?.[0] ?? 0);
     if (current === 0) await client.execute(`PRAGMA busy_timeout = ${LIBSQL_FILE_BUSY_TIMEOUT_MS}`);
   };
+  /**
+   * On a local file, a statement that failed with SQLITE_BUSY stays active on the client's
+   * connection (it could be retried, and nothing resets it until it is garbage collected):
+   * every later COMMIT on that connection then fails ("SQL statements in progress"), and an
+   * autocommit write there is acknowledged but not committed. So after a busy we hand that
+   * connection to a transaction, which makes the client open a fresh one, and roll it back.
+   */
+  const recycleIfBusy = async (e: unknown) => {
+    if (!local) return;
+    const code = String((e as { code?: unknown })?.code ?? '');
+    if (!/^SQLITE_(BUSY|LOCKED)/.test(code) && !/SQLITE_BUSY|database is locked/i.test(String((e as Error)?.message))) return;
+    try {
+      (await client.transaction('deferred')).close();
+    } catch {
+      // A closed client: nothing to recycle.
+    }
+  };
   const batch = async (statements: readonly Statement[], mode: 'write' | 'read'): Promise<Row[][]> => {
     try {
       if (local) await ensureBusyTimeout();
-      if (statements.length === 1) return [rowsOf(await client.execute(toLibsql(statements[0] as Statement)))];
+      // A lone write on a local file still goes in a BEGIN … COMMIT batch: in autocommit, on a
+      // connection where a statement was left active (see recycleIfBusy; the app's own
+      // statements share the connection), it would be acknowledged without being committed.
+      if (statements.length === 1 && (mode === 'read' || !local))
+        return [rowsOf(await client.execute(toLibsql(statements[0] as Statement)))];
       return (await client.batch(statements.map(toLibsql), mode)).map(rowsOf);
     } catch (e) {
+      await recycleIfBusy(e);
       wrapDriverError(e);
     }
   };
@@ -57,6 +79,7 @@ export function libsqlRunner(client: Client): Runner {
         if (local) await ensureBusyTimeout();
         await client.batch(statements.map(toLibsql), 'write');
       } catch (e) {
+        await recycleIfBusy(e);
         wrapDriverError(e);
       }
     },

@@ -1,4 +1,4 @@
-import { wrapDriverError } from '../errors.js';
+import { errorText, LedgerError, wrapDriverError } from '../errors.js';
 import type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './types.js';
 
 /** What better-sqlite3 and bun:sqlite have in common, reduced to what we use. */
@@ -9,6 +9,8 @@ export interface SyncStatement {
 
 export interface SyncDatabase {
   prepare(sql: string): SyncStatement;
+  /** The connection is inside a transaction (SQLite's autocommit is off). */
+  inTransaction(): boolean;
 }
 
 const STATEMENT_CACHE_MAX = 256;
@@ -32,24 +34,31 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     return s;
   };
   const all = (s: Statement) => prepare(s.sql).all(s.args);
-  const rollback = () => {
-    try {
-      prepare('ROLLBACK').run([]);
-    } catch {
-      // Already rolled back by SQLite (e.g. SQLITE_FULL aborts the transaction).
-    }
-  };
+  /**
+   * Any failure inside our transaction — the work or the COMMIT itself — rolls it back.
+   * SQLite keeps a transaction open when COMMIT fails (SQLITE_BUSY: it could be retried);
+   * left open, its writes would stay pending on this connection, be counted by the next
+   * call and be lost when the connection closes. A failed BEGIN opened nothing.
+   */
   const transaction = <T>(mode: 'BEGIN IMMEDIATE' | 'BEGIN', fn: () => T): T => {
     prepare(mode).run([]);
-    let result: T;
     try {
-      result = fn();
+      const result = fn();
+      prepare('COMMIT').run([]);
+      return result;
     } catch (e) {
-      rollback();
+      try {
+        prepare('ROLLBACK').run([]);
+      } catch {
+        // Already rolled back by SQLite (e.g. SQLITE_FULL aborts the transaction).
+      }
+      if (db.inTransaction()) {
+        throw new LedgerError('internal', `the ledger could not roll back its own failed transaction (${errorText(e)})`, undefined, {
+          cause: e,
+        });
+      }
       throw e;
     }
-    prepare('COMMIT').run([]);
-    return result;
   };
 
   /** Runs one unit; the caller provides the transaction when there is one. */
@@ -65,13 +74,32 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     return { rows, explain, after: (unit.after ?? []).map(all) };
   };
 
+  /** Reads inside a transaction the app opened run in it (one snapshot already); writes are refused. */
   const readAll = (statements: readonly Statement[]): Row[][] =>
-    statements.length === 1 ? [all(statements[0] as Statement)] : transaction('BEGIN', () => statements.map(all));
+    statements.length === 1 || db.inTransaction() ? statements.map(all) : transaction('BEGIN', () => statements.map(all));
+
+  /**
+   * A write inside a transaction the app opened on this connection (drizzle's
+   * `db.transaction`, a BEGIN) would become part of it: acknowledged now, undone by the
+   * app's rollback. One property read (sqlite3_get_autocommit), before anything is sent.
+   */
+  const refuseInsideAppTransaction = () => {
+    if (db.inTransaction()) {
+      throw new LedgerError(
+        'in_transaction',
+        'the connection is inside a transaction the app opened (db.transaction or BEGIN): the ledger commits each ' +
+          "operation as its own atomic unit and cannot join it (the app's rollback would undo a write the ledger " +
+          'reported). Call the ledger outside the transaction; to make your own statements atomic with a ledger ' +
+          "operation, pass them in that operation's `with` option",
+      );
+    }
+  };
 
   return {
     driver,
     async write(unit) {
       try {
+        refuseInsideAppTransaction();
         if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined) {
           const rows = all(unit.primary);
           if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [], after: [] };
@@ -86,6 +114,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     },
     async writeMany(units) {
       try {
+        refuseInsideAppTransaction();
         return transaction('BEGIN IMMEDIATE', () => units.map(runUnit));
       } catch (e) {
         wrapDriverError(e);
@@ -100,6 +129,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     },
     async exec(statements) {
       try {
+        refuseInsideAppTransaction();
         transaction('BEGIN IMMEDIATE', () => {
           for (const s of statements) db.prepare(s.sql).run(s.args);
         });
