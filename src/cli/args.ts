@@ -1,25 +1,85 @@
 /**
  * Strict parsing of command-line arguments into what the ledger takes. The CLI never
- * guesses: a number, duration or date that does not match its syntax exactly is handed to
- * the ledger as NaN, so the library's own validation rejects it with its own code
- * (`invalid_amount` for amounts, `invalid_argument` for the rest), and the message says
- * what was typed and what was expected.
+ * guesses, and it checks every number it is given before the ledger is called: a value
+ * whose syntax or range is wrong is rejected here, with the code the library gives that
+ * field (`invalid_amount` for amounts and deltas, `invalid_argument` for the rest), the
+ * field's name in `details.field`, and a message that says what was typed and what the
+ * field accepts. Nothing is written. What only the ledger can decide (an expiry that is
+ * not after its clock's now, a cursor, entry kinds) is left to it; `explainInput` adds
+ * what was typed to its message.
+ *
+ * Numbers are plain decimal digits: no `+`, fraction, exponent (`1e3`), hex (`0x10`),
+ * separators or leading zeros. Exponent and hex forms are rejected rather than read,
+ * because a float formatter writes fractions and rounded values the same way
+ * (`1e-3`, `9.007199254740993e15`), and an amount that was rounded must fail, not post.
  */
-import { type EntryKind, isLedgerError, LedgerError } from '../index.js';
+import {
+  type EntryKind,
+  EXPIRING_MAX_WINDOW_MS,
+  HISTORY_MAX_LIMIT,
+  HOLD_MAX_TTL_MS,
+  isLedgerError,
+  LedgerError,
+  MAX_AMOUNT,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  SWEEP_BATCH_MAX,
+} from '../index.js';
+import { isoTime, MAX_DATE_MS } from './format.js';
 
-const INTEGER = /^-?(0|[1-9][0-9]*)$/;
+/** A whole number in plain decimal digits, optionally negative ("-0" is not one). */
+const INTEGER = /^(0|-?[1-9][0-9]*)$/;
 
-/** "100" → 100; "-5" → -5 (the ledger decides whether a sign is allowed); "1.5", "1e3", "abc", "" → NaN. */
-export function parseInteger(raw: string): number {
-  return INTEGER.test(raw) ? Number(raw) : Number.NaN;
+/** Throws what the library would: its code for the field, the field, what was typed. */
+function reject(field: string, raw: string, expected: string, syntax?: string): never {
+  const code = field === 'amount' || field === 'delta' ? 'invalid_amount' : 'invalid_argument';
+  const got = `got ${JSON.stringify(raw)}${syntax === undefined ? '' : `; ${syntax}`}`;
+  throw new LedgerError(code, `${field} must be ${expected} (${got})`, { field });
 }
+
+const DIGITS = 'write plain decimal digits, e.g. 100: no sign, fraction, exponent, hex or leading zero';
+const SIGNED_DIGITS = 'write plain decimal digits with an optional minus, e.g. 50 or -20: no "+", fraction, exponent, hex or leading zero';
+
+/** A whole number from `min` to `max` (and not 0 when `nonZero`). */
+function whole(field: string, raw: string, min: number, max: number, o: { nonZero?: boolean; expected?: string } = {}): number {
+  const expected = o.expected ?? `a whole number from ${min} to ${max}${o.nonZero ? ', not 0' : ''}`;
+  if (!INTEGER.test(raw)) reject(field, raw, expected, min < 0 ? SIGNED_DIGITS : DIGITS);
+  const n = Number(raw); // beyond 2^53 this rounds, but only to another number beyond the range
+  if (n < min || n > max || (o.nonZero && n === 0)) reject(field, raw, expected);
+  return n;
+}
+
+/** An amount: "100" → 100; 1 … 2^53-1. */
+export const parseAmount = (raw: string): number => whole('amount', raw, 1, MAX_AMOUNT);
+
+/** A signed adjustment: "50", "-20"; ±(2^53-1), not 0. */
+export const parseDelta = (raw: string): number => whole('delta', raw, -MAX_AMOUNT, MAX_AMOUNT, { nonZero: true });
+
+/** A lot priority, 0 … 100. */
+export const parsePriority = (raw: string): number =>
+  whole('priority', raw, PRIORITY_MIN, PRIORITY_MAX, {
+    expected: `a whole number from ${PRIORITY_MIN} (drawn first) to ${PRIORITY_MAX}`,
+  });
+
+/** Lots or holds per sweep transaction, 1 … 5000. */
+export const parseBatchSize = (raw: string): number => whole('batchSize', raw, 1, SWEEP_BATCH_MAX);
+
+/** History page size, 1 … 1000. */
+export const parseLimit = (raw: string): number => whole('limit', raw, 1, HISTORY_MAX_LIMIT);
 
 /** `parse(raw)`, or undefined when the option was not given. */
 export const optional = <T>(raw: string | undefined, parse: (raw: string) => T): T | undefined =>
   raw === undefined ? undefined : parse(raw);
 
 const DURATION = /^(0|[1-9][0-9]*)(ms|s|m|h|d)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+  ['ms', 1],
+] as const;
+const UNIT_MS: Record<string, number> = Object.fromEntries(UNITS);
 
 /** "1500" or "1500ms" → 1500; "30s", "15m", "2h", "7d" → milliseconds; "1.5h", "2 h", "1w", "" → NaN. */
 export function parseDuration(raw: string): number {
@@ -27,6 +87,26 @@ export function parseDuration(raw: string): number {
   if (m === null) return Number.NaN;
   return Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? Number.NaN);
 }
+
+/** 2_592_000_000 → "30d": a duration in its largest whole unit. */
+export function durationText(ms: number): string {
+  const [unit, size] = UNITS.find(([, size]) => ms % size === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}
+
+function duration(field: string, raw: string, max: number): number {
+  const expected = `a duration from 1ms to ${durationText(max)}`;
+  const ms = parseDuration(raw);
+  if (Number.isNaN(ms)) reject(field, raw, expected, 'write milliseconds or a whole number with a unit: 500ms, 30s, 15m, 2h, 7d');
+  if (ms < 1 || ms > max) reject(field, raw, expected);
+  return ms;
+}
+
+/** A hold's lifetime (`--ttl`): 1ms … 30d. */
+export const parseTtl = (raw: string): number => duration('ttlMs', raw, HOLD_MAX_TTL_MS);
+
+/** The window of `expiring --within`: 1ms … 3650d. */
+export const parseWithin = (raw: string): number => duration('withinMs', raw, EXPIRING_MAX_WINDOW_MS);
 
 // Date, or date and time with a mandatory zone (Z or ±hh:mm): a zoneless time would mean
 // "local time of whichever machine runs the command", which a ledger should not guess.
@@ -60,6 +140,29 @@ export function parseTimestamp(raw: string): number {
 
 const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
+/**
+ * A lot's expiry (`--expires-at`), from the epoch to the latest time a JavaScript date can
+ * show (8640000000000000, +275760-09-13): the CLI prints the expiry it wrote, so it
+ * refuses one it could not print. Whether it is after now is the ledger's to say.
+ */
+export function parseExpiresAt(raw: string): number {
+  const ms = parseTimestamp(raw);
+  if (Number.isNaN(ms))
+    reject(
+      'expiresAt',
+      raw,
+      'a valid time',
+      'write milliseconds since the epoch or an ISO 8601 date: 2030-01-31 (UTC midnight) or 2030-01-31T12:00:00Z (zone required)',
+    );
+  if (ms < 0 || ms > MAX_DATE_MS)
+    reject(
+      'expiresAt',
+      raw,
+      `a time from 0 (${isoTime(0)}) to ${MAX_DATE_MS} (${isoTime(MAX_DATE_MS)}, the latest a JavaScript date can hold)`,
+    );
+  return ms;
+}
+
 /** "grant, debit" → ['grant', 'debit']; the ledger validates the names. */
 export function parseKinds(raw: string): EntryKind[] {
   return raw
@@ -68,39 +171,19 @@ export function parseKinds(raw: string): EntryKind[] {
     .filter((k) => k.length > 0) as EntryKind[];
 }
 
-const DURATION_SYNTAX = 'milliseconds or a duration such as 500ms, 30s, 15m, 2h, 7d';
-
-/** What each typed field must look like, told when what was typed does not. */
-const SYNTAX: Record<string, { ok: (raw: string) => boolean; expected: string }> = {
-  amount: { ok: (raw) => INTEGER.test(raw), expected: 'a whole number of the smallest unit, digits only, e.g. 100' },
-  delta: { ok: (raw) => INTEGER.test(raw), expected: 'a whole number of the smallest unit, digits only, e.g. 100' },
-  expiresAt: {
-    ok: (raw) => !Number.isNaN(parseTimestamp(raw)),
-    expected: 'milliseconds since the epoch or an ISO 8601 date, e.g. 2030-01-31 (UTC midnight) or 2030-01-31T12:00:00Z (zone required)',
-  },
-  ttlMs: { ok: (raw) => DURATION.test(raw), expected: DURATION_SYNTAX },
-  withinMs: { ok: (raw) => DURATION.test(raw), expected: DURATION_SYNTAX },
-  priority: { ok: (raw) => INTEGER.test(raw), expected: 'a whole number from 0 (drawn first) to 100' },
-  batchSize: { ok: (raw) => INTEGER.test(raw), expected: 'a whole number' },
-  limit: { ok: (raw) => INTEGER.test(raw), expected: 'a whole number' },
-};
-
 /**
- * Runs a ledger call; when the ledger rejects a field the user typed (`amount`, `delta`,
- * `limit`, `ttlMs` …), the message says what was typed and, when its syntax was wrong,
- * what is expected. Code and details stay the library's.
+ * Runs a ledger call; when the ledger rejects a field the user typed (an expiry that is not
+ * after now, a cursor, entry kinds), its message is followed by what was typed. Code and
+ * details stay the library's.
  */
 export async function explainInput<T>(typed: Record<string, string | undefined>, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (e) {
     const field = isLedgerError(e) ? e.details?.field : undefined;
-    const raw = typeof field === 'string' ? typed[field] : undefined;
-    if (isLedgerError(e) && typeof field === 'string' && raw !== undefined) {
-      const syntax = SYNTAX[field];
-      const hint = syntax !== undefined && (!syntax.ok(raw) || e.code === 'invalid_amount') ? `; expected ${syntax.expected}` : '';
-      throw new LedgerError(e.code, `${e.message} (got ${JSON.stringify(raw)}${hint})`, e.details, { cause: e });
-    }
+    const raw = typeof field === 'string' ? typed[field.split('.')[0] ?? field] : undefined; // kinds.0 → kinds
+    if (isLedgerError(e) && raw !== undefined)
+      throw new LedgerError(e.code, `${e.message} (got ${JSON.stringify(raw)})`, e.details, { cause: e });
     throw e;
   }
 }

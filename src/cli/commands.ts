@@ -1,10 +1,23 @@
 /**
  * One handler per command: call the ledger, decide the exit code, describe the result.
- * Handlers do not print and do not open databases (main.ts and open.ts do; the sweep
- * progress bar is handed in by main.ts).
+ * Handlers parse what was typed (args.ts) before they call the ledger, so a bad value is
+ * rejected before anything is written. They do not print and do not open databases
+ * (program.ts and open.ts do; the sweep progress bar is handed in by program.ts).
  */
 import type { DebitResult, Entry, Hold, Ledger, SweepInput } from '../index.js';
-import { explainInput, optional, parseDuration, parseInteger, parseKinds, parseTimestamp } from './args.js';
+import {
+  explainInput,
+  optional,
+  parseAmount,
+  parseBatchSize,
+  parseDelta,
+  parseExpiresAt,
+  parseKinds,
+  parseLimit,
+  parsePriority,
+  parseTtl,
+  parseWithin,
+} from './args.js';
 import { EXIT, type ExitCode } from './exit.js';
 import {
   allocationsTable,
@@ -84,16 +97,15 @@ export async function grant(
   amount: string,
   o: { idempotencyKey?: string; reason?: string; expiresAt?: string; priority?: string },
 ): Promise<Output> {
-  const r = await explainInput({ amount, expiresAt: o.expiresAt, priority: o.priority }, () =>
-    ledger.grant({
-      account,
-      amount: parseInteger(amount),
-      idempotencyKey: o.idempotencyKey,
-      reason: o.reason,
-      expiresAt: optional(o.expiresAt, parseTimestamp),
-      priority: optional(o.priority, parseInteger),
-    }),
-  );
+  const input = {
+    account,
+    amount: parseAmount(amount),
+    idempotencyKey: o.idempotencyKey,
+    reason: o.reason,
+    expiresAt: optional(o.expiresAt, parseExpiresAt),
+    priority: optional(o.priority, parsePriority),
+  };
+  const r = await explainInput({ expiresAt: o.expiresAt }, () => ledger.grant(input));
   const lot: [string, number | string][] = [];
   if (r.entry.priority !== null) lot.push(['lot priority', r.entry.priority]);
   if (r.entry.expiresAt !== null) lot.push(['lot expires', isoTime(r.entry.expiresAt)]);
@@ -106,10 +118,11 @@ export async function debit(
   amount: string,
   o: { idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
 ): Promise<Output> {
-  const input = { account, amount: parseInteger(amount), reason: o.reason, model: o.model, keyId: o.keyId };
-  const r: DebitResult = await explainInput({ amount }, () =>
-    o.idempotencyKey === undefined ? ledger.debitIfCovers(input) : ledger.debitOnceIfCovers({ ...input, idempotencyKey: o.idempotencyKey }),
-  );
+  const input = { account, amount: parseAmount(amount), reason: o.reason, model: o.model, keyId: o.keyId };
+  const r: DebitResult =
+    o.idempotencyKey === undefined
+      ? await ledger.debitIfCovers(input)
+      : await ledger.debitOnceIfCovers({ ...input, idempotencyKey: o.idempotencyKey });
   if (r.outcome === 'insufficient') return notApplied('debited', account, r);
   return ok(r, written(r.outcome, r.balance, r.entry));
 }
@@ -120,14 +133,7 @@ export async function refund(
   amount: string | undefined,
   o: { idempotencyKey?: string; reason?: string },
 ): Promise<Output> {
-  const r = await explainInput({ amount }, () =>
-    ledger.refund({
-      entryId,
-      amount: amount === undefined ? undefined : parseInteger(amount),
-      idempotencyKey: o.idempotencyKey,
-      reason: o.reason,
-    }),
-  );
+  const r = await ledger.refund({ entryId, amount: optional(amount, parseAmount), idempotencyKey: o.idempotencyKey, reason: o.reason });
   return ok(r, written(r.outcome, r.balance, r.entry, [['still refundable', r.refundable]]));
 }
 
@@ -137,9 +143,7 @@ export async function adjust(
   delta: string,
   o: { reason: string; idempotencyKey?: string },
 ): Promise<Output> {
-  const r = await explainInput({ delta }, () =>
-    ledger.adjust({ account, delta: parseInteger(delta), reason: o.reason, idempotencyKey: o.idempotencyKey }),
-  );
+  const r = await ledger.adjust({ account, delta: parseDelta(delta), reason: o.reason, idempotencyKey: o.idempotencyKey });
   if (r.outcome === 'insufficient') return notApplied('adjusted', account, r);
   return ok(r, written(r.outcome, r.balance, r.entry));
 }
@@ -150,17 +154,15 @@ export async function hold(
   amount: string,
   o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
 ): Promise<Output> {
-  const r = await explainInput({ amount, ttlMs: o.ttl }, () =>
-    ledger.hold({
-      account,
-      amount: parseInteger(amount),
-      ttlMs: optional(o.ttl, parseDuration),
-      idempotencyKey: o.idempotencyKey,
-      reason: o.reason,
-      model: o.model,
-      keyId: o.keyId,
-    }),
-  );
+  const r = await ledger.hold({
+    account,
+    amount: parseAmount(amount),
+    ttlMs: optional(o.ttl, parseTtl),
+    idempotencyKey: o.idempotencyKey,
+    reason: o.reason,
+    model: o.model,
+    keyId: o.keyId,
+  });
   if (r.outcome === 'insufficient') return notApplied('held', account, r);
   return ok(r, onHold(r.outcome, r.hold, r));
 }
@@ -171,9 +173,7 @@ export async function capture(
   amount: string | undefined,
   o: { idempotencyKey?: string; reason?: string },
 ): Promise<Output> {
-  const r = await explainInput({ amount }, () =>
-    ledger.capture({ holdId, amount: optional(amount, parseInteger), idempotencyKey: o.idempotencyKey, reason: o.reason }),
-  );
+  const r = await ledger.capture({ holdId, amount: optional(amount, parseAmount), idempotencyKey: o.idempotencyKey, reason: o.reason });
   if (r.outcome === 'insufficient') return notApplied('captured', r.hold.account, r, [['hold', r.hold.id]]);
   return ok(
     r,
@@ -190,7 +190,7 @@ export async function release(ledger: Ledger, holdId: string, o: { reason?: stri
 }
 
 export async function extend(ledger: Ledger, holdId: string, o: { ttl: string; reason?: string }): Promise<Output> {
-  const r = await explainInput({ ttlMs: o.ttl }, () => ledger.extendHold({ holdId, ttlMs: parseDuration(o.ttl), reason: o.reason }));
+  const r = await ledger.extendHold({ holdId, ttlMs: parseTtl(o.ttl), reason: o.reason });
   return ok(r, onHold(r.outcome, r.hold, r));
 }
 
@@ -208,7 +208,7 @@ export async function lots(ledger: Ledger, account: string): Promise<Output> {
 }
 
 export async function expiring(ledger: Ledger, account: string, o: { within: string }): Promise<Output> {
-  const list = await explainInput({ withinMs: o.within }, () => ledger.expiring(account, { withinMs: parseDuration(o.within) }));
+  const list = await ledger.expiring(account, { withinMs: parseWithin(o.within) });
   return ok(list, list.length === 0 ? `no lots of ${account} expire within ${o.within}` : lotsTable(list));
 }
 
@@ -225,9 +225,11 @@ export interface Progress {
 
 export async function sweep(ledger: Ledger, o: { dryRun?: boolean; batchSize?: string }, progress?: Progress): Promise<Output> {
   try {
-    const r = await explainInput({ batchSize: o.batchSize }, () =>
-      ledger.sweep({ dryRun: o.dryRun === true, batchSize: optional(o.batchSize, parseInteger), onProgress: progress?.onProgress }),
-    );
+    const r = await ledger.sweep({
+      dryRun: o.dryRun === true,
+      batchSize: optional(o.batchSize, parseBatchSize),
+      onProgress: progress?.onProgress,
+    });
     return ok(r, sweepText(r));
   } finally {
     progress?.stop();
@@ -254,13 +256,8 @@ export async function balance(ledger: Ledger, account: string): Promise<Output> 
 }
 
 export async function history(ledger: Ledger, account: string, o: { limit?: string; cursor?: string; kinds?: string }): Promise<Output> {
-  const page = await explainInput({ limit: o.limit, cursor: o.cursor, kinds: o.kinds }, () =>
-    ledger.history(account, {
-      limit: o.limit === undefined ? undefined : parseInteger(o.limit),
-      cursor: o.cursor,
-      kinds: o.kinds === undefined ? undefined : parseKinds(o.kinds),
-    }),
-  );
+  const query = { limit: optional(o.limit, parseLimit), cursor: o.cursor, kinds: optional(o.kinds, parseKinds) };
+  const page = await explainInput({ cursor: o.cursor, kinds: o.kinds }, () => ledger.history(account, query));
   const table = page.entries.length === 0 ? `no entries for ${account}` : historyTable(page.entries);
   const next = page.nextCursor === null ? 'next cursor: none (last page)' : `next cursor: ${page.nextCursor} (--cursor ${page.nextCursor})`;
   return ok(page, `${table}\n${next}`);

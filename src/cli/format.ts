@@ -43,7 +43,15 @@ export const show = (v: Cell): string => (v === null || v === undefined ? '' : S
 
 export const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
 
-export const isoTime = (ms: number): string => new Date(ms).toISOString();
+/** The latest (and, negated, the earliest) millisecond a JavaScript Date can hold: +275760-09-13T00:00:00.000Z. */
+export const MAX_DATE_MS = 8_640_000_000_000_000;
+
+/**
+ * A timestamp as ISO 8601. Total: a value no Date can hold (the ledger stores any integer
+ * up to 2^53-1) prints as the raw number of milliseconds instead of throwing.
+ */
+export const isoTime = (ms: number): string =>
+  Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : String(ms);
 
 /** The fields of one log row, for the result of a write. */
 export function entryFields(e: Entry): [string, Cell][] {

@@ -1,43 +1,21 @@
 /**
- * The `drizzle-credits` CLI as a user runs it: a real process per command, against a
- * better-sqlite3 file (--db) and a libSQL file: URL (--url). The sources are transpiled to
- * JavaScript once (as `npm run build` would, without the type check) and every command runs
- * on plain node: the same code as under tsx at less than half the start-up cost per process.
- * Commands that do not depend on each other run in parallel to keep the suite short. The
- * CLI runs on the real clock, so what must lapse is given an expiry a few milliseconds
- * ahead and waited for.
+ * The `drizzle-credits` CLI in-process: `runCli(argv, io)` (src/cli/program.ts) is the
+ * program the bin runs, with its output captured instead of printed, against a
+ * better-sqlite3 file (--db) and a libSQL file: URL (--url). bin.test.ts runs the compiled
+ * bin as a user would, in a few real processes. The CLI runs on the real clock, so what must
+ * lapse is given an expiry a few milliseconds ahead and waited for.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import ts from 'typescript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedger } from '../../src/index.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-/**
- * src/**\/*.ts → <ROOT>/.tmp/cli-…/src/**\/*.js. Inside the checkout, so the package's
- * dependencies resolve from its node_modules and the CLI finds its package.json (version).
- */
-function transpileSources(): { main: string; dir: string } {
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, '.tmp', 'cli-'));
-  const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' });
-  for (const rel of files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(join(ROOT, 'src', rel), 'utf8'), {
-      fileName: rel,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    });
-    const out = join(dir, 'src', rel.replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, outputText);
-  }
-  return { main: join(dir, 'src/cli/main.js'), dir };
-}
+import { afterAll, describe, expect, it } from 'vitest';
+import { isoTime, MAX_DATE_MS } from '../../src/cli/format.js';
+import { type CliStream, runCli } from '../../src/cli/program.js';
+import { packageVersion } from '../../src/cli/version.js';
+import { createLedger, MAX_AMOUNT } from '../../src/index.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -49,33 +27,31 @@ const tempDir = () => {
   return d;
 };
 
-let MAIN = '';
-beforeAll(() => {
-  const built = transpileSources();
-  MAIN = built.main;
-  dirs.push(built.dir);
-});
-
 interface Run {
-  code: number | null;
+  code: number;
   stdout: string;
   stderr: string;
 }
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr }));
-  });
+/** A stream that keeps what is written to it (`extra`: e.g. isTTY to pose as a terminal). */
+function sink(extra: Partial<CliStream> = {}): { stream: CliStream; text: () => string } {
+  let text = '';
+  const stream = Object.assign(
+    new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    extra,
+  );
+  return { stream, text: () => text };
+}
+
+async function cli(args: string[], { stderr = sink() }: { stderr?: ReturnType<typeof sink> } = {}): Promise<Run> {
+  const stdout = sink();
+  const code = await runCli(args, { stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
 /** Runs a command and parses its --json output. */
@@ -385,9 +361,9 @@ async function holdsAndLotsTour(db: Db, file: string): Promise<void> {
 async function sweepTour(db: Db, file: string): Promise<void> {
   expect((await cli([...db, 'migrate'])).code).toBe(0);
 
-  // A lot that lapses a few ms from now cannot go through a CLI process (it starts slower
-  // than that, and a grant must expire after its own now): write it with the library, its
-  // clock held at t0, then let the real clock pass the expiry.
+  // A lot that lapses a few ms from now cannot go through the CLI, which runs on the real
+  // clock (a grant must expire after its own now): write it with the library, its clock
+  // held at t0, then let the real clock pass the expiry.
   const t0 = Date.now();
   const client = new Database(file);
   const ledger = createLedger(drizzle(client), { clock: () => t0 });
@@ -455,7 +431,7 @@ async function sweepTour(db: Db, file: string): Promise<void> {
   expect(verify.code).toBe(0);
 }
 
-describe.concurrent('drizzle-credits CLI', () => {
+describe('drizzle-credits CLI', () => {
   it('holds, lots, allocations and rebuild', async () => {
     const file = join(tempDir(), 'credits.db');
     await holdsAndLotsTour(['--db', file], file);
@@ -475,5 +451,370 @@ describe.concurrent('drizzle-credits CLI', () => {
   it('libsql --url file:: the same path', async () => {
     const dir = tempDir();
     await libsqlTour(['--url', `file:${join(dir, 'credits.db')}`], ['--url', `file:${join(dir, 'never-migrated.db')}`]);
+  });
+});
+
+/** A migrated better-sqlite3 file: [--db file] and the file. */
+async function migrated(): Promise<{ db: Db; file: string }> {
+  const file = join(tempDir(), 'credits.db');
+  const r = await cli(['--db', file, 'migrate']);
+  expect(r.code, r.stderr).toBe(0);
+  return { db: ['--db', file], file };
+}
+
+const nothingWritten = async (db: Db) => expect((await cliJson([...db, 'stats'])).json).toMatchObject({ accounts: 0, entries: 0 });
+
+describe('usage errors (exit 64)', () => {
+  // Each: argv, then what commander says about it.
+  const cases: [string, string[], string][] = [
+    ['missing argument', ['grant', 'u1'], "missing required argument 'amount'"],
+    ['unknown option', ['grant', 'u1', '5', '--bogus'], "unknown option '--bogus'"],
+    ['unknown command', ['frobnicate'], "unknown command 'frobnicate'"],
+    ['missing required option', ['expiring', 'u1'], "required option '--within <duration>' not specified"],
+    ['option without its value', ['grant', 'u1', '5', '--priority'], "option '--priority <0-100>' argument missing"],
+    ['too many arguments', ['balance', 'u1', 'u2'], "too many arguments for 'balance'"],
+    ['--db with --url', ['--url', 'file:x.db', '--db', 'y.db', 'stats'], "option '--url <url>' cannot be used with option '--db <file>'"],
+  ];
+
+  it.each(cases)('%s: text on stderr, nothing on stdout', async (_name, argv, message) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(64);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`error: ${message}`);
+    expect(r.stderr).toContain('(run with --help for usage)');
+  });
+
+  it.each(cases)('%s with --json: {"error":{"code":"usage",…}} on stdout, nothing on stderr', async (_name, argv, message) => {
+    for (const args of [
+      ['--json', ...argv],
+      [...argv, '--json'],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.stderr, args.join(' ')).toBe('');
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      expect(Object.keys(doc)).toEqual(['error']);
+      expect(doc.error.code).toBe('usage');
+      expect(doc.error.message.startsWith(message), doc.error.message).toBe(true);
+    }
+  });
+
+  it('no command: help on stderr, or with --json a usage error on stdout', async () => {
+    const text = await cli([]);
+    expect(text.code).toBe(64);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toContain('Usage: drizzle-credits');
+    const json = await cli(['--json']);
+    expect(json.code).toBe(64);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'usage', message: 'no command given' } });
+  });
+
+  it('--help and --version are not errors', async () => {
+    const [help, subHelp, helpCmd, version, jsonVersion] = [
+      await cli(['--help']),
+      await cli(['hold', '--help']),
+      await cli(['help', 'grant']),
+      await cli(['--version']),
+      await cli(['--json', '-V']),
+    ];
+    for (const r of [help, subHelp, helpCmd, version, jsonVersion]) {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    expect(help.stdout).toContain('Exit codes:');
+    expect(help.stdout).toContain('{"error":{"code","message",…}}');
+    expect(subHelp.stdout).toContain('--ttl <duration>');
+    expect(helpCmd.stdout).toContain('--expires-at <time>');
+    expect(version.stdout).toBe(`${packageVersion()}\n`);
+    expect(jsonVersion.stdout).toBe(`${packageVersion()}\n`);
+  });
+
+  it('`help <command>` is a success whatever process.exitCode holds (commander reads it)', async () => {
+    const saved = process.exitCode;
+    process.exitCode = 1;
+    try {
+      const r = await cli(['help', 'grant']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('--expires-at <time>');
+    } finally {
+      process.exitCode = saved;
+    }
+  });
+
+  it('an unexpected failure (not a database) is exit 70, with --json as {"error":{"code":"internal"}}', async () => {
+    const file = join(tempDir(), 'not-a.db');
+    writeFileSync(file, 'this is a text file, not an SQLite database, and it is long enough to have a header');
+    const [text, json] = [await cli(['--db', file, 'stats']), await cli(['--db', file, '--json', 'stats'])];
+    expect(text.code).toBe(70);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toBe('error: file is not a database\n');
+    expect(json.code).toBe(70);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'internal', message: 'file is not a database' } });
+  });
+});
+
+describe('numbers, durations and times: what is accepted, and a true message for what is not', () => {
+  const AMOUNT = `amount must be a whole number from 1 to ${MAX_AMOUNT}`;
+  const DIGITS = 'write plain decimal digits, e.g. 100: no sign, fraction, exponent, hex or leading zero';
+  const DELTA = `delta must be a whole number from -${MAX_AMOUNT} to ${MAX_AMOUNT}, not 0`;
+  const SIGNED = 'write plain decimal digits with an optional minus, e.g. 50 or -20: no "+", fraction, exponent, hex or leading zero';
+  const PRIORITY = 'priority must be a whole number from 0 (drawn first) to 100';
+  const BATCH = 'batchSize must be a whole number from 1 to 5000';
+  const LIMIT = 'limit must be a whole number from 1 to 1000';
+  const TTL = 'ttlMs must be a duration from 1ms to 30d';
+  const WITHIN = 'withinMs must be a duration from 1ms to 3650d';
+  const UNITS = 'write milliseconds or a whole number with a unit: 500ms, 30s, 15m, 2h, 7d';
+  const EXPIRES =
+    'expiresAt must be a time from 0 (1970-01-01T00:00:00.000Z) to 8640000000000000 (+275760-09-13T00:00:00.000Z, the latest a JavaScript date can hold)';
+  const ISO =
+    'expiresAt must be a valid time (got "{}"; write milliseconds since the epoch or an ISO 8601 date: 2030-01-31 (UTC midnight) or 2030-01-31T12:00:00Z (zone required))';
+
+  /** [argv after the db, error code, field, message]; `{}` in the message is what was typed. */
+  const rejected = (argv: (raw: string) => string[], code: string, field: string, table: [string, string][]) =>
+    table.map(([raw, message]) => [argv(raw), code, field, message.replace('{}', raw)] as const);
+  const cases = [
+    ...rejected((a) => ['grant', 'u1', a], 'invalid_amount', 'amount', [
+      ['abc', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['1.5', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['0', `${AMOUNT} (got "{}")`],
+      ['-5', `${AMOUNT} (got "{}")`],
+      ['9007199254740992', `${AMOUNT} (got "{}")`],
+      ['9007199254740993', `${AMOUNT} (got "{}")`],
+      ['99999999999999999999999', `${AMOUNT} (got "{}")`],
+      ['1e3', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['0x10', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['+5', `${AMOUNT} (got "{}"; ${DIGITS})`],
+      ['007', `${AMOUNT} (got "{}"; ${DIGITS})`],
+    ]),
+    ...rejected((a) => ['debit', 'u1', a], 'invalid_amount', 'amount', [['1e3', `${AMOUNT} (got "{}"; ${DIGITS})`]]),
+    ...rejected((a) => ['hold', 'u1', a], 'invalid_amount', 'amount', [['0', `${AMOUNT} (got "{}")`]]),
+    ...rejected((a) => ['refund', '01NOSUCHENTRY000000000000', a], 'invalid_amount', 'amount', [['-1', `${AMOUNT} (got "{}")`]]),
+    ...rejected((a) => ['capture', '01NOSUCHHOLD0000000000000', a], 'invalid_amount', 'amount', [
+      ['9007199254740993', `${AMOUNT} (got "{}")`],
+    ]),
+    ...rejected((a) => ['adjust', 'u1', a, '--reason', 'r'], 'invalid_amount', 'delta', [
+      ['abc', `${DELTA} (got "{}"; ${SIGNED})`],
+      ['2.5', `${DELTA} (got "{}"; ${SIGNED})`],
+      ['0', `${DELTA} (got "{}")`],
+      ['-0', `${DELTA} (got "{}"; ${SIGNED})`],
+      ['9007199254740993', `${DELTA} (got "{}")`],
+      ['-9007199254740993', `${DELTA} (got "{}")`],
+      ['-1e3', `${DELTA} (got "{}"; ${SIGNED})`],
+      ['0x10', `${DELTA} (got "{}"; ${SIGNED})`],
+      ['+5', `${DELTA} (got "{}"; ${SIGNED})`],
+    ]),
+    ...rejected((a) => ['grant', 'u1', '5', '--priority', a], 'invalid_argument', 'priority', [
+      ['high', `${PRIORITY} (got "{}"; ${DIGITS})`],
+      ['1.5', `${PRIORITY} (got "{}"; ${DIGITS})`],
+      ['-1', `${PRIORITY} (got "{}")`],
+      ['101', `${PRIORITY} (got "{}")`],
+      ['9007199254740993', `${PRIORITY} (got "{}")`],
+      ['1e1', `${PRIORITY} (got "{}"; ${DIGITS})`],
+      ['0xa', `${PRIORITY} (got "{}"; ${DIGITS})`],
+    ]),
+    ...rejected((a) => ['sweep', '--batch-size', a], 'invalid_argument', 'batchSize', [
+      ['x', `${BATCH} (got "{}"; ${DIGITS})`],
+      ['2.5', `${BATCH} (got "{}"; ${DIGITS})`],
+      ['0', `${BATCH} (got "{}")`],
+      ['-3', `${BATCH} (got "{}")`],
+      ['5001', `${BATCH} (got "{}")`],
+      ['9007199254740993', `${BATCH} (got "{}")`],
+      ['1e2', `${BATCH} (got "{}"; ${DIGITS})`],
+    ]),
+    ...rejected((a) => ['history', 'u1', '--limit', a], 'invalid_argument', 'limit', [
+      ['all', `${LIMIT} (got "{}"; ${DIGITS})`],
+      ['0.5', `${LIMIT} (got "{}"; ${DIGITS})`],
+      ['0', `${LIMIT} (got "{}")`],
+      ['1001', `${LIMIT} (got "{}")`],
+      ['9007199254740993', `${LIMIT} (got "{}")`],
+      ['0x10', `${LIMIT} (got "{}"; ${DIGITS})`],
+    ]),
+    ...rejected((a) => ['hold', 'u1', '5', '--ttl', a], 'invalid_argument', 'ttlMs', [
+      ['soon', `${TTL} (got "{}"; ${UNITS})`],
+      ['1.5h', `${TTL} (got "{}"; ${UNITS})`],
+      ['0', `${TTL} (got "{}")`],
+      ['0s', `${TTL} (got "{}")`],
+      ['-5m', `${TTL} (got "{}"; ${UNITS})`],
+      ['31d', `${TTL} (got "{}")`],
+      ['9007199254740993', `${TTL} (got "{}")`],
+      ['1e3', `${TTL} (got "{}"; ${UNITS})`],
+      ['1w', `${TTL} (got "{}"; ${UNITS})`],
+    ]),
+    ...rejected((a) => ['extend', '01NOSUCHHOLD0000000000000', '--ttl', a], 'invalid_argument', 'ttlMs', [
+      ['2 h', `${TTL} (got "{}"; ${UNITS})`],
+    ]),
+    ...rejected((a) => ['expiring', 'u1', '--within', a], 'invalid_argument', 'withinMs', [
+      ['week', `${WITHIN} (got "{}"; ${UNITS})`],
+      ['0', `${WITHIN} (got "{}")`],
+      ['3651d', `${WITHIN} (got "{}")`],
+      ['0x10', `${WITHIN} (got "{}"; ${UNITS})`],
+    ]),
+    ...rejected((a) => ['grant', 'u1', '5', '--expires-at', a], 'invalid_argument', 'expiresAt', [
+      ['tomorrow', ISO],
+      ['2099-02-30', ISO],
+      ['2099-01-01T00:00', ISO],
+      ['1.5', ISO],
+      ['1e15', ISO],
+      ['0x10', ISO],
+      ['-1', `${EXPIRES} (got "{}")`],
+      ['8640000000000001', `${EXPIRES} (got "{}")`],
+      ['9007199254740993', `${EXPIRES} (got "{}")`],
+      ['0', 'grant: expiresAt 0 is not after now'],
+    ]),
+  ];
+
+  it('each is rejected with its code, field and message, text and --json, and nothing is written', async () => {
+    const { db } = await migrated();
+    for (const [argv, code, field, message] of cases) {
+      const where = argv.map((a) => JSON.stringify(a)).join(' ');
+      const json = await cliJson([...db, ...argv]);
+      expect(json.code, where).toBe(2);
+      expect(json.stderr, where).toBe('');
+      const error = (json.json as { error: { code: string; message: string; details: { field: string } } }).error;
+      expect(error.code, where).toBe(code);
+      expect(error.details.field, where).toBe(field);
+      // The ledger's own message names its clock's now, which moves between the two runs.
+      const dated = message.endsWith('not after now');
+      if (dated) expect(error.message, where).toContain(message);
+      else expect(error.message, where).toBe(message);
+      const text = await cli([...db, ...argv]);
+      expect(text.code, where).toBe(2);
+      expect(text.stdout, where).toBe('');
+      if (dated) expect(text.stderr, where).toMatch(new RegExp(`^error \\[${code}\\]: ${message} \\(\\d+\\) \\(got "0"\\)\\n$`));
+      else expect(text.stderr, where).toBe(`error [${code}]: ${message}\n`);
+    }
+    await nothingWritten(db);
+  });
+
+  it('the limits themselves are accepted', async () => {
+    const { db } = await migrated();
+    const ok = async (argv: string[]) => {
+      const r = await cliJson([...db, ...argv]);
+      expect(r.code, `${argv.join(' ')}: ${r.stdout}`).toBe(0);
+      return r.json;
+    };
+    expect(await ok(['grant', 'u1', String(MAX_AMOUNT)])).toMatchObject({ balance: MAX_AMOUNT });
+    expect(await ok(['adjust', 'u1', `-${MAX_AMOUNT}`, '--reason', 'back to zero'])).toMatchObject({ balance: 0 });
+    expect(await ok(['adjust', 'u1', '1', '--reason', 'one'])).toMatchObject({ balance: 1 });
+    expect(await ok(['grant', 'u1', '1', '--priority', '0'])).toMatchObject({ entry: { priority: 0 } });
+    expect(await ok(['grant', 'u1', '1', '--priority', '100'])).toMatchObject({ entry: { priority: 100 } });
+    expect(await ok(['grant', 'u1', '1', '--expires-at', String(MAX_DATE_MS)])).toMatchObject({ entry: { expiresAt: MAX_DATE_MS } });
+    expect(await ok(['grant', 'u1', '1', '--expires-at', '9999-12-31T23:59:59.999Z'])).toMatchObject({
+      entry: { expiresAt: Date.UTC(9999, 11, 31, 23, 59, 59, 999) },
+    });
+    expect(await ok(['hold', 'u1', '1', '--ttl', '30d'])).toMatchObject({ outcome: 'held' });
+    expect(await ok(['hold', 'u1', '1', '--ttl', '1'])).toMatchObject({ outcome: 'held' });
+    const inAYear = Date.now() + 365 * 86_400_000;
+    expect(await ok(['grant', 'u1', '1', '--expires-at', String(inAYear)])).toMatchObject({ entry: { expiresAt: inAYear } });
+    expect(await ok(['expiring', 'u1', '--within', '3650d'])).toMatchObject([{ expiresAt: inAYear }]);
+    expect(await ok(['expiring', 'u1', '--within', '1'])).toEqual([]);
+    expect(await ok(['history', 'u1', '--limit', '1000'])).toMatchObject({ nextCursor: null });
+    expect(await ok(['history', 'u1', '--limit', '1'])).toMatchObject({ nextCursor: expect.any(String) });
+    expect(await ok(['sweep', '--batch-size', '5000'])).toMatchObject({ dryRun: false });
+    expect(await ok(['sweep', '--batch-size', '1'])).toMatchObject({ dryRun: false });
+  });
+});
+
+describe('expiries no JavaScript date can show (beyond 8640000000000000 ms)', () => {
+  it('grant --expires-at beyond it is refused before anything is written (exit 2, invalid_argument)', async () => {
+    const { db } = await migrated();
+    const text = await cli([...db, 'grant', 'u1', '5', '--expires-at', '8640000000000001']);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toMatch(/^error \[invalid_argument\]: expiresAt must be a time from 0 .* \(got "8640000000000001"\)\n$/);
+    const json = await cliJson([...db, 'grant', 'u1', '5', '--expires-at', '8640000000000001', '--idempotency-key', 'k']);
+    expect(json.code).toBe(2);
+    expect(json.json).toMatchObject({ error: { code: 'invalid_argument', details: { field: 'expiresAt' } } });
+    await nothingWritten(db);
+
+    // The last one that can be shown is written and shown.
+    const last = await cli([...db, 'grant', 'u1', '5', '--expires-at', '8640000000000000']);
+    expect(last.code).toBe(0);
+    expect(last.stdout).toMatch(/lot expires\s*│\s*\+275760-09-13T00:00:00\.000Z/);
+  });
+
+  it('lots and history list such rows written through the library: the raw number, text and --json', async () => {
+    const { db, file } = await migrated();
+    const client = new Database(file);
+    const ledger = createLedger(drizzle(client));
+    // The library takes any integer time up to 2^53-1.
+    const beyond = await ledger.grant({ account: 'u1', amount: 7, expiresAt: MAX_DATE_MS + 1 });
+    const max = await ledger.grant({ account: 'u1', amount: 9, expiresAt: MAX_AMOUNT, priority: 10, reason: 'far' });
+    client.close();
+    expect(beyond.entry.expiresAt).toBe(MAX_DATE_MS + 1);
+    expect(max.entry.expiresAt).toBe(MAX_AMOUNT);
+
+    const [lotsText, lotsJson, historyText, historyJson] = [
+      await cli([...db, 'lots', 'u1']),
+      await cliJson([...db, 'lots', 'u1']),
+      await cli([...db, 'history', 'u1']),
+      await cliJson([...db, 'history', 'u1']),
+    ];
+    expect(lotsText.code, lotsText.stderr).toBe(0);
+    expect(lotsText.stderr).toBe('');
+    expect(lotsText.stdout).toMatch(new RegExp(`${max.entry.id} │\\s+10 │ ${MAX_AMOUNT}\\s+│\\s+9/9`));
+    expect(lotsText.stdout).toMatch(new RegExp(`${beyond.entry.id} │\\s+50 │ ${MAX_DATE_MS + 1}\\s+│\\s+7/7`));
+    expect(lotsJson.code).toBe(0);
+    expect(lotsJson.json).toMatchObject([
+      { id: max.entry.id, expiresAt: MAX_AMOUNT, remaining: 9 },
+      { id: beyond.entry.id, expiresAt: MAX_DATE_MS + 1, remaining: 7 },
+    ]);
+    expect(historyText.code, historyText.stderr).toBe(0);
+    expect(historyText.stderr).toBe('');
+    for (const s of [beyond.entry.id, max.entry.id, 'far']) expect(historyText.stdout).toContain(s);
+    expect(historyJson.code).toBe(0);
+    expect(historyJson.json).toMatchObject({
+      entries: [
+        { id: max.entry.id, expiresAt: MAX_AMOUNT },
+        { id: beyond.entry.id, expiresAt: MAX_DATE_MS + 1 },
+      ],
+    });
+  });
+
+  it('isoTime is total: what no Date can hold prints as the raw number', () => {
+    expect(isoTime(0)).toBe('1970-01-01T00:00:00.000Z');
+    expect(isoTime(MAX_DATE_MS)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(isoTime(-MAX_DATE_MS)).toBe('-271821-04-20T00:00:00.000Z');
+    expect(isoTime(MAX_DATE_MS + 1)).toBe('8640000000000001');
+    expect(isoTime(-MAX_DATE_MS - 1)).toBe('-8640000000000001');
+    expect(isoTime(MAX_AMOUNT)).toBe('9007199254740991');
+    expect(isoTime(Number.NaN)).toBe('NaN');
+    expect(isoTime(Number.POSITIVE_INFINITY)).toBe('Infinity');
+  });
+});
+
+describe('sweep progress bar wiring', () => {
+  /** A migrated file with two lots that have lapsed. */
+  async function lapsed(): Promise<Db> {
+    const { db, file } = await migrated();
+    const t0 = Date.now();
+    const client = new Database(file);
+    const ledger = createLedger(drizzle(client), { clock: () => t0 });
+    for (const account of ['u1', 'u2']) await ledger.grant({ account, amount: 10, expiresAt: t0 + 5 });
+    client.close();
+    await sleep(Math.max(0, t0 + 20 - Date.now()));
+    return db;
+  }
+  const terminal = () => sink({ isTTY: true, columns: 160 });
+
+  it('drawn on stderr when it is a terminal', async () => {
+    const drawn = await cli([...(await lapsed()), 'sweep', '--batch-size', '1'], { stderr: terminal() });
+    expect(drawn.code).toBe(0);
+    expect(drawn.stdout).toMatch(/lots expired\s*│\s*2 /);
+    expect(drawn.stderr).toContain('2/2 lots+holds');
+  });
+
+  it('not with --json, nor when stderr is not a terminal', async () => {
+    const asJson = await cli([...(await lapsed()), '--json', 'sweep', '--batch-size', '1'], { stderr: terminal() });
+    expect(asJson.code).toBe(0);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ lotsExpired: 2, batches: 2 });
+    expect(asJson.stderr).toBe('');
+    const piped = await cli([...(await lapsed()), 'sweep', '--batch-size', '1']);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/lots expired\s*│\s*2 /);
+    expect(piped.stderr).toBe('');
   });
 });
