@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'storage_full',
   'driver_unsupported',
   'in_transaction',
+  'app_statement_failed',
   'internal',
 ] as const;
 

@@ -1,3 +1,4 @@
+export type { AppStatement, WriteOptions } from './app-statements.js';
 export type { LogDigest } from './digest.js';
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
 export type {

@@ -1,7 +1,9 @@
+import { appStatements, type WriteOptions } from './app-statements.js';
 import { digest, type LogDigest } from './digest.js';
 import { LedgerError, toLedgerError } from './errors.js';
 import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
+import { MIGRATIONS } from './migrate/embedded.generated.js';
 import { type MigrateResult, migrate } from './migrate/index.js';
 import { adjust, planAdjust } from './ops/adjust.js';
 import type { Context, Plan } from './ops/context.js';
@@ -14,6 +16,7 @@ import { planRefund, refund } from './ops/refund.js';
 import { type SweepOptions, sweep } from './ops/sweep.js';
 import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
+import { checkingSchema } from './runner/schema-check.js';
 import type { EntryKind } from './schema.js';
 import type {
   AdjustResult,
@@ -178,7 +181,8 @@ export class Ledger {
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
-    const runner: Runner = runnerFor(db);
+    // Writes only to the schema this package's migrate() built, checked on the first write.
+    const runner: Runner = checkingSchema(runnerFor(db), MIGRATIONS.length);
     const clock = options.clock ?? Date.now;
     if (typeof clock !== 'function')
       throw new LedgerError('invalid_argument', 'createLedger: clock must be a function returning milliseconds');
@@ -202,24 +206,27 @@ export class Ledger {
     return guard(() => migrate(this.#ctx.runner, this.#ctx.now));
   }
 
-  grant(input: GrantInput): Promise<GrantResult> {
-    return guard(() => grant(this.#ctx, parse(grantInput, input, 'grant')));
+  // Every money operation takes `options.with`: the app's own statements, committed in the
+  // same atomic unit only if the operation applies (see app-statements.ts).
+
+  grant(input: GrantInput, options?: WriteOptions): Promise<GrantResult> {
+    return guard(() => grant(this.#ctx, parse(grantInput, input, 'grant'), appStatements(options, 'grant')));
   }
 
-  debitIfCovers(input: DebitInput): Promise<DebitResult> {
-    return guard(() => debit(this.#ctx, parse(debitInput, input, 'debitIfCovers')));
+  debitIfCovers(input: DebitInput, options?: WriteOptions): Promise<DebitResult> {
+    return guard(() => debit(this.#ctx, parse(debitInput, input, 'debitIfCovers'), appStatements(options, 'debitIfCovers')));
   }
 
-  debitOnceIfCovers(input: DebitOnceInput): Promise<DebitResult> {
-    return guard(() => debit(this.#ctx, parse(debitOnceInput, input, 'debitOnceIfCovers')));
+  debitOnceIfCovers(input: DebitOnceInput, options?: WriteOptions): Promise<DebitResult> {
+    return guard(() => debit(this.#ctx, parse(debitOnceInput, input, 'debitOnceIfCovers'), appStatements(options, 'debitOnceIfCovers')));
   }
 
-  refund(input: RefundInput): Promise<RefundResult> {
-    return guard(() => refund(this.#ctx, parse(refundInput, input, 'refund')));
+  refund(input: RefundInput, options?: WriteOptions): Promise<RefundResult> {
+    return guard(() => refund(this.#ctx, parse(refundInput, input, 'refund'), appStatements(options, 'refund')));
   }
 
-  adjust(input: AdjustInput): Promise<AdjustResult> {
-    return guard(() => adjust(this.#ctx, parse(adjustInput, input, 'adjust')));
+  adjust(input: AdjustInput, options?: WriteOptions): Promise<AdjustResult> {
+    return guard(() => adjust(this.#ctx, parse(adjustInput, input, 'adjust'), appStatements(options, 'adjust')));
   }
 
   /**
@@ -305,20 +312,20 @@ export class Ledger {
   }
 
   /** Reserve credits: lowers `available`, not `balance`, until captured, released or lapsed. */
-  hold(input: HoldInput): Promise<HoldResult> {
+  hold(input: HoldInput, options?: WriteOptions): Promise<HoldResult> {
     return guard(() => {
       const req = parse(holdInput, input, 'hold');
-      return hold(this.#ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS });
+      return hold(this.#ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS }, appStatements(options, 'hold'));
     });
   }
 
-  capture(input: CaptureInput): Promise<CaptureResult> {
-    return guard(() => capture(this.#ctx, parse(captureInput, input, 'capture')));
+  capture(input: CaptureInput, options?: WriteOptions): Promise<CaptureResult> {
+    return guard(() => capture(this.#ctx, parse(captureInput, input, 'capture'), appStatements(options, 'capture')));
   }
 
   /** Idempotent: releasing a released hold replays the release. */
-  release(input: ReleaseInput): Promise<ReleaseResult> {
-    return guard(() => release(this.#ctx, parse(releaseInput, input, 'release')));
+  release(input: ReleaseInput, options?: WriteOptions): Promise<ReleaseResult> {
+    return guard(() => release(this.#ctx, parse(releaseInput, input, 'release'), appStatements(options, 'release')));
   }
 
   extendHold(input: ExtendHoldInput): Promise<ExtendResult> {

@@ -61,6 +61,9 @@ export const EXPIRING_MAX_WINDOW_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 /** Busy timeout the libSQL runner gives a local-file connection that has none. */
 export const LIBSQL_FILE_BUSY_TIMEOUT_MS = 15_000;
 
+/** Most app statements one operation takes `with` it. */
+export const WITH_MAX_STATEMENTS = 50;
+
 /** ledger.batch(): most ops in one call, and ops per round trip on D1 and libSQL. */
 export const BATCH_MAX_OPS = 10_000;
 export const BATCH_CHUNK_OPS = 50;

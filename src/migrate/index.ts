@@ -3,6 +3,7 @@ import { LedgerError } from '../errors.js';
 import type { Runner } from '../runner/index.js';
 import { MIGRATIONS_TABLE } from '../schema.js';
 import { MIGRATIONS } from './embedded.generated.js';
+import { describe, inspectSchema } from './inspect.js';
 import type { EmbeddedMigration } from './types.js';
 
 export interface MigrateResult {
@@ -53,10 +54,26 @@ export async function migrate(
       applied.push(m.tag);
     } catch (e) {
       done = await appliedIds(runner);
-      if (!done.has(m.id)) throw e; // a real failure, not a concurrent migrator
+      if (done.has(m.id)) continue; // a concurrent migrator applied it
+      if (e instanceof LedgerError && e.code === 'schema_conflict') throw await conflict(runner, m.tag, e);
+      throw e;
     }
   }
   return { applied, version: known };
+}
+
+/** Tables under the ledger's names that its migrations did not build: say what differs. */
+async function conflict(runner: Runner, tag: string, cause: LedgerError): Promise<LedgerError> {
+  const report = await inspectSchema(runner);
+  return new LedgerError(
+    'schema_conflict',
+    `migration ${tag} cannot create the ledger's tables: ${report?.present.join(', ') || 'some'} already exist, not created ` +
+      `by ledger.migrate() (${MIGRATIONS_TABLE} does not record them); ${describe(report)}. If they came from your own ` +
+      'drizzle-kit config (the exported schema), exclude them with ledgerTablesFilter from drizzle-credits/drizzle-kit and drop ' +
+      "them if they hold nothing you need; if they are another library's, the two cannot share this database",
+    { existing: report?.present ?? null, differences: report?.differences ?? null, missingTriggers: report?.missingTriggers ?? null },
+    { cause },
+  );
 }
 
 /** Throws `schema_newer` / `schema_missing` unless the database is at this package's version. */

@@ -1,7 +1,7 @@
 import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
-import type { Unit, UnitResult } from '../runner/index.js';
+import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
@@ -72,4 +72,5 @@ export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult>
   };
 }
 
-export const adjust = (ctx: Context, req: AdjustRequest): Promise<AdjustResult> => runPlan(ctx, planAdjust(ctx, req));
+export const adjust = (ctx: Context, req: AdjustRequest, app?: readonly Statement[]): Promise<AdjustResult> =>
+  runPlan(ctx, planAdjust(ctx, req), app);

@@ -1,6 +1,6 @@
 import { LedgerError } from '../errors.js';
 import type { Ids } from '../ids.js';
-import type { Runner, Unit, UnitResult } from '../runner/index.js';
+import type { Runner, Statement, Unit, UnitResult } from '../runner/index.js';
 import type { Entry } from '../types.js';
 
 /** What every operation needs: where to run, what time it is, how rows are named. */
@@ -81,6 +81,7 @@ export interface Plan<R> {
   readonly decode: (result: UnitResult) => R;
 }
 
-export async function runPlan<R>(ctx: Context, plan: Plan<R>): Promise<R> {
-  return plan.decode(await ctx.runner.write(plan.unit));
+/** Runs a plan as one atomic unit, with the app's own statements (`with`) when given. */
+export async function runPlan<R>(ctx: Context, plan: Plan<R>, app?: readonly Statement[]): Promise<R> {
+  return plan.decode(await ctx.runner.write(app === undefined ? plan.unit : { ...plan.unit, with: app }));
 }

@@ -1,5 +1,5 @@
 import { entryFrom, toEntry } from '../entry.js';
-import type { Unit, UnitResult } from '../runner/index.js';
+import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
@@ -85,4 +85,5 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   };
 }
 
-export const debit = (ctx: Context, req: DebitRequest): Promise<DebitResult> => runPlan(ctx, planDebit(ctx, req));
+export const debit = (ctx: Context, req: DebitRequest, app?: readonly Statement[]): Promise<DebitResult> =>
+  runPlan(ctx, planDebit(ctx, req), app);

@@ -1,7 +1,7 @@
 import { entryFrom, toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../limits.js';
-import type { Unit, UnitResult } from '../runner/index.js';
+import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { GrantResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
@@ -101,7 +101,8 @@ export function planGrant(ctx: Context, req: GrantRequest): Plan<GrantResult> {
   };
 }
 
-export const grant = (ctx: Context, req: GrantRequest): Promise<GrantResult> => runPlan(ctx, planGrant(ctx, req));
+export const grant = (ctx: Context, req: GrantRequest, app?: readonly Statement[]): Promise<GrantResult> =>
+  runPlan(ctx, planGrant(ctx, req), app);
 
 /** The `balance` / `available` pair every money result carries. */
 export function after(account: string, row: Record<string, unknown> | undefined): { balance: number; available: number } {

@@ -2,7 +2,7 @@ import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
 import { ACCOUNT_FLOOR } from '../limits.js';
-import type { Row, Unit, UnitResult } from '../runner/index.js';
+import type { Row, Statement, Unit, UnitResult } from '../runner/index.js';
 import {
   COVERS,
   DRAW,
@@ -202,7 +202,8 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
   };
 }
 
-export const hold = (ctx: Context, req: HoldRequest): Promise<HoldResult> => runPlan(ctx, planHold(ctx, req));
+export const hold = (ctx: Context, req: HoldRequest, app?: readonly Statement[]): Promise<HoldResult> =>
+  runPlan(ctx, planHold(ctx, req), app);
 
 /** Why an operation on a hold did nothing, from the hold's state read in the same unit. */
 function closedError(op: string, holdId: string, state: Row | undefined, now: number, ids: Ids): LedgerError {
@@ -267,7 +268,8 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
   };
 }
 
-export const capture = (ctx: Context, req: CaptureRequest): Promise<CaptureResult> => runPlan(ctx, planCapture(ctx, req));
+export const capture = (ctx: Context, req: CaptureRequest, app?: readonly Statement[]): Promise<CaptureResult> =>
+  runPlan(ctx, planCapture(ctx, req), app);
 
 /** The hold as the RETURNING row saw it, with the status the statement's trigger gives it. */
 function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | null, ids: Ids): Hold {
@@ -321,7 +323,8 @@ export function planRelease(ctx: Context, req: ReleaseRequest): Plan<ReleaseResu
   };
 }
 
-export const release = (ctx: Context, req: ReleaseRequest): Promise<ReleaseResult> => runPlan(ctx, planRelease(ctx, req));
+export const release = (ctx: Context, req: ReleaseRequest, app?: readonly Statement[]): Promise<ReleaseResult> =>
+  runPlan(ctx, planRelease(ctx, req), app);
 
 export function planExtendHold(ctx: Context, req: ExtendRequest): Plan<ExtendResult> {
   const now = ctx.now();

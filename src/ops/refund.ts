@@ -2,7 +2,7 @@ import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ENTRY_POS, idArgs } from '../ids.js';
 import { MAX_AMOUNT } from '../limits.js';
-import type { Unit, UnitResult } from '../runner/index.js';
+import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { ENTRY_COLUMNS, headJoin, int, RETURNING_WITH_BALANCE, SNAPSHOT_OF_ENTRY } from '../sql.js';
 import type { RefundResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
@@ -126,4 +126,5 @@ export function planRefund(ctx: Context, req: RefundRequest): Plan<RefundResult>
   };
 }
 
-export const refund = (ctx: Context, req: RefundRequest): Promise<RefundResult> => runPlan(ctx, planRefund(ctx, req));
+export const refund = (ctx: Context, req: RefundRequest, app?: readonly Statement[]): Promise<RefundResult> =>
+  runPlan(ctx, planRefund(ctx, req), app);

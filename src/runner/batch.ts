@@ -1,28 +1,85 @@
+import { LedgerError, toLedgerError } from '../errors.js';
 import type { Row, Statement, Unit, UnitResult } from './types.js';
 
 /**
+ * Undoes the unit it is sent in when the statement just before it (the primary) inserted
+ * nothing: statements the app sent `with` an operation must not commit without it. D1 and
+ * libSQL batches have no conditional execution and no RAISE() outside triggers, so the unit
+ * aborts itself through a CHECK that this insert fails (credit_unit_guard stays empty).
+ * `changes()` counts only the primary's own row, not what its triggers wrote.
+ */
+export const NOT_APPLIED_GUARD: Statement = { sql: 'INSERT INTO credit_unit_guard (ok) SELECT 0 WHERE changes() = 0', args: [] };
+const NOT_APPLIED = /credit_unit_not_applied/;
+
+const causes = (e: unknown): string => {
+  const out: string[] = [];
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    out.push(c instanceof Error ? c.message : String(c));
+  }
+  return out.join(' | ');
+};
+
+/**
  * For drivers whose atomic unit is a batch (D1, libSQL): flatten units into one statement
- * list — dependents are guarded in SQL, so they can always be sent — and map the results
- * back to each unit.
+ * list and map the results back to each unit. Units without `with` carry their explain
+ * reads (cheap, and they save a round trip when the op is a no-op); a unit with `with`
+ * cannot, since the guard aborts the batch when the op did not apply: its explain reads
+ * run in a second round trip, on that path only.
  */
 export function flatten(units: readonly Unit[]): { statements: Statement[]; split: (results: Row[][]) => UnitResult[] } {
   const statements: Statement[] = [];
-  const shapes: { at: number; dependents: number; explain: number; after: number }[] = [];
+  const shapes: { at: number; skip: number; explain: number; after: number }[] = [];
   for (const u of units) {
-    shapes.push({
-      at: statements.length,
-      dependents: u.dependents?.length ?? 0,
-      explain: u.explain?.length ?? 0,
-      after: u.after?.length ?? 0,
-    });
-    statements.push(u.primary, ...(u.dependents ?? []), ...(u.explain ?? []), ...(u.after ?? []));
+    if (u.precheck !== undefined) statements.push(u.precheck);
+    const explain = u.with === undefined ? (u.explain ?? []) : [];
+    const middle = [...(u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with]), ...(u.dependents ?? [])];
+    shapes.push({ at: statements.length, skip: middle.length, explain: explain.length, after: u.after?.length ?? 0 });
+    statements.push(u.primary, ...middle, ...explain, ...(u.after ?? []));
   }
   return {
     statements,
     split: (results) =>
-      shapes.map(({ at, dependents, explain, after }) => {
-        const e = at + 1 + dependents;
+      shapes.map(({ at, skip, explain, after }) => {
+        const e = at + 1 + skip;
         return { rows: results[at] ?? [], explain: results.slice(e, e + explain), after: results.slice(e + explain, e + explain + after) };
       }),
   };
+}
+
+/**
+ * Runs units as one batch. A unit with `with` whose operation did not apply comes back as
+ * a no-op explained by a second read; a failure of the app's own statements is
+ * `app_statement_failed` (the ledger's own statements fail only in ways it names).
+ */
+export async function writeUnits(
+  units: readonly Unit[],
+  send: (statements: readonly Statement[]) => Promise<Row[][]>,
+  read: (statements: readonly Statement[]) => Promise<Row[][]>,
+): Promise<UnitResult[]> {
+  const { statements, split } = flatten(units);
+  try {
+    return split(await send(statements));
+  } catch (e) {
+    const withApp = units.find((u) => u.with !== undefined);
+    if (withApp === undefined) throw e;
+    if (NOT_APPLIED.test(causes(e))) {
+      const explain = withApp.explain ?? [];
+      const rows = await read([...explain, ...(withApp.after ?? [])]);
+      return [{ rows: [], explain: rows.slice(0, explain.length), after: rows.slice(explain.length) }];
+    }
+    // Busy, read-only, full: the database's answer, whichever statement met it. A missing
+    // table or column, a constraint: the ledger's own statements only meet those on a schema
+    // that is not its own (they name a credit_* table), so anything else is the app's.
+    const known = toLedgerError(e);
+    const ours = /credit_|drizzle_credits_/.test(causes(e));
+    if (!['internal', 'schema_conflict', 'schema_missing'].includes(known.code) || ours) throw known;
+    throw new LedgerError(
+      'app_statement_failed',
+      `a statement passed in \`with\` failed, so the operation was not applied: ${causes(e)}`,
+      undefined,
+      {
+        cause: e,
+      },
+    );
+  }
 }

@@ -1,6 +1,6 @@
 import type { D1Database } from '@cloudflare/workers-types';
 import { wrapDriverError } from '../errors.js';
-import { flatten } from './batch.js';
+import { writeUnits } from './batch.js';
 import type { Row, Runner, Statement } from './types.js';
 
 /** D1 binds no `undefined`; every statement here passes null for "absent". */
@@ -16,10 +16,7 @@ export function d1Runner(d1: D1Database): Runner {
       wrapDriverError(e);
     }
   };
-  const writeMany: Runner['writeMany'] = async (units) => {
-    const { statements, split } = flatten(units);
-    return split(await batch(statements));
-  };
+  const writeMany: Runner['writeMany'] = (units) => writeUnits(units, batch, batch);
   return {
     driver: 'd1',
     writeMany,

@@ -1,7 +1,7 @@
 import type { Client, InArgs, ResultSet } from '@libsql/client';
 import { wrapDriverError } from '../errors.js';
 import { LIBSQL_FILE_BUSY_TIMEOUT_MS } from '../limits.js';
-import { flatten } from './batch.js';
+import { writeUnits } from './batch.js';
 import type { Row, Runner, Statement } from './types.js';
 
 const toLibsql = (s: Statement) => ({ sql: s.sql, args: s.args as InArgs });
@@ -65,10 +65,12 @@ export function libsqlRunner(client: Client): Runner {
       wrapDriverError(e);
     }
   };
-  const writeMany: Runner['writeMany'] = async (units) => {
-    const { statements, split } = flatten(units);
-    return split(await batch(statements, 'write'));
-  };
+  const writeMany: Runner['writeMany'] = (units) =>
+    writeUnits(
+      units,
+      (statements) => batch(statements, 'write'),
+      (statements) => batch(statements, 'read'),
+    );
   return {
     driver: 'libsql',
     writeMany,

@@ -61,13 +61,31 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     }
   };
 
+  /** The app's statements sent `with` an operation; a failure of theirs undoes the unit. */
+  const runApp = (statements: readonly Statement[]) => {
+    for (const s of statements) {
+      try {
+        all(s);
+      } catch (e) {
+        throw new LedgerError(
+          'app_statement_failed',
+          `a statement passed in \`with\` failed, so the operation was not applied: ${errorText(e)}`,
+          { sql: s.sql.slice(0, 200) },
+          { cause: e },
+        );
+      }
+    }
+  };
+
   /** Runs one unit; the caller provides the transaction when there is one. */
   const runUnit = (unit: Unit): UnitResult => {
+    if (unit.precheck !== undefined) all(unit.precheck);
     const rows = all(unit.primary);
     const row = rows[0];
     let explain: Row[][] = [];
     if (row !== undefined) {
       for (const s of unit.dependents ?? []) all(s);
+      runApp(unit.with ?? []);
     } else {
       explain = (unit.explain ?? []).map(all);
     }
@@ -100,7 +118,9 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     async write(unit) {
       try {
         refuseInsideAppTransaction();
-        if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined) {
+        if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined && unit.with === undefined) {
+          // The schema check aborts by failing; on its own it writes nothing.
+          if (unit.precheck !== undefined) all(unit.precheck);
           const rows = all(unit.primary);
           if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [], after: [] };
           // A no-op: explain it from one read snapshot. Rows are only ever appended, so

@@ -22,6 +22,13 @@ export interface Unit {
   readonly explain?: readonly Statement[];
   /** Reads run last on every driver, after the dependents: the state the unit left. */
   readonly after?: readonly Statement[];
+  /**
+   * The app's own statements (`with`): they run after the primary, in the same atomic unit,
+   * only if the primary inserted its row in this call; otherwise the whole unit is undone.
+   */
+  readonly with?: readonly Statement[];
+  /** Runs first, aborting the unit by failing (the schema check of a ledger's first write). */
+  readonly precheck?: Statement;
 }
 
 export interface UnitResult {

@@ -55,6 +55,10 @@ async function handle(call: Call): Promise<unknown> {
     reader = undefined;
     return;
   }
+  if (call.method === '__another') {
+    ledger = createLedger(drizzle(client), { clock: () => now });
+    return;
+  }
   if (call.method === '__reopen') {
     client.close();
     ({ client, ledger } = open());

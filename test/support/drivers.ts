@@ -17,6 +17,8 @@ export type Row = Record<string, unknown>;
 export interface TestDb {
   readonly name: string;
   readonly ledger: Ledger;
+  /** A second ledger instance on the same connection (bun: replaces the host's instance). */
+  another?(): Promise<Ledger>;
   all(sql: string, args?: unknown[]): Promise<Row[]>;
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ async function betterSqlite(file: string | null, opts: { clock?: () => number } 
   return {
     name: file === null ? 'better-sqlite3 :memory:' : 'better-sqlite3 file',
     ledger,
+    another: async () => createLedger(drizzle(client), opts),
     all: async (sql, args = []) => {
       const stmt = client.prepare(sql);
       if (stmt.reader) return stmt.all(...args) as Row[];
@@ -66,6 +69,7 @@ async function libsql(opts: { clock?: () => number } = {}): Promise<TestDb> {
   return {
     name: 'libsql file:',
     ledger,
+    another: async () => createLedger(drizzle(client), opts),
     all: async (sql, args = []) => {
       const rs = await client.execute({ sql, args: args as never });
       return rs.rows.map((r) => Object.fromEntries(rs.columns.map((c, i) => [c, r[i]])));
@@ -87,6 +91,7 @@ async function d1(opts: { clock?: () => number } = {}): Promise<TestDb> {
   return {
     name: 'd1 (miniflare)',
     ledger,
+    another: async () => createLedger(drizzle(db as never), opts),
     all: async (sql, args = []) =>
       ((
         await db
@@ -154,6 +159,10 @@ async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
   return {
     name: 'bun:sqlite',
     ledger,
+    another: async () => {
+      await call('__another', []);
+      return ledger;
+    },
     all: (sql, args = []) => call('__all', [sql, args]) as Promise<Row[]>,
     exec: async (sql) => void (await call('__exec', [sql])),
     close: async () => {

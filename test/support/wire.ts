@@ -2,7 +2,10 @@
  * JSON for the bun RPC that keeps the values bad-input tests send (NaN, ±Infinity, bigint,
  * undefined, functions) instead of silently turning them into null or dropping them.
  */
-type Tagged = { $wire: 'nan' | 'inf' | '-inf' | 'undefined' | 'fn' } | { $wire: 'bigint'; v: string };
+type Tagged =
+  | { $wire: 'nan' | 'inf' | '-inf' | 'undefined' | 'fn' }
+  | { $wire: 'bigint'; v: string }
+  | { $wire: 'sql'; sql: string; params: unknown[] };
 
 export function encode(value: unknown): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
@@ -11,6 +14,11 @@ export function encode(value: unknown): string {
     if (typeof raw === 'bigint') return { $wire: 'bigint', v: raw.toString() };
     if (raw === undefined && key !== '') return { $wire: 'undefined' };
     if (typeof raw === 'function') return { $wire: 'fn' };
+    // A Drizzle query (for `with`): sent rendered, rebuilt on the other side with a toSQL().
+    if (raw !== null && typeof raw === 'object' && typeof (raw as { toSQL?: unknown }).toSQL === 'function') {
+      const { sql, params } = (raw as { toSQL: () => { sql: string; params: unknown[] } }).toSQL();
+      return { $wire: 'sql', sql, params };
+    }
     return v;
   });
 }
@@ -37,6 +45,10 @@ function revive(v: unknown): unknown {
           return () => undefined;
         case 'bigint':
           return BigInt((t as { v: string }).v);
+        case 'sql': {
+          const { sql, params } = t as { sql: string; params: unknown[] };
+          return { toSQL: () => ({ sql, params: revive(params) }) };
+        }
       }
     }
     const out: Record<string, unknown> = {};

@@ -1,0 +1,118 @@
+/**
+ * `with`: the app's own statements commit in the same atomic unit as a ledger operation,
+ * only if it applied — on every driver, D1's batch included.
+ */
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { HoldResult } from '../src/index.js';
+import { DRIVERS, snapshot, type TestDb } from './support/drivers.js';
+import { uniq, useDb } from './support/suite.js';
+
+/** The app's table, and a Drizzle handle to build its queries (any SQLite Drizzle handle renders the same SQL). */
+const orders = sqliteTable('app_orders', {
+  id: integer('id').primaryKey(),
+  account: text('account').notNull(),
+  amount: integer('amount').notNull(),
+  note: text('note').unique(),
+  paid: integer('paid', { mode: 'boolean' }).notNull().default(false),
+});
+const app = drizzle(new Database(':memory:'));
+const order = (account: string, amount: number, note: string) => app.insert(orders).values({ account, amount, note, paid: true });
+
+function holdOf(r: HoldResult) {
+  if (r.outcome === 'insufficient') throw new Error('expected a hold');
+  return r.hold;
+}
+
+describe.each(DRIVERS)('with: app statements atomic with an operation on $name', (driver) => {
+  const t = useDb(driver);
+  beforeAll(async () => {
+    await t.db.exec(
+      'CREATE TABLE app_orders (id INTEGER PRIMARY KEY, account TEXT NOT NULL, amount INTEGER NOT NULL, note TEXT UNIQUE, paid INTEGER NOT NULL DEFAULT 0)',
+    );
+  });
+  const ordersOf = async (db: TestDb, account: string) =>
+    (await db.all('SELECT amount, note, paid FROM app_orders WHERE account = ? ORDER BY id', [account])).map((r) => [
+      Number(r.amount),
+      String(r.note),
+      Number(r.paid),
+    ]);
+
+  it('commits the order with the debit; an insufficient debit writes neither', async () => {
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 100 });
+    const d = await t.db.ledger.debitIfCovers({ account: a, amount: 60 }, { with: [order(a, 60, `${a}-1`)] });
+    expect(d).toMatchObject({ outcome: 'debited', balance: 40 });
+    expect(await ordersOf(t.db, a)).toEqual([[60, `${a}-1`, 1]]);
+    const before = await snapshot(t.db);
+    const no = await t.db.ledger.debitIfCovers({ account: a, amount: 41 }, { with: [order(a, 41, `${a}-2`)] });
+    expect(no).toMatchObject({ outcome: 'insufficient', balance: 40, requested: 41 });
+    expect(await ordersOf(t.db, a)).toEqual([[60, `${a}-1`, 1]]);
+    expect(await snapshot(t.db)).toEqual(before);
+  });
+
+  it('a replayed debit does not run its statements again', async () => {
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 100 });
+    const input = { account: a, amount: 10, idempotencyKey: 'req-1' };
+    expect((await t.db.ledger.debitOnceIfCovers(input, { with: [order(a, 10, `${a}-1`)] })).outcome).toBe('debited');
+    const again = await t.db.ledger.debitOnceIfCovers(input, { with: [order(a, 10, `${a}-retry`)] });
+    expect(again).toMatchObject({ outcome: 'replayed', balance: 90 });
+    expect(await ordersOf(t.db, a)).toEqual([[10, `${a}-1`, 1]]);
+  });
+
+  it('a failing app statement undoes the operation: app_statement_failed, nothing written', async () => {
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 100 });
+    await t.db.ledger.debitIfCovers({ account: a, amount: 5 }, { with: [order(a, 5, `${a}-dup`)] });
+    const before = await snapshot(t.db);
+    const ordersBefore = await ordersOf(t.db, a);
+    // The second statement breaks the note's UNIQUE constraint, after the debit and a first insert.
+    await expect(
+      t.db.ledger.debitIfCovers({ account: a, amount: 7 }, { with: [order(a, 7, `${a}-new`), order(a, 7, `${a}-dup`)] }),
+    ).rejects.toMatchObject({ code: 'app_statement_failed' });
+    expect(await snapshot(t.db)).toEqual(before);
+    expect(await ordersOf(t.db, a)).toEqual(ordersBefore);
+    // A statement on a table that does not exist is the app's failure too, not a missing ledger schema.
+    await expect(
+      t.db.ledger.debitIfCovers(
+        { account: a, amount: 7 },
+        { with: [{ toSQL: () => ({ sql: 'INSERT INTO no_such_table VALUES (1)', params: [] }) }] },
+      ),
+    ).rejects.toMatchObject({ code: 'app_statement_failed' });
+    expect(await snapshot(t.db)).toEqual(before);
+    expect((await t.db.ledger.getBalance(a)).balance).toBe(95);
+  });
+
+  it('works with every money operation: grant, hold, capture, release, refund, adjust', async () => {
+    const a = uniq();
+    const tag = (n: string) => `${a}-${n}`;
+    const g = await t.db.ledger.grant({ account: a, amount: 100 }, { with: [order(a, 100, tag('grant'))] });
+    const h = await t.db.ledger.hold({ account: a, amount: 30 }, { with: [order(a, 30, tag('hold'))] });
+    const c = await t.db.ledger.capture({ holdId: holdOf(h).id, amount: 20 }, { with: [order(a, 20, tag('capture'))] });
+    const h2 = await t.db.ledger.hold({ account: a, amount: 5 });
+    await t.db.ledger.release({ holdId: holdOf(h2).id }, { with: [order(a, 5, tag('release'))] });
+    // A replayed release runs nothing.
+    await t.db.ledger.release({ holdId: holdOf(h2).id }, { with: [order(a, 5, tag('release-again'))] });
+    await t.db.ledger.refund({ entryId: c.entry!.id, amount: 4 }, { with: [order(a, 4, tag('refund'))] });
+    await t.db.ledger.adjust({ account: a, delta: -3, reason: 'fix' }, { with: [order(a, 3, tag('adjust'))] });
+    expect(g.outcome).toBe('granted');
+    expect((await ordersOf(t.db, a)).map((o) => o[1])).toEqual(['grant', 'hold', 'capture', 'release', 'refund', 'adjust'].map(tag));
+    expect(await t.db.ledger.getBalance(a)).toMatchObject({ balance: 81, held: 0 });
+    expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
+  });
+
+  it('refuses options that are not statements before anything is written', async () => {
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 10 });
+    const before = await snapshot(t.db);
+    for (const options of [{ with: 'x' }, { with: [{}] }, { with: [{ toSQL: () => 1 }] }, { wth: [] }, 5]) {
+      await expect(t.db.ledger.debitIfCovers({ account: a, amount: 1 }, options as never)).rejects.toMatchObject({
+        code: 'invalid_argument',
+      });
+    }
+    expect(await snapshot(t.db)).toEqual(before);
+  });
+});
