@@ -11,8 +11,8 @@ import { type Client, openClient } from './setup.js';
 export interface DebitSql {
   /** The first INSERT INTO credit_entry the ledger runs for a debit (the guarded append). */
   readonly sql: string;
-  /** Its arguments for a debit of 1 by `account`, with a fresh id and timestamp. */
-  readonly args: (id: string, account: string, now: number) => unknown[];
+  /** Its arguments for a debit of 1 by `account` at `now` (the row's `pos` is SQLite's to assign). */
+  readonly args: (account: string, now: number) => unknown[];
 }
 
 const PROBE_ACCOUNT = 'probe:account';
@@ -45,11 +45,11 @@ export function recordCalls(client: Client): Call[] {
   return calls;
 }
 
-/** Arguments rebuilt by value: the entry id, the account and the clock reading are replaced, the rest kept. */
+/** Arguments rebuilt by value: the account and the clock reading are replaced, the rest kept. */
 const rebind =
-  (template: readonly unknown[], entryId: string) =>
-  (id: string, account: string, now: number): unknown[] =>
-    template.map((v) => (v === entryId ? id : v === PROBE_ACCOUNT ? account : v === PROBE_NOW ? now : v));
+  (template: readonly unknown[]) =>
+  (account: string, now: number): unknown[] =>
+    template.map((v) => (v === PROBE_ACCOUNT ? account : v === PROBE_NOW ? now : v));
 
 export async function captureDebitSql(file: string): Promise<DebitSql> {
   const client = openClient(file);
@@ -63,9 +63,10 @@ export async function captureDebitSql(file: string): Promise<DebitSql> {
     if (r.outcome !== 'debited' || r.entry === undefined) throw new Error(`probe debit: ${r.outcome}`);
     const call = calls.find((c) => /^\s*INSERT\s+INTO\s+credit_entry\b/i.test(c.sql));
     if (call === undefined) throw new Error(`probe: no INSERT INTO credit_entry ran during the debit (saw ${calls.length} statements)`);
-    const entryId = r.entry.id;
-    if (!call.args.includes(entryId)) throw new Error('probe: the debit INSERT does not take the entry id as an argument');
-    return { sql: call.sql, args: rebind(call.args, entryId) };
+    if (!call.args.includes(PROBE_ACCOUNT) || !call.args.includes(PROBE_NOW)) {
+      throw new Error('probe: the debit INSERT does not take the account and the clock reading as arguments');
+    }
+    return { sql: call.sql, args: rebind(call.args) };
   } finally {
     client.close();
   }
@@ -92,9 +93,8 @@ export async function captureLotDebit(
     calls.length = 0;
     const r = await ledger.debitIfCovers({ account: PROBE_ACCOUNT, amount: 1 });
     if (r.outcome !== 'debited' || r.entry === undefined) throw new Error(`probe lot debit: ${r.outcome}`);
-    const entryId = r.entry.id;
     const control = (sql: string) => /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/i.test(sql);
-    const statements = calls.filter((c) => !control(c.sql)).map((c) => ({ sql: c.sql, args: rebind(c.args, entryId) }));
+    const statements = calls.filter((c) => !control(c.sql)).map((c) => ({ sql: c.sql, args: rebind(c.args) }));
     if (statements.length < 1 || !/^\s*INSERT\s+INTO\s+credit_entry\b/i.test(statements[0]?.sql ?? '')) {
       throw new Error(`probe: expected the guarded INSERT first, saw ${statements.length} statements`);
     }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the benchmark suite (bench/suite.ts) — every public operation that
- * matters for metering, on better-sqlite3 and libSQL, against a raw INSERT and a
- * SUM(delta)-guarded debit measured in the same run. `npm run bench:full` (`--full`) runs
+ * matters for metering, on better-sqlite3 and libSQL, against two baselines (the minimal
+ * append, and the same row inserted into the ledger's own credit_entry) and a
+ * SUM(delta)-guarded debit, all measured in the same run. `npm run bench:full` (`--full`) runs
  * every history size (1k, 100k, 1M, and a 10M-row database) on both drivers.
  *
  * `npm run bench -- --detail [flags]` runs the detailed debit report instead

@@ -3,10 +3,21 @@
  * Every round starts from the seeded history (the harness truncates back to it), and
  * every round checks afterwards that each op really appended exactly one row.
  */
-import { monotonicFactory } from 'ulid';
 import type { Ledger } from '../src/index.js';
 import type { DebitSql } from './probe.js';
-import { ACCOUNT, allocationsAfter, BENCH_HOLDS, BENCH_LOTS, type Client, headSeq, openLotsAndHolds, truncateTo } from './setup.js';
+import {
+  ACCOUNT,
+  APPEND_TABLE,
+  allocationsAfter,
+  appendHead,
+  BENCH_HOLDS,
+  BENCH_LOTS,
+  type Client,
+  headSeq,
+  openLotsAndHolds,
+  truncateAppendTo,
+  truncateTo,
+} from './setup.js';
 import { seconds } from './stats.js';
 
 export interface Scenario {
@@ -15,15 +26,18 @@ export interface Scenario {
   /** Rows of `user_bench` history every round starts from. */
   readonly history: number;
   readonly client: Client;
+  /** The table it appends to: the ledger's log (default) or the minimal-append table. */
+  readonly table?: 'credit_entry' | typeof APPEND_TABLE;
   /** Appends `ops` rows, one operation each; resolves when done. */
   run(ops: number): void | Promise<void>;
   /** Untimed check after each round (throws if the round did not do what it should). */
   afterRound?(fromSeq: number, ops: number): void;
 }
 
-const INSERT_ROW = `INSERT INTO credit_entry
-  (id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The row a debit of 1 writes, values from JS; `pos` is assigned by SQLite. `%TABLE%` is credit_entry or bench_append. */
+const INSERT_ROW = `INSERT INTO %TABLE%
+  (account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 function head(client: Client): { seq: number; balance: number } {
   const r = client.prepare('SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1').get(ACCOUNT) as
@@ -33,23 +47,31 @@ function head(client: Client): { seq: number; balance: number } {
 }
 
 /**
- * The floor: one prepared single-row INSERT per op, autocommit, values precomputed in JS
- * (seq and balance from counters), the id from a ULID monotonic factory like the ledger's.
+ * One prepared single-row INSERT per op, autocommit, values precomputed in JS (seq and
+ * balance from counters). Into `credit_entry` (default): the ledger's own table, with its
+ * indexes and triggers. Into `bench_append`: the minimal append (INTEGER PRIMARY KEY and
+ * one index on account), the floor.
  */
-export function rawInsert(key: string, label: string, client: Client, history: number): Scenario {
-  const stmt = client.prepare(INSERT_ROW);
-  const ulid = monotonicFactory();
+export function rawInsert(
+  key: string,
+  label: string,
+  client: Client,
+  history: number,
+  table: 'credit_entry' | typeof APPEND_TABLE = 'credit_entry',
+): Scenario {
+  const stmt = client.prepare(INSERT_ROW.replace('%TABLE%', table));
   return {
     key,
     label,
     history,
     client,
+    table,
     run(ops) {
-      let { seq, balance } = head(client);
+      let { seq, balance } = table === APPEND_TABLE ? appendHead(client) : head(client);
       for (let i = 0; i < ops; i++) {
         seq++;
         balance--;
-        stmt.run(ulid(), ACCOUNT, seq, 'debit', -1, 1, balance, null, null, null, null, null, null, null, Date.now());
+        stmt.run(ACCOUNT, seq, 'debit', -1, 1, balance, null, null, null, null, null, null, null, Date.now());
       }
     },
   };
@@ -92,7 +114,7 @@ export function apiLotDebit(key: string, label: string, client: Client, ledger: 
 /** The ledger's own debit statement, run through a raw prepared statement (no JS layers). */
 export function rawDebitSql(key: string, label: string, client: Client, debitSql: DebitSql, history: number, returning = true): Scenario {
   const text = returning ? debitSql.sql : withoutReturning(debitSql.sql);
-  return rawSql(key, label, client, text, (id, now) => debitSql.args(id, ACCOUNT, now), history);
+  return rawSql(key, label, client, text, (now) => debitSql.args(ACCOUNT, now), history);
 }
 
 /** The statement with its trailing RETURNING clause removed (throws if it has none). */
@@ -103,27 +125,26 @@ export function withoutReturning(sql: string): string {
 }
 
 /**
- * Any debit-shaped statement, prepared once and run per op with a fresh ULID and the
- * current time; `all()` when it returns rows, `run()` otherwise (better-sqlite3's rule).
+ * Any debit-shaped statement, prepared once and run per op with the current time;
+ * `all()` when it returns rows, `run()` otherwise (better-sqlite3's rule).
  */
 export function rawSql(
   key: string,
   label: string,
   client: Client,
   sql: string,
-  args: (id: string, now: number) => unknown[],
+  args: (now: number) => unknown[],
   history: number,
 ): Scenario {
   const stmt = client.prepare(sql);
-  const ulid = monotonicFactory();
   return {
     key,
     label,
     history,
     client,
     run(ops) {
-      if (stmt.reader) for (let i = 0; i < ops; i++) stmt.all(...args(ulid(), Date.now()));
-      else for (let i = 0; i < ops; i++) stmt.run(...args(ulid(), Date.now()));
+      if (stmt.reader) for (let i = 0; i < ops; i++) stmt.all(...args(Date.now()));
+      else for (let i = 0; i < ops; i++) stmt.run(...args(Date.now()));
     },
   };
 }
@@ -163,16 +184,20 @@ export async function runRounds(
   const cpuUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
   const userUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
   const sysUs = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
+  const seqOf = (s: Scenario) => (s.table === APPEND_TABLE ? appendHead(s.client).seq : headSeq(s.client));
   const once = async (s: Scenario, ops: number, keep: boolean): Promise<{ rate: number; cpu: number; user: number; sys: number }> => {
-    const start = headSeq(s.client);
+    const start = seqOf(s);
     if (start !== s.history) throw new Error(`${s.label}: round starts at seq ${start}, expected ${s.history}`);
     const cpu0 = process.cpuUsage();
     const secs = await seconds(() => s.run(ops));
     const cpu = process.cpuUsage(cpu0);
-    const end = headSeq(s.client);
+    const end = seqOf(s);
     if (end !== start + ops) throw new Error(`${s.label}: ${ops} ops appended ${end - start} rows`);
     s.afterRound?.(start, ops);
-    if (!keep) truncateTo(s.client, s.history);
+    if (!keep) {
+      if (s.table === APPEND_TABLE) truncateAppendTo(s.client, s.history);
+      else truncateTo(s.client, s.history);
+    }
     return { rate: ops / secs, cpu: (cpu.user + cpu.system) / ops, user: cpu.user / ops, sys: cpu.system / ops };
   };
   for (const s of scenarios) await once(s, opts.warmupOps, false);

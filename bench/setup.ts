@@ -58,17 +58,15 @@ export async function openLedger(file: string, clock?: () => number): Promise<{ 
 /**
  * Appends `rows` entries for `account` in one INSERT … WITH RECURSIVE: seq 1..rows
  * contiguous, a large opening grant, then debits and small grants alternating, each row's
- * balance the running sum, so `ledger.verify()` passes. Ids are 26-character strings that
- * sort before every real ULID (history is older than the benchmark), `created_at` rises
- * with seq, so the benchmark's own rows land at the right edge of those indexes, as in
- * production.
+ * balance the running sum, so `ledger.verify()` passes. SQLite assigns `pos` (the rowid),
+ * so the rows land after every row already in the file; `created_at` rises with seq and
+ * lies in the past, so the benchmark's own rows land at the right edge, as in production.
  */
-export function seedHistory(client: Client, account: string, idPrefix: string, rows: number, openingGrant: number): void {
-  if (idPrefix.length !== 7) throw new Error('idPrefix must be 7 characters (ids are 26 long)');
+export function seedHistory(client: Client, account: string, rows: number, openingGrant: number): void {
   const startedAt = Date.now() - 30 * 24 * 3600 * 1000;
   client
     .prepare(
-      `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, created_at)
+      `INSERT INTO credit_entry (account, seq, kind, delta, amount, balance, created_at)
        WITH RECURSIVE h(seq, kind, delta, balance) AS (
          SELECT 1, 'grant', @grant, @grant
          UNION ALL
@@ -78,23 +76,101 @@ export function seedHistory(client: Client, account: string, idPrefix: string, r
                 balance + CASE WHEN (seq + 1) % 2 = 0 THEN -(1 + (seq + 1) % 7) ELSE 1 + (seq + 1) % 3 END
          FROM h WHERE seq < @rows
        )
-       SELECT @prefix || printf('%019d', seq), @account, seq, kind, delta, abs(delta), balance, @startedAt + seq FROM h`,
+       SELECT @account, seq, kind, delta, abs(delta), balance, @startedAt + seq FROM h`,
     )
-    .run({ grant: openingGrant, rows, prefix: idPrefix, account, startedAt });
+    .run({ grant: openingGrant, rows, account, startedAt });
 }
 
 /** Seeds the benchmark account and its neighbours; returns the benchmark account's head seq. */
 export function seedDatabase(client: Client, historyRows: number): number {
-  seedHistory(client, NEIGHBOURS[0], '01HSEDA', NEIGHBOUR_ROWS, 1_000_000);
-  seedHistory(client, ACCOUNT, '01HSEDB', historyRows, OPENING_GRANT);
-  seedHistory(client, NEIGHBOURS[1], '01HSEDC', NEIGHBOUR_ROWS, 1_000_000);
+  seedHistory(client, NEIGHBOURS[0], NEIGHBOUR_ROWS, 1_000_000);
+  seedHistory(client, ACCOUNT, historyRows, OPENING_GRANT);
+  seedHistory(client, NEIGHBOURS[1], NEIGHBOUR_ROWS, 1_000_000);
   client.pragma('wal_checkpoint(TRUNCATE)');
   return headSeq(client);
 }
 
+/**
+ * The minimal-append baseline: a table with the log's columns (so the same row values make
+ * the same record), `pos INTEGER PRIMARY KEY` and ONE secondary index, on `account`; no
+ * unique constraint, partial index or trigger. One autocommit single-row INSERT per op
+ * into it is the floor any append-only log pays for a row on SQLite.
+ */
+export const APPEND_TABLE = 'bench_append';
+export const LOG_COLUMNS = [
+  'pos',
+  'account',
+  'seq',
+  'kind',
+  'delta',
+  'amount',
+  'balance',
+  'reason',
+  'idempotency_key',
+  'ref',
+  'model',
+  'key_id',
+  'actor',
+  'metadata',
+  'expires_at',
+  'priority',
+  'created_at',
+  'allocations',
+  'legacy_id',
+] as const;
+export const APPEND_DDL = [
+  `CREATE TABLE ${APPEND_TABLE} (pos INTEGER PRIMARY KEY, account TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+  delta INTEGER NOT NULL, amount INTEGER NOT NULL, balance INTEGER NOT NULL, reason TEXT, idempotency_key TEXT, ref INTEGER,
+  model TEXT, key_id TEXT, actor TEXT, metadata TEXT, expires_at INTEGER, priority INTEGER, created_at INTEGER NOT NULL,
+  allocations TEXT, legacy_id TEXT)`,
+  `CREATE INDEX ${APPEND_TABLE}_account ON ${APPEND_TABLE} (account)`,
+] as const;
+
+/**
+ * Creates the minimal-append table in `client`'s database and fills it with a copy of every
+ * row of `credit_entry` in `sourceFile` (same pos, same values, in pos order), so the
+ * baseline appends to a table of the same size, holding the same accounts, as the ledger's.
+ */
+export function seedAppendTable(client: Client, sourceFile: string): number {
+  for (const s of APPEND_DDL) client.exec(s);
+  const cols = LOG_COLUMNS.join(', ');
+  client.prepare('ATTACH DATABASE ? AS src').run(sourceFile);
+  try {
+    client.transaction(() => {
+      client.exec(`INSERT INTO ${APPEND_TABLE} (${cols}) SELECT ${cols} FROM src.credit_entry ORDER BY pos`);
+    })();
+  } finally {
+    client.exec('DETACH DATABASE src');
+  }
+  client.pragma('wal_checkpoint(TRUNCATE)');
+  return (client.prepare(`SELECT COUNT(*) AS n FROM ${APPEND_TABLE}`).get() as { n: number }).n;
+}
+
+/**
+ * The newest row of `account` in the minimal-append table: its index on (account) holds
+ * the rowid in order, so ORDER BY pos DESC LIMIT 1 is one index descent.
+ */
+export const APPEND_HEAD_SQL = `SELECT seq, balance FROM ${APPEND_TABLE} WHERE account = ? ORDER BY pos DESC LIMIT 1`;
+
 export function headSeq(client: Client, account: string = ACCOUNT): number {
   const row = client.prepare('SELECT MAX(seq) AS s FROM credit_entry WHERE account = ?').get(account) as { s: number | null };
   return row.s ?? 0;
+}
+
+/** Head seq and balance of `account` in the minimal-append table (0, 0 when it has no row). */
+export function appendHead(client: Client, account: string = ACCOUNT): { seq: number; balance: number } {
+  return (client.prepare(APPEND_HEAD_SQL).get(account) as { seq: number; balance: number } | undefined) ?? { seq: 0, balance: 0 };
+}
+
+/** Deletes the newest rows of the benchmark account in the minimal-append table until its head seq is `seq`. */
+export function truncateAppendTo(client: Client, seq: number): void {
+  const extra = appendHead(client).seq - seq;
+  if (extra > 0) {
+    client
+      .prepare(`DELETE FROM ${APPEND_TABLE} WHERE pos IN (SELECT pos FROM ${APPEND_TABLE} WHERE account = ? ORDER BY pos DESC LIMIT ?)`)
+      .run(ACCOUNT, extra);
+  }
+  client.pragma('wal_checkpoint(TRUNCATE)');
 }
 
 /**

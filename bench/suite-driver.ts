@@ -1,7 +1,7 @@
 /**
  * The two drivers the suite measures, behind one small interface: a ledger made with the
- * public API, and raw SQL on the same connection (for the raw-INSERT baseline, the
- * SUM(delta)-guarded peer debit and the harness's head checks on `credit_entry`).
+ * public API, and raw SQL on the same connection (for the two INSERT baselines, the
+ * SUM(delta)-guarded peer debit and the harness's head checks).
  *
  * - better-sqlite3: `new Database(file)`, pragmas set on the connection, statements
  *   prepared once.

@@ -4,14 +4,17 @@
  * required columns), so the fixtures do not depend on how the projections
  * (lots, holds, allocations) are laid out.
  *
- * - `seedPristine(dir, history)`: two files per history size, each with exactly `history`
+ * - `seedPristine(dir, history)`: three files per history size, each with exactly `history`
  *   rows on `user_bench` (+ 1,000 rows on a neighbour account on each side):
- *     plain: seeded rows, 64 keyed debits (the idempotent-replay keys), 5 plain debits;
- *     lots:  the same seeded rows and keyed debits, then 3 lot grants + 2 holds.
+ *     plain:  seeded rows, 64 keyed debits (the idempotent-replay keys), 5 plain debits;
+ *     lots:   the same seeded rows and keyed debits, then 3 lot grants + 2 holds;
+ *     append: the minimal-append table (setup.ts `APPEND_DDL`) holding a copy of every
+ *             row of plain's `credit_entry` (and an empty, migrated ledger).
  *   Every scenario that writes runs on a fresh copy of one of them (see `freshCopy`), so
  *   every round starts from the same history whatever src/ writes.
  * - `seedWide(file, accounts, rowsEach)`: the many-accounts database (100 × 100,000 =
- *   10,000,000 rows), written in created_at order across accounts like a real log.
+ *   10,000,000 rows), written in created_at order across accounts like a real log; and
+ *   `seedWideAppend(file, wideFile)`: its minimal-append twin, in a file of its own.
  * - `buildWorkload(file, accounts)`: a realistic ledger written entirely through the API
  *   (top-ups, an expiring promo lot, keyed debits with model/key attribution, holds
  *   captured), to measure bytes per entry with projections.
@@ -22,7 +25,7 @@ import { closeSync, copyFileSync, fsyncSync, openSync, rmSync, statSync } from '
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS_TABLE } from '../src/index.js';
-import { ACCOUNT, NEIGHBOUR_ROWS, NEIGHBOURS, OPENING_GRANT, openLedger, seedHistory } from './setup.js';
+import { ACCOUNT, APPEND_TABLE, NEIGHBOUR_ROWS, NEIGHBOURS, OPENING_GRANT, openLedger, seedAppendTable, seedHistory } from './setup.js';
 
 /** Keyed debits on the benchmark account that the idempotent-replay scenario replays. */
 export const REPLAY_KEYS = 64;
@@ -47,6 +50,8 @@ export interface Pristine {
   readonly history: number;
   readonly plain: string;
   readonly lots: string;
+  /** The minimal-append baseline: `bench_append` holding the same rows as plain's log. */
+  readonly append: string;
   /** Rows of credit_entry in each file (history + the neighbours). */
   readonly rowsInFile: number;
   readonly bytes: number;
@@ -105,11 +110,12 @@ export async function seedPristine(dir: string, history: number): Promise<Pristi
   const base = join(dir, `base-${history}.db`);
   const plain = join(dir, `plain-${history}.db`);
   const lots = join(dir, `lots-${history}.db`);
+  const append = join(dir, `append-${history}.db`);
   {
     const { client, ledger } = await openLedger(base);
-    seedHistory(client, NEIGHBOURS[0], '01HSEDA', NEIGHBOUR_ROWS, 1_000_000);
-    seedHistory(client, ACCOUNT, '01HSEDB', history - API_ROWS, OPENING_GRANT);
-    seedHistory(client, NEIGHBOURS[1], '01HSEDC', NEIGHBOUR_ROWS, 1_000_000);
+    seedHistory(client, NEIGHBOURS[0], NEIGHBOUR_ROWS, 1_000_000);
+    seedHistory(client, ACCOUNT, history - API_ROWS, OPENING_GRANT);
+    seedHistory(client, NEIGHBOURS[1], NEIGHBOUR_ROWS, 1_000_000);
     await addReplayKeys(ledger, ACCOUNT);
     client.pragma('wal_checkpoint(TRUNCATE)');
     client.close();
@@ -136,7 +142,14 @@ export async function seedPristine(dir: string, history: number): Promise<Pristi
     client.pragma('wal_checkpoint(TRUNCATE)');
     client.close();
   }
-  return { history, plain, lots, rowsInFile: history + 2 * NEIGHBOUR_ROWS, bytes: statSync(plain).size };
+  {
+    const { client } = await openLedger(append);
+    const rows = seedAppendTable(client, plain);
+    const head = client.prepare(`SELECT MAX(seq) AS s FROM ${APPEND_TABLE} WHERE account = ?`).get(ACCOUNT) as { s: number };
+    if (rows !== history + 2 * NEIGHBOUR_ROWS || head.s !== history) throw new Error(`append seed: ${rows} rows, head seq ${head.s}`);
+    client.close();
+  }
+  return { history, plain, lots, append, rowsInFile: history + 2 * NEIGHBOUR_ROWS, bytes: statSync(plain).size };
 }
 
 export const wideAccount = (i: number): string => `acct_${String(i).padStart(3, '0')}`;
@@ -156,14 +169,14 @@ export async function seedWide(
 ): Promise<void> {
   if (accounts > 999) throw new Error('at most 999 accounts');
   const { client, ledger } = await openLedger(file);
-  client.prepare('CREATE TEMP TABLE accts (i INTEGER PRIMARY KEY, account TEXT NOT NULL, prefix TEXT NOT NULL)').run();
-  const ins = client.prepare('INSERT INTO temp.accts VALUES (?, ?, ?)');
-  for (let i = 0; i < accounts; i++) ins.run(i, wideAccount(i), `01HW${String(i).padStart(3, '0')}`);
+  client.prepare('CREATE TEMP TABLE accts (i INTEGER PRIMARY KEY, account TEXT NOT NULL)').run();
+  const ins = client.prepare('INSERT INTO temp.accts VALUES (?, ?)');
+  for (let i = 0; i < accounts; i++) ins.run(i, wideAccount(i));
   const startedAt = Date.now() - 30 * DAY_MS;
   const deltaAt = (seq: number) => (seq % 2 === 0 ? -(1 + (seq % 7)) : 1 + (seq % 3));
   const chunk = Math.max(1, Math.floor(200_000 / accounts));
   const stmt = client.prepare(
-    `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, created_at)
+    `INSERT INTO credit_entry (account, seq, kind, delta, amount, balance, created_at)
      WITH RECURSIVE h(seq, delta, balance) AS (
        SELECT @from, @delta0, @balance0
        UNION ALL
@@ -172,7 +185,7 @@ export async function seedWide(
               balance + CASE WHEN (seq + 1) % 2 = 0 THEN -(1 + (seq + 1) % 7) ELSE 1 + (seq + 1) % 3 END
        FROM h WHERE seq < @to
      )
-     SELECT a.prefix || printf('%019d', h.seq), a.account, h.seq, CASE WHEN h.seq = 1 OR h.delta > 0 THEN 'grant' ELSE 'debit' END,
+     SELECT a.account, h.seq, CASE WHEN h.seq = 1 OR h.delta > 0 THEN 'grant' ELSE 'debit' END,
             h.delta, abs(h.delta), h.balance, @startedAt + h.seq
      FROM h CROSS JOIN temp.accts AS a`,
   );
@@ -198,6 +211,20 @@ export async function seedWide(
   }
   client.pragma('wal_checkpoint(TRUNCATE)');
   client.close();
+}
+
+/**
+ * The minimal-append twin of the many-accounts database, in a file of its own (so the 10M
+ * db's footprint and copies are not doubled): `bench_append` with a copy of every row of
+ * `wideFile`'s log, in pos order.
+ */
+export async function seedWideAppend(file: string, wideFile: string): Promise<number> {
+  const { client } = await openLedger(file);
+  try {
+    return seedAppendTable(client, wideFile);
+  } finally {
+    client.close();
+  }
 }
 
 /**

@@ -1,28 +1,36 @@
 /**
  * The suite's scenarios. Each one prepares an `op` (one timed operation) on an open
  * connection and an account; the harness times every op, then checks untimed that the
- * account's log grew by exactly `rowsPerOp` rows per op (raw `MAX(seq)` on credit_entry)
- * and runs the scenario's own check.
+ * account's log grew by exactly `rowsPerOp` rows per op (the newest row's seq in the
+ * scenario's table) and runs the scenario's own check.
  *
- * Two are raw SQL on the same table, the reference points every ratio is taken against:
- * - raw INSERT: one single-row INSERT of the row a debit writes, values precomputed in JS
- *   (seq and balance from counters), autocommit; the floor for appending a row.
- * - SUM(delta)-guarded debit, the peer design: the same INSERT as `INSERT … SELECT … WHERE
- *   (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads the
- *   account's whole history.
+ * Three are raw SQL, the reference points every ratio is taken against, each one
+ * autocommit single-row INSERT per op of the row a debit writes (seq and balance from JS
+ * counters, `pos` assigned by SQLite):
+ * - minimal append: into `bench_append` (setup.ts `APPEND_DDL`): the log's columns,
+ *   `pos INTEGER PRIMARY KEY` and one index, on account; no trigger, no unique or partial
+ *   index. The floor for appending a row to SQLite; the goals are stated against it.
+ * - INSERT into credit_entry: the same row into the ledger's own table, with its indexes
+ *   and AFTER INSERT triggers (none of which fires for this row): what the schema alone costs.
+ * - SUM(delta)-guarded debit, the peer design: the credit_entry INSERT as `INSERT … SELECT
+ *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
+ *   the account's whole history.
  */
-import { monotonicFactory } from 'ulid';
 import type { BatchOp } from '../src/index.js';
+import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
 import type { Conn } from './suite-driver.js';
 import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
 
-export type Fixture = 'plain' | 'lots';
+export type Fixture = 'plain' | 'lots' | 'append';
+export type Table = 'credit_entry' | typeof APPEND_TABLE;
 
 export interface ScenarioDef {
   readonly key: string;
   readonly label: string;
   /** Which pristine file (or, in the many-accounts db, which kind of fresh account) it needs. */
   readonly fixture: Fixture;
+  /** The table its rows go to (and the harness counts them in). */
+  readonly table: Table;
   /** Writes: gets a fresh copy (or a fresh account) every round. */
   readonly writes: boolean;
   /** Log rows one op appends (checked after every round). */
@@ -43,17 +51,25 @@ export interface Prepared {
 
 export const BATCH_SIZE = 1_000;
 
-const COLUMNS = 'id, account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at';
-export const RAW_INSERT_SQL = `INSERT INTO credit_entry (${COLUMNS}) VALUES (?, ?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?)`;
+const COLUMNS = 'account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at';
+const VALUES = `?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?`;
+/** Baseline (a): the minimal append. Args: account, seq, balance, created_at. */
+export const APPEND_SQL = `INSERT INTO ${APPEND_TABLE} (${COLUMNS}) VALUES (${VALUES})`;
+/** Baseline (b): the same row into the ledger's own table. Args: account, seq, balance, created_at. */
+export const LEDGER_INSERT_SQL = `INSERT INTO credit_entry (${COLUMNS}) VALUES (${VALUES})`;
+/** The peer. Args: account, seq, balance, created_at, account, amount. */
 export const SUM_DEBIT_SQL = `INSERT INTO credit_entry (${COLUMNS})
-SELECT ?, ?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?
+SELECT ${VALUES}
 WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`;
 
-export async function headOf(conn: Conn, account: string): Promise<{ seq: number; balance: number }> {
-  const rows = await conn.query<{ seq: number; balance: number }>(
-    'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1',
-    account,
-  );
+const HEAD_SQL: Record<Table, string> = {
+  credit_entry: 'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1',
+  [APPEND_TABLE]: APPEND_HEAD_SQL,
+};
+
+/** The newest row of `account` in `table` (seq 0, balance 0 when it has none). */
+export async function headOf(conn: Conn, account: string, table: Table = 'credit_entry'): Promise<{ seq: number; balance: number }> {
+  const rows = await conn.query<{ seq: number; balance: number }>(HEAD_SQL[table], account);
   return rows[0] ?? { seq: 0, balance: 0 };
 }
 
@@ -61,55 +77,62 @@ const expect = (what: string, got: string, want: string) => {
   if (got !== want) throw new Error(`${what} returned ${got}, expected ${want}`);
 };
 
+/** A raw single-row INSERT per op, seq and balance from JS counters started at the table's head. */
+const rawRow = (sql: string, table: Table, extra: (account: string) => unknown[] = () => []) =>
+  async function prepare(conn: Conn, account: string): Promise<Prepared> {
+    const stmt = conn.prepare(sql);
+    let { seq, balance } = await headOf(conn, account, table);
+    return {
+      op: () => {
+        seq++;
+        balance--;
+        return stmt(account, seq, balance, Date.now(), ...extra(account));
+      },
+    };
+  };
+
 export const SCENARIOS: readonly ScenarioDef[] = [
   {
-    key: 'raw_insert',
-    label: 'raw INSERT (baseline)',
-    fixture: 'plain',
+    key: 'append',
+    label: 'minimal append (baseline)',
+    fixture: 'append',
+    table: APPEND_TABLE,
     writes: true,
     rowsPerOp: 1,
     unitsPerOp: 1,
     unit: 'row',
     api: false,
-    async prepare(conn, account) {
-      const stmt = conn.prepare(RAW_INSERT_SQL);
-      const ulid = monotonicFactory();
-      let { seq, balance } = await headOf(conn, account);
-      return {
-        op: () => {
-          seq++;
-          balance--;
-          return stmt(ulid(), account, seq, balance, Date.now());
-        },
-      };
-    },
+    prepare: rawRow(APPEND_SQL, APPEND_TABLE),
+  },
+  {
+    key: 'ledger_insert',
+    label: 'INSERT into credit_entry (baseline)',
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'row',
+    api: false,
+    prepare: rawRow(LEDGER_INSERT_SQL, 'credit_entry'),
   },
   {
     key: 'sum_debit',
     label: 'SUM(delta)-guarded debit (peer)',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: 1,
     unitsPerOp: 1,
     unit: 'debit',
     api: false,
-    async prepare(conn, account) {
-      const stmt = conn.prepare(SUM_DEBIT_SQL);
-      const ulid = monotonicFactory();
-      let { seq, balance } = await headOf(conn, account);
-      return {
-        op: () => {
-          seq++;
-          balance--;
-          return stmt(ulid(), account, seq, balance, Date.now(), account, 1);
-        },
-      };
-    },
+    prepare: rawRow(SUM_DEBIT_SQL, 'credit_entry', (account) => [account, 1]),
   },
   {
     key: 'debit',
     label: 'debitIfCovers',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: 1,
     unitsPerOp: 1,
@@ -127,6 +150,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'debit_once',
     label: 'debitOnceIfCovers, new key',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: 1,
     unitsPerOp: 1,
@@ -148,6 +172,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'debit_replay',
     label: 'debitOnceIfCovers, replay (same key)',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: false,
     rowsPerOp: 0,
     unitsPerOp: 1,
@@ -166,6 +191,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'hold_capture',
     label: 'hold + capture',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: 2,
     unitsPerOp: 1,
@@ -187,6 +213,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'debit_lots',
     label: 'debitIfCovers, 3 lots + 2 holds live',
     fixture: 'lots',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: 1,
     unitsPerOp: 1,
@@ -214,6 +241,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'batch',
     label: `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`,
     fixture: 'plain',
+    table: 'credit_entry',
     writes: true,
     rowsPerOp: BATCH_SIZE,
     unitsPerOp: BATCH_SIZE,
@@ -234,6 +262,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'balance',
     label: 'getBalance',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: false,
     rowsPerOp: 0,
     unitsPerOp: 1,
@@ -251,6 +280,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     key: 'history',
     label: 'history page (limit 50, newest)',
     fixture: 'plain',
+    table: 'credit_entry',
     writes: false,
     rowsPerOp: 0,
     unitsPerOp: 1,

@@ -5,9 +5,10 @@
  * Run by `npm run bench -- --detail` after the debit tables (`--sweep-lots=N`, default 200,000;
  * `--no-sweep` skips it), or alone: `npx tsx bench/sweep.ts --sweep-lots=1000000`.
  *
- * The lapsed lots are seeded with three INSERT … SELECT statements, one account per lot:
+ * The lapsed lots are seeded with one INSERT … SELECT into the log, one account per lot (the
+ * ledger's own triggers open the lots and apply the seeded draws):
  *   seq 1  grant of 100 that opens a lot (priority 10), lapsing one day after it was granted
- *   seq 2  debit of 30, drawn from that lot (its allocation row is seeded too)
+ *   seq 2  debit of 30, drawn from that lot (its `allocations` name the lot's pos)
  *   seq 3  unlotted grant of 5
  *   seq 4  (every 10th account) grant of 50 that opens a lot expiring a year after the sweep
  * so each lapsed lot has 70 left for the sweep to expire, and every account keeps a
@@ -89,17 +90,25 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
   const t0 = sweepAt - 30 * DAY_MS;
   const liveExpiry = sweepAt + 365 * DAY_MS;
   const last = `(CASE WHEN i % ${LIVE_EVERY} = 0 THEN 4 ELSE 3 END)`;
+  // Row s of account i sits at pos @base + first(i) + s, where first(i) counts the rows of
+  // accounts 1..i-1 (3 each, 4 for every 10th): so the debit (s = 2) can name the pos of
+  // its lot's grant (s = 1) in its allocations.
+  const first = `(3 * (i - 1) + (i - 1) / ${LIVE_EVERY})`;
   client.transaction(() => {
+    const { base } = client.prepare('SELECT COALESCE(MAX(pos), 0) AS base FROM credit_entry').get() as { base: number };
+    // Inserted in (account, seq) order: the trigger credit_entry_opens_lot opens each lot
+    // when its grant (s = 1, or s = 4 for the live lot) is written, and
+    // credit_entry_allocates applies the debit's draw to it (remaining 100 - 30 = 70).
     client
       .prepare(
-        `INSERT INTO credit_entry (id, account, seq, kind, delta, amount, balance, expires_at, priority, created_at, allocations)
+        `INSERT INTO credit_entry (pos, account, seq, kind, delta, amount, balance, expires_at, priority, created_at, allocations)
          WITH RECURSIVE r(i, s) AS (
            SELECT 1, 1
            UNION ALL
            SELECT CASE WHEN s < ${last} THEN i ELSE i + 1 END, CASE WHEN s < ${last} THEN s + 1 ELSE 1 END
            FROM r WHERE i < @n OR s < ${last}
          )
-         SELECT '01HSWP' || substr('GDUL', s, 1) || printf('%019d', i),
+         SELECT @base + ${first} + s,
                 'sweep_' || printf('%07d', i),
                 s,
                 CASE s WHEN 2 THEN 'debit' ELSE 'grant' END,
@@ -111,10 +120,11 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
                 CASE s WHEN 1 THEN 10 WHEN 4 THEN 20 END,
                 @t0 + i * 4 + s - 1,
                 -- the debit (seq 2) drew the first lot (seq 1), as the ledger would have recorded it
-                CASE s WHEN 2 THEN json_array(json_array('01HSWPG' || printf('%019d', i), @drawn)) END
-         FROM r`,
+                CASE s WHEN 2 THEN json_array(json_array(@base + ${first} + 1, @drawn)) END
+         FROM r ORDER BY i, s`,
       )
       .run({
+        base,
         n: lots,
         lot: LOT,
         drawn: DRAWN,
@@ -124,13 +134,13 @@ export function seedLapsedLots(client: Client, lots: number, sweepAt: number): {
         day: DAY_MS,
         liveExpiry,
       });
-    client
+    const wrong = client
       .prepare(
-        `INSERT INTO credit_lot (id, account, seq, amount, remaining, priority, expires_at, created_at)
-         SELECT id, account, seq, amount, CASE seq WHEN 1 THEN amount - @drawn ELSE amount END, priority, expires_at, created_at
-         FROM credit_entry WHERE kind = 'grant' AND priority IS NOT NULL AND account LIKE 'sweep\\_%' ESCAPE '\\'`,
+        `SELECT COUNT(*) AS n FROM credit_lot
+         WHERE account LIKE 'sweep\\_%' ESCAPE '\\' AND remaining <> CASE seq WHEN 1 THEN amount - @drawn ELSE amount END`,
       )
-      .run({ drawn: DRAWN });
+      .get({ drawn: DRAWN }) as { n: number };
+    if (wrong.n !== 0) throw new Error(`sweep seeder: ${wrong.n} lots do not hold what they should`);
   })();
   client.pragma('wal_checkpoint(TRUNCATE)');
   const { n } = client.prepare('SELECT COUNT(*) AS n FROM credit_entry').get() as { n: number };
