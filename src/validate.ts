@@ -37,17 +37,19 @@ const id = (max: number, what: string) =>
     .refine((s) => !CONTROL.test(s), { error: `${what} must not contain control characters` })
     .refine(wellFormed, { error: `${what} must be well-formed Unicode (no lone surrogates)` });
 
+// Number.isInteger, not zod's .int(): .int() also refuses integers past 2^53 − 1 and would
+// call 9007199254740993 "not a whole number"; past the limit is what .max() says.
 export const amountSchema = z
   .number({ error: 'amount must be a number' })
-  .int({ error: 'amount must be a whole number of the smallest unit' })
+  .refine(Number.isInteger, { error: 'amount must be a whole number of the smallest unit' })
   .min(1, { error: 'amount must be at least 1' })
-  .max(MAX_AMOUNT, { error: `amount must be at most ${MAX_AMOUNT}` });
+  .max(MAX_AMOUNT, { error: `amount must be at most ${MAX_AMOUNT} (2^53 − 1)` });
 
 const deltaSchema = z
   .number({ error: 'delta must be a number' })
-  .int({ error: 'delta must be a whole number of the smallest unit' })
-  .min(-MAX_AMOUNT, { error: `delta must be at least -${MAX_AMOUNT}` })
-  .max(MAX_AMOUNT, { error: `delta must be at most ${MAX_AMOUNT}` })
+  .refine(Number.isInteger, { error: 'delta must be a whole number of the smallest unit' })
+  .min(-MAX_AMOUNT, { error: `delta must be at least -${MAX_AMOUNT} (−(2^53 − 1))` })
+  .max(MAX_AMOUNT, { error: `delta must be at most ${MAX_AMOUNT} (2^53 − 1)` })
   .refine((d) => d !== 0, { error: 'delta must not be zero' });
 
 export const accountSchema = id(ACCOUNT_MAX_LENGTH, 'account');

@@ -162,3 +162,22 @@ describe.each(DRIVERS)('bad input on $name', (driver) => {
     expect(await ledger.verify()).toMatchObject({ ok: true, entries: 2 });
   });
 });
+
+describe('amount messages say what is wrong', () => {
+  it('an amount past 2^53 − 1 is "at most", not "not a whole number"; a fraction is "whole number"', async () => {
+    const { amountSchema, parse } = await import('../src/validate.js');
+    const message = (v: unknown) => {
+      try {
+        parse(amountSchema, v, 'grant', 'invalid_amount');
+        return 'accepted';
+      } catch (e) {
+        expect(e).toBeInstanceOf(LedgerError);
+        return (e as LedgerError).message;
+      }
+    };
+    expect(message(9007199254740993)).toContain('amount must be at most 9007199254740991');
+    expect(message(2 ** 60)).toContain('amount must be at most 9007199254740991');
+    expect(message(0.4)).toContain('whole number');
+    expect(message(9007199254740991)).toBe('accepted');
+  });
+});
