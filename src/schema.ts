@@ -94,6 +94,9 @@ export const creditLot = sqliteTable(
   },
   (t) => [
     index('credit_lot_open').on(t.account, t.expiresAt).where(sql`open = 1`),
+    // The draw order (priority, soonest expiry, never-expiring last, oldest): a debit finds the
+    // lot it draws first without sorting. Only opening and closing a lot writes it, never a draw.
+    index('credit_lot_draw').on(t.account, t.priority, sql`expires_at IS NULL`, t.expiresAt, t.seq).where(sql`open = 1`),
     index('credit_lot_lapsing').on(t.expiresAt).where(sql`open = 1 AND expires_at IS NOT NULL`),
   ],
 );
@@ -111,7 +114,8 @@ export const creditHold = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
-    index('credit_hold_open').on(t.account, t.expiresAt).where(sql`status = 'open'`),
+    // Covering (amount included): a guard sums an account's open holds from the index alone.
+    index('credit_hold_open').on(t.account, t.expiresAt, t.amount).where(sql`status = 'open'`),
     index('credit_hold_lapsing').on(t.expiresAt).where(sql`status = 'open'`),
   ],
 );

@@ -105,7 +105,7 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
   {
     "id": 10,
     "tag": "0009_log_positions",
-    "hash": "87ffcec6ed0f4c0b8f1792f58242a4d0310335ed0ed4ef5f732db3dc849b7e43",
+    "hash": "bb5b59e6d45d68fcc826e3c8e4c9618850e65754aa6b8b475fb6d40cba203661",
     "statements": [
       "-- Custom SQL: the log is keyed by its position in commit order.\n--\n-- Before: `credit_entry` had a 26-character ULID text primary key, four secondary indexes\n-- (one on created_at) and projections keyed by that text; a debit wrote ~6 B-trees and ran\n-- at ~0.45× a minimal append. After: `pos INTEGER PRIMARY KEY` (the rowid: rows are\n-- clustered in commit order, appends land at the right edge, readers get a cursor), the\n-- public id is `pos` with a prefix, and a plain debit writes two B-trees (the table and\n-- its (account, seq) index), like a minimal append. Entry references (`ref`, lot and hold\n-- ids, `resolved_by`, the lot ids inside `allocations`) become positions.\n--\n-- Every projection write that used to be a second statement of the unit (open a lot, open,\n-- close or extend a hold) is a trigger on the log row, so each operation is one statement.\n--\n-- Existing rows keep their order (pos = the old rowid, which is insertion order) and their\n-- ULID in `legacy_id`, which every method that takes an id still accepts.\nDROP VIEW IF EXISTS `credit_allocation`;",
       "DROP TRIGGER IF EXISTS `credit_entry_allocates`;",
@@ -128,8 +128,9 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE INDEX `credit_entry_ref` ON `credit_entry` (`ref`) WHERE ref IS NOT NULL;",
       "CREATE INDEX `credit_entry_key_time` ON `credit_entry` (`key_id`,`created_at`) WHERE key_id IS NOT NULL;",
       "CREATE INDEX `credit_lot_open` ON `credit_lot` (`account`,`expires_at`) WHERE open = 1;",
+      "-- The draw order, so a debit finds its first lot without a sort (written only when a lot opens or closes).\nCREATE INDEX `credit_lot_draw` ON `credit_lot` (`account`,`priority`,expires_at IS NULL,`expires_at`,`seq`) WHERE open = 1;",
       "CREATE INDEX `credit_lot_lapsing` ON `credit_lot` (`expires_at`) WHERE open = 1 AND expires_at IS NOT NULL;",
-      "CREATE INDEX `credit_hold_open` ON `credit_hold` (`account`,`expires_at`) WHERE status = 'open';",
+      "-- Covering: a guard sums an account's open holds from the index alone.\nCREATE INDEX `credit_hold_open` ON `credit_hold` (`account`,`expires_at`,`amount`) WHERE status = 'open';",
       "CREATE INDEX `credit_hold_lapsing` ON `credit_hold` (`expires_at`) WHERE status = 'open';",
       "CREATE TABLE `credit_unit_guard` (\n\t`ok` integer NOT NULL,\n\tCONSTRAINT \"credit_unit_not_applied\" CHECK(ok <> 0),\n\tCONSTRAINT \"credit_unit_schema_not_current\" CHECK(ok <> 2),\n\tCONSTRAINT \"credit_unit_guard_stays_empty\" CHECK(ok IN (0, 2))\n);",
       "-- A grant with an expiry or a priority opens its lot, in the statement that writes it.\nCREATE TRIGGER `credit_entry_opens_lot` AFTER INSERT ON `credit_entry`\nWHEN NEW.`kind` = 'grant' AND (NEW.`expires_at` IS NOT NULL OR NEW.`priority` IS NOT NULL)\nBEGIN\n  INSERT INTO `credit_lot` (`id`, `account`, `seq`, `amount`, `remaining`, `priority`, `expires_at`, `created_at`)\n  VALUES (NEW.`pos`, NEW.`account`, NEW.`seq`, NEW.`amount`, NEW.`amount`, NEW.`priority`, NEW.`expires_at`, NEW.`created_at`);\nEND;",
