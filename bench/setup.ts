@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { createLedger, type Ledger } from '../src/index.js';
+import { getTableConfig } from 'drizzle-orm/sqlite-core';
+import { createLedger, creditEntry, type Ledger } from '../src/index.js';
 import { MIGRATIONS } from '../src/migrate/embedded.generated.js';
 
 /** Applied to every connection, in this order; printed with the results. */
@@ -97,27 +98,8 @@ export function seedDatabase(client: Client, historyRows: number): number {
  * into it is the floor any append-only log pays for a row on SQLite.
  */
 export const APPEND_TABLE = 'bench_append';
-export const LOG_COLUMNS = [
-  'pos',
-  'account',
-  'seq',
-  'kind',
-  'delta',
-  'amount',
-  'balance',
-  'reason',
-  'idempotency_key',
-  'ref',
-  'model',
-  'key_id',
-  'actor',
-  'metadata',
-  'expires_at',
-  'priority',
-  'created_at',
-  'allocations',
-  'legacy_id',
-] as const;
+/** Every column of the log, in table order: the minimal append stores the same record. */
+export const LOG_COLUMNS = getTableConfig(creditEntry).columns.map((c) => c.name);
 export const APPEND_DDL = [
   `CREATE TABLE ${APPEND_TABLE} (pos INTEGER PRIMARY KEY, account TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
   delta INTEGER NOT NULL, amount INTEGER NOT NULL, balance INTEGER NOT NULL, reason TEXT, idempotency_key TEXT, ref INTEGER,
