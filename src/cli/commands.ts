@@ -263,9 +263,14 @@ export async function history(ledger: Ledger, account: string, o: { limit?: stri
   return ok(page, `${table}\n${next}`);
 }
 
-export async function verify(ledger: Ledger): Promise<Output> {
-  const r = await ledger.verify();
+export async function verify(ledger: Ledger, o: { digest?: string } = {}): Promise<Output> {
+  const r = await ledger.verify(o.digest === undefined ? undefined : { digest: o.digest });
   return { exit: r.ok ? EXIT.ok : EXIT.verifyFailed, data: r, text: verifyText(r) };
+}
+
+export async function digest(ledger: Ledger): Promise<Output> {
+  const d = await ledger.digest();
+  return ok(d, `${d.digest}\n(${d.entries} entries, through position ${d.through}; check later with: verify --digest ${d.digest})`);
 }
 
 export async function stats(ledger: Ledger): Promise<Output> {

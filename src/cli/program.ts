@@ -314,7 +314,13 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   program
     .command('verify')
     .description('audit: replay the whole log, compare the projections, report inconsistencies (exit 3 if any)')
-    .action((_o, cmd: Command) => run(cmd, commands.verify));
+    .option('--digest <digest>', 'also prove the rows a digest covers unchanged (from `drizzle-credits digest`)')
+    .action((o: { digest?: string }, cmd: Command) => run(cmd, (l) => commands.verify(l, o)));
+
+  program
+    .command('digest')
+    .description('a digest of the log as it stands (SHA-256 chain); store it elsewhere, check it later with verify --digest')
+    .action((_o, cmd: Command) => run(cmd, commands.digest));
 
   program
     .command('stats')

@@ -818,3 +818,29 @@ describe('sweep progress bar wiring', () => {
     expect(piped.stderr).toBe('');
   });
 });
+
+describe('digest and verify --digest', () => {
+  it('a digest taken by the CLI proves the log unchanged, and catches an edit behind the library (exit 3)', async () => {
+    const { db, file } = await migrated();
+    expect((await cli([...db, 'grant', 'u1', '50', '--idempotency-key', 'g1'])).code).toBe(0);
+    expect((await cli([...db, 'debit', 'u1', '20', '--key-id', 'key_1'])).code).toBe(0);
+    const d = await cliJson([...db, 'digest']);
+    expect(d.code).toBe(0);
+    expect(d.json).toMatchObject({ entries: 2, through: 2 });
+    const digest = String(d.json.digest);
+    const text = await cli([...db, 'digest']);
+    expect(text.stdout).toContain(digest);
+    expect((await cli([...db, 'verify', '--digest', digest])).code).toBe(0);
+    // A key id rewritten behind the library: the replay cannot see it, the digest can.
+    const c = new Database(file);
+    c.prepare("UPDATE credit_entry SET key_id = 'key_2' WHERE key_id = 'key_1'").run();
+    c.close();
+    expect((await cli([...db, 'verify'])).code).toBe(0);
+    const bad = await cliJson([...db, 'verify', '--digest', digest]);
+    expect(bad.code).toBe(3);
+    expect(bad.json).toMatchObject({ ok: false, problems: [expect.objectContaining({ code: 'digest_mismatch' })] });
+    const malformed = await cliJson([...db, 'verify', '--digest', 'nope']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.json).toMatchObject({ error: { code: 'invalid_argument' } });
+  });
+});
