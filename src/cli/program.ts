@@ -60,7 +60,7 @@ Examples:
   $ drizzle-credits grant user_42 500 --expires-at 2030-01-31T00:00:00Z --priority 10 --reason "trial credits"
   $ drizzle-credits debit user_42 25 --idempotency-key req-7f3a --model gpt-4o --key-id key_1
   $ drizzle-credits hold user_42 200 --ttl 15m --idempotency-key job-42
-  $ drizzle-credits capture 01JD0M3ZQ6V4J8W5Y2X9K7B1C3 140 --idempotency-key job-42-done
+  $ drizzle-credits capture ce_4 140 --idempotency-key job-42-done
   $ drizzle-credits lots user_42
   $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
@@ -188,8 +188,8 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
 
   program
     .command('refund')
-    .description('return credits of a debit (all that is left of it, or [amount])')
-    .argument('<entryId>', 'id of the debit entry')
+    .description('return credits of a debit or capture (all that is left of it, or [amount])')
+    .argument('<entryId>', 'id of the debit or capture entry, e.g. ce_2')
     .argument('[amount]', 'partial refund, whole number of the smallest unit')
     .option('--idempotency-key <key>', 'refund at most once per key')
     .option('--reason <text>', 'stored on the entry')
@@ -230,7 +230,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   program
     .command('capture')
     .description('spend a hold: all of it, or [amount] (the rest is released); more than held must be covered (exit 1 if not)')
-    .argument('<holdId>', 'id printed by `hold`')
+    .argument('<holdId>', 'id printed by `hold`, e.g. ce_4')
     .argument('[amount]', 'whole number of the smallest unit (default: the held amount)')
     .option('--idempotency-key <key>', 'capture at most once per key; a retry returns the original capture')
     .option('--reason <text>', 'stored on the entry')
@@ -241,14 +241,14 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   program
     .command('release')
     .description('give a hold back unspent (idempotent: releasing a released hold replays)')
-    .argument('<holdId>', 'id printed by `hold`')
+    .argument('<holdId>', 'id printed by `hold`, e.g. ce_4')
     .option('--reason <text>', 'stored on the entry')
     .action((holdId: string, o: { reason?: string }, cmd: Command) => run(cmd, (l) => commands.release(l, holdId, o)));
 
   program
     .command('extend')
     .description("move an open hold's expiry to --ttl from now")
-    .argument('<holdId>', 'id printed by `hold`')
+    .argument('<holdId>', 'id printed by `hold`, e.g. ce_4')
     .requiredOption('--ttl <duration>', 'new lifetime from now: ms or 30s, 15m, 2h (at most 30d)')
     .option('--reason <text>', 'stored on the entry')
     .action((holdId: string, o: { ttl: string; reason?: string }, cmd: Command) => run(cmd, (l) => commands.extend(l, holdId, o)));
