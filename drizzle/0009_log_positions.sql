@@ -1,6 +1,6 @@
 -- Custom SQL: the log is keyed by its position in commit order.
 --
--- Before: `credit_entry` had a 26-character ULID text primary key, four secondary indexes
+-- Before: `credit_entry` had a 26-character ULID text primary key, five secondary indexes
 -- (one on created_at) and projections keyed by that text; a debit wrote ~6 B-trees and ran
 -- at ~0.45× a minimal append. After: `pos INTEGER PRIMARY KEY` (the rowid: rows are
 -- clustered in commit order, appends land at the right edge, readers get a cursor), the

@@ -12,7 +12,7 @@ export const ACCOUNT_MAX_LENGTH = 200;
 /** Idempotency keys: long enough for a UUID with a prefix, or a request hash. */
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
 
-/** Entry ids passed back in (refund targets). Ours are 26-char ULIDs; leave room. */
+/** Entry ids passed back in (refund and hold targets): `<prefix><pos>`, or a 26-char ULID from before migration 0009. */
 export const ENTRY_ID_MAX_LENGTH = 64;
 
 /** Free-text reason stored on a row. */

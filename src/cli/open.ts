@@ -4,7 +4,7 @@
  * demand, so only the one in use has to be installed.
  */
 import { existsSync } from 'node:fs';
-import { createLedger, type Ledger, LedgerError } from '../index.js';
+import { createLedger, type Ledger, LedgerError, type LedgerOptions } from '../index.js';
 
 export interface ConnectionOptions {
   /** SQLite file for better-sqlite3 (default ./credits.db). */
@@ -12,6 +12,8 @@ export interface ConnectionOptions {
   /** libSQL URL; wins over `db` when given. */
   url?: string;
   authToken?: string;
+  /** The entry id prefix the app gives its ledger (createLedger's `idPrefix`). */
+  idPrefix?: string;
 }
 
 export interface OpenedLedger {
@@ -29,14 +31,15 @@ export const BUSY_TIMEOUT_MS = 5_000;
  * is reported like a missing schema (`schema_missing`), which is what it amounts to.
  */
 export async function openLedger(opts: ConnectionOptions, { mustExist }: { mustExist: boolean }): Promise<OpenedLedger> {
-  return opts.url === undefined ? openFile(opts.db, mustExist) : openLibsql(opts.url, opts.authToken, mustExist);
+  const options = opts.idPrefix === undefined ? {} : { idPrefix: opts.idPrefix };
+  return opts.url === undefined ? openFile(opts.db, mustExist, options) : openLibsql(opts.url, opts.authToken, mustExist, options);
 }
 
 function missing(target: string): LedgerError {
   return new LedgerError('schema_missing', `no database at ${target}: run \`drizzle-credits migrate\` first`, { target });
 }
 
-async function openFile(file: string, mustExist: boolean): Promise<OpenedLedger> {
+async function openFile(file: string, mustExist: boolean, options: LedgerOptions): Promise<OpenedLedger> {
   if (mustExist && !existsSync(file)) throw missing(file);
   const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
   const { drizzle } = await import('drizzle-orm/better-sqlite3');
@@ -56,7 +59,7 @@ async function openFile(file: string, mustExist: boolean): Promise<OpenedLedger>
     throw e;
   }
   return {
-    ledger: createLedger(drizzle(client)),
+    ledger: createLedger(drizzle(client), options),
     target: file,
     close: async () => {
       client.close();
@@ -64,7 +67,7 @@ async function openFile(file: string, mustExist: boolean): Promise<OpenedLedger>
   };
 }
 
-async function openLibsql(url: string, authToken: string | undefined, mustExist: boolean): Promise<OpenedLedger> {
+async function openLibsql(url: string, authToken: string | undefined, mustExist: boolean, options: LedgerOptions): Promise<OpenedLedger> {
   const local = localPathOf(url);
   if (mustExist && local !== null && !existsSync(local)) throw missing(url);
   const { createClient } = await load(() => import('@libsql/client'), '@libsql/client');
@@ -78,7 +81,7 @@ async function openLibsql(url: string, authToken: string | undefined, mustExist:
     await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   }
   return {
-    ledger: createLedger(drizzle(client)),
+    ledger: createLedger(drizzle(client), options),
     target: url,
     close: async () => {
       client.close();

@@ -139,6 +139,7 @@ function buildProgram(inv: Invocation, writeErr: (text: string) => void): Comman
     .addOption(new Option('--db <file>', 'SQLite file, opened with better-sqlite3 (WAL, busy_timeout=5000)').default('./credits.db'))
     .addOption(new Option('--url <url>', 'libSQL URL instead of --db (file:…, libsql://…)').conflicts('db'))
     .addOption(new Option('--auth-token <token>', `libSQL auth token for --url (default: $${AUTH_TOKEN_ENV})`))
+    .addOption(new Option('--id-prefix <prefix>', "the entry id prefix your app's ledger uses (createLedger's idPrefix; default ce_)"))
     .option('--json', 'print machine-readable JSON on stdout, errors included')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', HELP_AFTER);

@@ -77,9 +77,9 @@ async function diagnose(runner: Runner, version: number, cause: unknown): Promis
 
 /**
  * A runner whose first successful write proves the schema; until then every write unit
- * carries the guard. `reset()` (after migrate) makes the next write check again.
+ * carries the guard (a failed check is not remembered, so a migrate() in between counts).
  */
-export function checkingSchema(runner: Runner, version: number): Runner & { reset(): void } {
+export function checkingSchema(runner: Runner, version: number): Runner {
   let checked = false;
   const guard = schemaGuard(version);
   async function run<T>(fn: (precheck: Statement | undefined) => Promise<T>): Promise<T> {
@@ -98,8 +98,5 @@ export function checkingSchema(runner: Runner, version: number): Runner & { rese
     write: (unit) => run((pre) => runner.write(withPrecheck(unit, pre))),
     writeMany: (units) =>
       run((pre) => runner.writeMany(units.length === 0 ? units : [withPrecheck(units[0] as Unit, pre), ...units.slice(1)])),
-    reset: () => {
-      checked = false;
-    },
   };
 }

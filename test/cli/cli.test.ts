@@ -844,3 +844,18 @@ describe('digest and verify --digest', () => {
     expect(malformed.json).toMatchObject({ error: { code: 'invalid_argument' } });
   });
 });
+
+describe('--id-prefix', () => {
+  it("names entries with the app's prefix and finds them by it; a bad prefix is invalid_argument", async () => {
+    const { db } = await migrated();
+    const p = [...db, '--id-prefix', 'eu1_'];
+    expect((await cli([...p, 'grant', 'u1', '50'])).code).toBe(0);
+    const d = await cliJson([...p, 'debit', 'u1', '20']);
+    expect(d.json).toMatchObject({ outcome: 'debited', entry: { id: 'eu1_2' } });
+    expect((await cliJson([...p, 'refund', 'eu1_2', '5'])).json).toMatchObject({ outcome: 'refunded', entry: { ref: 'eu1_2' } });
+    expect((await cliJson([...db, 'refund', 'eu1_2', '5'])).json).toMatchObject({ error: { code: 'not_found' } });
+    const bad = await cliJson([...db, '--id-prefix', '1x', 'balance', 'u1']);
+    expect(bad.code).toBe(2);
+    expect(bad.json).toMatchObject({ error: { code: 'invalid_argument' } });
+  });
+});
