@@ -175,7 +175,8 @@ describe('amount messages say what is wrong', () => {
         return (e as LedgerError).message;
       }
     };
-    expect(message(9007199254740993)).toContain('amount must be at most 9007199254740991');
+    // 2^53 + 1 as a user would type it (it parses to 2^53: the literal itself would lose precision).
+    expect(message(Number('9007199254740993'))).toContain('amount must be at most 9007199254740991');
     expect(message(2 ** 60)).toContain('amount must be at most 9007199254740991');
     expect(message(0.4)).toContain('whole number');
     expect(message(9007199254740991)).toBe('accepted');
