@@ -26,5 +26,11 @@ const app = drizzle(async () => {
 export const linkInsert = (entryNote: string, account: string, amount: number) =>
   app.insert(appLedgerLinks).values({ entryNote, account, amount });
 
+/**
+ * Whether calls on a key that several processes (or retries) share carry `with`: decided
+ * by the key alone, so every caller sends the same call (about half of the keys do).
+ */
+export const linkedByKey = (key: string) => [...key].reduce((n, c) => n + c.charCodeAt(0), 0) % 2 === 0;
+
 /** Reads the app's rows back (any driver's raw SQL): note → [account, amount]. */
 export const LINKS_SELECT = 'SELECT entry_note, account, amount FROM app_ledger_links ORDER BY entry_note';

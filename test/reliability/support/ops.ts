@@ -15,7 +15,7 @@
  * process (and every retry) sends the same call.
  */
 import type { BatchOp, BatchResult, Entry, Ledger } from '../../../src/index.js';
-import { linkInsert } from '../../support/app-links.js';
+import { linkedByKey, linkInsert } from '../../support/app-links.js';
 import type { AppLink, Call, EntrySummary, OpResult, SharedGrantKey, SharedKey } from './protocol.js';
 
 export { prng } from '../../support/processes.js';
@@ -52,9 +52,6 @@ export interface MixOptions {
 
 /** The share of single debits, grants and captures that carry `with` when links are on. */
 const LINK_SHARE = 0.4;
-
-/** Whether a shared key's calls carry `with`: decided by the key alone (about half of them do). */
-export const sharedKeyLinked = (key: string) => [...key].reduce((n, c) => n + c.charCodeAt(0), 0) % 2 === 0;
 
 /** Single-call method for each batch op, and back. */
 const METHOD_OF: Record<BatchOp['op'], Exclude<Call['method'], 'batch' | 'sweep'>> = {
@@ -292,7 +289,7 @@ export class Mix {
     if (r < 45) {
       // A batch op cannot carry `with`: a shared key that does (as a single call) stays out of batches.
       const shared = this.#sharedDebit(n);
-      return this.o.links && sharedKeyLinked(shared.idempotencyKey) ? this.#debit(tag, false) : shared;
+      return this.o.links && linkedByKey(shared.idempotencyKey) ? this.#debit(tag, false) : shared;
     }
     if (r < 60) return this.#grant(tag);
     if (r < 68) return this.#refund(tag) ?? this.#debit(tag, false);
@@ -318,7 +315,7 @@ export class Mix {
     }
     if (link === undefined) return call;
     const { reason, idempotencyKey } = call.input as { reason?: string; idempotencyKey?: string };
-    const carries = reason?.startsWith('shared:') === true ? sharedKeyLinked(idempotencyKey ?? '') : this.chance(LINK_SHARE);
+    const carries = reason?.startsWith('shared:') === true ? linkedByKey(idempotencyKey ?? '') : this.chance(LINK_SHARE);
     return carries ? { ...call, link } : call;
   }
 
