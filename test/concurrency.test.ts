@@ -2,7 +2,8 @@
  * Several OS processes write to one database file at once, on the same accounts, with
  * idempotency keys that race across processes. Afterwards the log must hold exactly the
  * writes the workers were told happened: none lost, none extra, one row per key, no
- * balance below zero, and balances that add up.
+ * balance below zero, and balances that add up. A share of the calls carry `with` (a row
+ * of the app's own table): the app's rows are exactly those of the calls that applied, 1:1.
  *
  * Knobs: CONC_SEED=<n> replays a run's operation mix; CONC_WORKERS / CONC_OPS scale it up
  * for a stress run; CONC_LIBSQL_NO_BUSY_PRAGMA=1 opens libSQL with `timeout` alone (the
@@ -13,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { APP_LINKS_DDL, LINKS_SELECT } from './support/app-links.js';
 import {
   type Ack,
   BUSY_TIMEOUT_MS,
@@ -82,6 +84,8 @@ interface Analysis {
   /** The slowest single call (lock waits included), against the 5 s busy timeout. */
   slowestMs: number;
   exhausted: string[];
+  /** Calls carrying `with`: app rows, and acknowledged calls that applied (a row each) or did not (none). */
+  links: { rows: number; applied: number; noops: number };
 }
 
 /** Checks the log against every acknowledged result. */
@@ -134,6 +138,31 @@ async function analyse(
       if (a.balance !== num(r.balance)) problems.add('returned balance', `${JSON.stringify(a)} vs row balance ${num(r.balance)}`);
     }
   }
+  // `with`: the app's rows are exactly the applied calls that carried one, on their account and amount.
+  const appliedByNote = new Map<string, Ack>();
+  for (const a of applied.values()) {
+    if (a.note === null) continue;
+    const before = appliedByNote.get(a.note);
+    if (before !== undefined) problems.add('one note applied twice', `${JSON.stringify(before)} and ${JSON.stringify(a)}`);
+    appliedByNote.set(a.note, a);
+  }
+  const appRows = await db.all(LINKS_SELECT);
+  const rowNotes = new Set<string>();
+  for (const r of appRows) {
+    const note = String(r.entry_note);
+    rowNotes.add(note);
+    const a = appliedByNote.get(note);
+    if (a === undefined) problems.add('app row without an applied call', JSON.stringify(r));
+    else if (a.account !== String(r.account) || a.amount !== num(r.amount))
+      problems.add('app row differs from its call', `${JSON.stringify(r)} vs ${JSON.stringify(a)}`);
+  }
+  for (const [note, a] of appliedByNote) if (!rowNotes.has(note)) problems.add('applied call without its app row', JSON.stringify(a));
+  const links = {
+    rows: appRows.length,
+    applied: appliedByNote.size,
+    noops: acks.filter((a) => a.note !== null && !APPLIED.has(a.outcome)).length,
+  };
+
   let crossProcessReplays = 0;
   for (const a of acks) {
     if (a.outcome !== 'replayed' || a.entryId === null) continue;
@@ -207,7 +236,7 @@ async function analyse(
 
   const outcomes: Record<string, number> = {};
   for (const a of acks) outcomes[a.outcome] = (outcomes[a.outcome] ?? 0) + 1;
-  return { problems: problems.list(), outcomes, crossProcessReplays, racedKeys, interleavings, parallelism, slowestMs, exhausted };
+  return { problems: problems.list(), outcomes, crossProcessReplays, racedKeys, interleavings, parallelism, slowestMs, exhausted, links };
 }
 
 const DRIVERS: ConcurrencyDriver[] = ['better-sqlite3', 'libsql'];
@@ -230,6 +259,7 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
     const file = join(dir, 'ledger.db');
     db = await openFileDb(driver, file);
     await db.ledger.migrate();
+    await db.exec(APP_LINKS_DDL);
     const parentGrants = new Map<string, { account: string; amount: number }>();
     for (const [account, amount] of ACCOUNTS) {
       const g = await db.ledger.grant({ account, amount, reason: 'parent' });
@@ -267,6 +297,7 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
     console.log(
       `[${driver}] seed ${SEED}: start ${ready - started} ms, run ${ran - ready} ms, ${acks.length} acks ${JSON.stringify(result.outcomes)}, ` +
         `${result.crossProcessReplays} cross-process replays, ${result.racedKeys} keys raced, ${result.interleavings} interleavings, parallelism ${result.parallelism.toFixed(2)}, slowest call ${result.slowestMs} ms, exhausted ${result.exhausted.join(' ')}, ` +
+        `with: ${result.links.rows} app rows for ${result.links.applied} applied calls carrying it (${result.links.noops} acks of such calls did not apply), ` +
         `${report.entries} rows`,
     );
 
@@ -283,6 +314,9 @@ describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) =
     expect(result.outcomes.refunded ?? 0).toBeGreaterThan(0);
     expect(result.crossProcessReplays).toBeGreaterThan(0);
     expect(result.racedKeys).toBeGreaterThan(0);
+    // Calls carrying `with` both applied and did not (insufficient, replayed, raced on a shared key).
+    expect(result.links.applied).toBeGreaterThan(0);
+    expect(result.links.noops).toBeGreaterThan(0);
     // …and the processes really ran at the same time, writing the same accounts.
     expect(result.parallelism).toBeGreaterThan(1);
     expect(result.interleavings).toBeGreaterThan(0);

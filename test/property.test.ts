@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, MAX_AMOUNT } from '../src/index.js';
+import { APP_LINKS_DDL, linkInsert } from './support/app-links.js';
 import { DRIVERS, manualClock, type TestDb } from './support/drivers.js';
-import { Model, type Op, type Outcome } from './support/model.js';
+import { appliedInCall, Model, type Op, type Outcome } from './support/model.js';
 
 const ACCOUNTS = ['a', 'b', 'c'];
 const KEYS = ['k1', 'k2', 'k3'];
@@ -23,6 +24,12 @@ const spend = fc.oneof({ weight: 3, arbitrary: amount }, { weight: 2, arbitrary:
 const account = fc.constantFrom(...ACCOUNTS);
 const key = fc.constantFrom(...KEYS);
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+/**
+ * Whether step i's grant or debit (or replay of one) carries `with`: drawn apart from the
+ * operations, so the operation sequences (and the coverage they reach) stay as they were.
+ */
+const MAX_STEPS = 80;
+const apps = fc.array(fc.boolean(), { minLength: MAX_STEPS, maxLength: MAX_STEPS });
 
 type Rel = { rel: number };
 type GenOp =
@@ -119,6 +126,20 @@ const COVERAGE = [
   'release:hold_expired',
 ];
 
+/** Calls carrying `with` must meet both sides: applied (an app row) and every way of not applying (none). */
+const WITH_COVERAGE = [
+  'grant:granted',
+  'grant:replayed',
+  'grant:overflow',
+  'grant:idempotency_conflict',
+  'debit:debited',
+  'debit:insufficient',
+  'debitOnce:debited',
+  'debitOnce:replayed',
+  'debitOnce:insufficient',
+  'debitOnce:idempotency_conflict',
+].map((l) => `with ${l}`);
+
 let run = 0;
 
 /**
@@ -126,46 +147,65 @@ let run = 0;
  * replays, refunds, adjustments, holds, captures, releases, clock moves and sweeps, on
  * each driver, against the reference model. After every step the outcome, error code and
  * balance numbers agree; after every sequence all balances and verify() agree.
+ *
+ * Grants and debits (replays of them too) may carry `with`: an insert into the app's own
+ * table, under a tag of their step. After every step the app's rows of the run are exactly
+ * the steps that carried one and that the model says applied in that call — no row for a
+ * replay, an insufficient debit or a refused call.
  */
 describe.each(DRIVERS)('model-based property on $name', (driver) => {
   let db: TestDb;
   const clock = manualClock();
   beforeAll(async () => {
     db = await driver.open({ clock: clock.now });
+    await db.exec(APP_LINKS_DDL);
   });
   afterAll(() => db.close());
 
   it('agrees with the reference model after every step', async () => {
     const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: driver.slow ? 25 : 80, size: 'max' }), async (ops) => {
-        // Each run gets its own accounts (keys are per account), so one database serves all runs.
-        const ns = `r${++run}:`;
-        const model = new Model(clock.now());
-        const keyed: Op[] = [];
-        for (const raw of ops) {
-          if (raw.op === 'replay' && keyed.length === 0) continue;
-          const op = raw.op === 'replay' ? (keyed[raw.n % keyed.length] as Op) : resolve(raw, model, ns);
-          if ('key' in op && op.key !== undefined) keyed.push(op);
-          const target = targetOf(op, model);
-          if ((op.op === 'capture' || op.op === 'release') && target === undefined) continue;
-          const actual = await perform(db, ns, op, target, clock);
-          const expected = model.apply(withNs(op, ns), target, 'entryId' in actual ? actual.entryId : undefined);
-          expect(actual, JSON.stringify(op)).toEqual(expected);
-          const label = `${op.op}:${'error' in actual ? actual.error : actual.outcome}`;
-          seen.set(label, (seen.get(label) ?? 0) + 1);
-        }
-        for (const a of ACCOUNTS) {
-          const b = await db.ledger.getBalance(ns + a);
-          expect({ balance: b.balance, held: b.held, available: b.available }, `balance of ${a}`).toEqual(model.balanceOf(ns + a));
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 5, maxLength: driver.slow ? 25 : MAX_STEPS, size: 'max' }),
+        apps,
+        async (ops, withApp) => {
+          // Each run gets its own accounts (keys are per account), so one database serves all runs.
+          const ns = `r${++run}:`;
+          const model = new Model(clock.now());
+          const keyed: Op[] = [];
+          /** The app's rows this run must have: tag → "account:amount". */
+          const links = new Map<string, string>();
+          for (const [step, raw] of ops.entries()) {
+            const tag = `${ns}${step}`;
+            if (raw.op === 'replay' && keyed.length === 0) continue;
+            const op = raw.op === 'replay' ? (keyed[raw.n % keyed.length] as Op) : resolve(raw, model, ns);
+            if ('key' in op && op.key !== undefined) keyed.push(op);
+            const target = targetOf(op, model);
+            if ((op.op === 'capture' || op.op === 'release') && target === undefined) continue;
+            const app = withApp[step] === true && (op.op === 'grant' || op.op === 'debit' || op.op === 'debitOnce') ? tag : undefined;
+            const actual = await perform(db, ns, op, target, clock, app);
+            const expected = model.apply(withNs(op, ns), target, 'entryId' in actual ? actual.entryId : undefined);
+            expect(actual, JSON.stringify(op)).toEqual(expected);
+            if (app !== undefined && 'account' in op && 'amount' in op && appliedInCall(expected))
+              links.set(tag, `${ns}${op.account}:${op.amount}`);
+            expect(await appRows(db, ns), `app rows after ${tag} ${JSON.stringify(op)}`).toEqual(expectedRows(links));
+            const label = `${op.op}:${'error' in actual ? actual.error : actual.outcome}`;
+            seen.set(label, (seen.get(label) ?? 0) + 1);
+            if (app !== undefined) seen.set(`with ${label}`, (seen.get(`with ${label}`) ?? 0) + 1);
+          }
+          for (const a of ACCOUNTS) {
+            const b = await db.ledger.getBalance(ns + a);
+            expect({ balance: b.balance, held: b.held, available: b.available }, `balance of ${a}`).toEqual(model.balanceOf(ns + a));
+          }
+        },
+      ),
       { numRuns: driver.slow ? 6 : 40, seed: Number(process.env.FC_SEED ?? 4242) },
     );
     // The generators must reach every interesting branch, or a passing run proves little.
     if (!driver.slow) {
       const labels = [...seen.keys()];
-      for (const must of COVERAGE) expect(labels, `never reached ${must}: ${JSON.stringify(Object.fromEntries(seen))}`).toContain(must);
+      for (const must of [...COVERAGE, ...WITH_COVERAGE])
+        expect(labels, `never reached ${must}: ${JSON.stringify(Object.fromEntries(seen))}`).toContain(must);
     }
     const v = await db.ledger.verify();
     expect(v.problems).toEqual([]);
@@ -212,6 +252,16 @@ function resolve(op: Exclude<GenOp, { op: 'replay' }>, model: Model, ns: string)
   return { ...op, amount: Math.min(MAX_AMOUNT, Math.max(1, base + a.rel)) } as Op;
 }
 
+const expectedRows = (links: ReadonlyMap<string, string>) => [...links].map(([t, l]) => `${t}:${l}`).sort();
+
+/** The app's rows of one run, as "tag:account:amount". */
+async function appRows(db: TestDb, ns: string): Promise<string[]> {
+  const rows = await db.all('SELECT entry_note, account, amount FROM app_ledger_links WHERE entry_note LIKE ? ORDER BY entry_note', [
+    `${ns}%`,
+  ]);
+  return rows.map((r) => `${String(r.entry_note)}:${String(r.account)}:${Number(r.amount)}`).sort();
+}
+
 function withNs(op: Op, ns: string): Op {
   return 'account' in op ? ({ ...op, account: ns + op.account } as Op) : op;
 }
@@ -222,7 +272,11 @@ async function perform(
   op: Op,
   target: string | undefined,
   clock: ReturnType<typeof manualClock>,
+  appTag: string | undefined,
 ): Promise<Outcome> {
+  /** The app's row under the step's tag, sent `with` the call if the step carries one. */
+  const app = (o: { account: string; amount: number }) =>
+    appTag === undefined ? undefined : { with: [linkInsert(appTag, ns + o.account, o.amount)] };
   try {
     switch (op.op) {
       case 'advance':
@@ -244,18 +298,21 @@ async function perform(
       }
       case 'grant':
         return norm(
-          await db.ledger.grant({
-            account: ns + op.account,
-            amount: op.amount,
-            idempotencyKey: op.key,
-            expiresAt: op.expiresAt,
-            priority: op.priority,
-          }),
+          await db.ledger.grant(
+            {
+              account: ns + op.account,
+              amount: op.amount,
+              idempotencyKey: op.key,
+              expiresAt: op.expiresAt,
+              priority: op.priority,
+            },
+            app(op),
+          ),
         );
       case 'debit':
-        return norm(await db.ledger.debitIfCovers({ account: ns + op.account, amount: op.amount }));
+        return norm(await db.ledger.debitIfCovers({ account: ns + op.account, amount: op.amount }, app(op)));
       case 'debitOnce':
-        return norm(await db.ledger.debitOnceIfCovers({ account: ns + op.account, amount: op.amount, idempotencyKey: op.key }));
+        return norm(await db.ledger.debitOnceIfCovers({ account: ns + op.account, amount: op.amount, idempotencyKey: op.key }, app(op)));
       case 'adjust':
         return norm(await db.ledger.adjust({ account: ns + op.account, delta: op.delta, reason: 'fix', idempotencyKey: op.key }));
       case 'refund':

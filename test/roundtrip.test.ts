@@ -20,7 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HoldResult, Ledger } from '../src/index.js';
 import { createLedger } from '../src/index.js';
 import { BATCH_CHUNK_OPS, MAX_AMOUNT, VERIFY_PAGE_ROWS } from '../src/limits.js';
+import { NOT_APPLIED_GUARD } from '../src/runner/batch.js';
 import { ALLOCATION_ROWS } from '../src/sql.js';
+import { APP_LINKS_DDL, LINKS_SELECT, linkInsert } from './support/app-links.js';
 import { type Call, CallLog, countingD1, countingLibsql, isBusyTimeoutPragma } from './support/counting.js';
 import { manualClock, type Row } from './support/drivers.js';
 
@@ -453,5 +455,156 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect(m.trips).toHaveLength(2);
 
     expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  // Last: its account and entries would change the counts the tests above check (stats, sweep).
+  it('with: applied is one round trip; a no-op (insufficient, replayed, conflict) is two and writes nothing', async () => {
+    await h.raw(APP_LINKS_DDL);
+    const links = async () => (await h.raw(LINKS_SELECT)).map((r) => `${String(r.entry_note)}:${String(r.account)}:${Number(r.amount)}`);
+    /** Everything an operation can write: the log, the projections, the guard table, the app's table. */
+    const state = async () => ({
+      entries: await h.raw('SELECT * FROM credit_entry ORDER BY pos'),
+      lots: await h.raw('SELECT * FROM credit_lot ORDER BY id'),
+      holds: await h.raw('SELECT * FROM credit_hold ORDER BY id'),
+      guard: await h.raw('SELECT * FROM credit_unit_guard'),
+      links: await links(),
+    });
+    const link = (note: string, amount: number) => ({ with: [linkInsert(note, 'w', amount)] });
+    const isWrite = (sql: string) => /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql);
+
+    /** The first round trip is the operation's batch: its primary, then the guard, then the app's statement. */
+    const checkFirst = (op: string, trips: readonly Call[]) => {
+      const first = trips[0] as Call;
+      expect(first.method, `${op}: carried by`).toBe('batch');
+      const guard = first.sql.indexOf(NOT_APPLIED_GUARD.sql);
+      expect(guard, `${op}: guard in ${JSON.stringify(show(trips))}`).toBeGreaterThanOrEqual(1);
+      expect(first.sql[guard + 1], `${op}: the app's statement right after the guard`).toMatch(/^insert into "app_ledger_links"/);
+    };
+    /** Applied: exactly one round trip, and the app's row is there. */
+    async function applied<T>(op: string, note: string, amount: number, fn: () => Promise<T>): Promise<T> {
+      const before = await links();
+      const { value, error, trips } = await measure(op, fn);
+      if (error !== undefined) throw error;
+      expect(show(trips), `${op}: round trips`).toHaveLength(1);
+      checkFirst(op, trips);
+      expect(await links(), `${op}: the app's row`).toEqual([...before, `${note}:w:${amount}`].sort());
+      return value as T;
+    }
+    /** Not applied: exactly two round trips, the second a read; nothing written anywhere. */
+    async function noop(op: string, fn: () => Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> {
+      const before = await state();
+      const { value, error, trips } = await measure(op, fn);
+      expect(show(trips), `${op}: round trips`).toHaveLength(2);
+      checkFirst(op, trips);
+      expect(spec.carriers, `${op}: second round trip carried by`).toContain(trips[1]?.method);
+      expect(trips[1]?.sql.filter(isWrite), `${op}: the second round trip only reads`).toEqual([]);
+      expect(await state(), `${op}: wrote nothing`).toEqual(before);
+      return { value, error };
+    }
+    const notApplied = async (op: string, fn: () => Promise<unknown>) => {
+      const { value, error } = await noop(op, fn);
+      if (error !== undefined) throw error;
+      return value;
+    };
+
+    const grant = { account: 'w', amount: 100, idempotencyKey: 'wg' };
+    expect(await applied('with: grant (granted)', 'grant', 100, () => ledger.grant(grant, link('grant', 100)))).toMatchObject({
+      outcome: 'granted',
+      balance: 100,
+    });
+    expect(await notApplied('with: grant (replayed)', () => ledger.grant(grant, link('grant-again', 100)))).toMatchObject({
+      outcome: 'replayed',
+    });
+
+    const debit = (amount: number) => ({ account: 'w', amount });
+    expect(
+      await applied('with: debitIfCovers (debited)', 'debit', 10, () => ledger.debitIfCovers(debit(10), link('debit', 10))),
+    ).toMatchObject({ outcome: 'debited', balance: 90 });
+    expect(
+      await notApplied('with: debitIfCovers (insufficient)', () => ledger.debitIfCovers(debit(91), link('debit-no', 91))),
+    ).toMatchObject({
+      outcome: 'insufficient',
+      balance: 90,
+    });
+    expect(
+      await notApplied('with: debitIfCovers (no account: insufficient)', () =>
+        ledger.debitIfCovers({ account: 'w-nobody', amount: 1 }, link('debit-nobody', 1)),
+      ),
+    ).toMatchObject({ outcome: 'insufficient', balance: 0 });
+
+    const once = { account: 'w', amount: 5, idempotencyKey: 'wd' };
+    const d = await applied('with: debitOnceIfCovers (debited)', 'once', 5, () => ledger.debitOnceIfCovers(once, link('once', 5)));
+    expect(d).toMatchObject({ outcome: 'debited', balance: 85 });
+    expect(
+      await notApplied('with: debitOnceIfCovers (replayed)', () => ledger.debitOnceIfCovers(once, link('once-again', 5))),
+    ).toMatchObject({
+      outcome: 'replayed',
+      entry: { id: d.entry!.id },
+    });
+    expect(
+      await notApplied('with: debitOnceIfCovers (insufficient)', () =>
+        ledger.debitOnceIfCovers({ ...once, amount: 86, idempotencyKey: 'wd2' }, link('once-no', 86)),
+      ),
+    ).toMatchObject({ outcome: 'insufficient' });
+    const conflict = await noop('with: debitOnceIfCovers → idempotency_conflict', () =>
+      ledger.debitOnceIfCovers({ ...once, amount: 6 }, link('once-conflict', 6)),
+    );
+    expect(conflict.error).toMatchObject({ name: 'LedgerError', code: 'idempotency_conflict' });
+
+    const hold = { account: 'w', amount: 30, idempotencyKey: 'wh' };
+    const held = await applied('with: hold (held)', 'hold', 30, () => ledger.hold(hold, link('hold', 30)));
+    const hw = holdId(held);
+    expect(await notApplied('with: hold (replayed)', () => ledger.hold(hold, link('hold-again', 30)))).toMatchObject({
+      outcome: 'replayed',
+      hold: { id: hw },
+    });
+    expect(
+      await notApplied('with: hold (insufficient)', () => ledger.hold({ account: 'w', amount: 1_000 }, link('hold-no', 1_000))),
+    ).toMatchObject({ outcome: 'insufficient' });
+
+    expect(
+      await notApplied('with: capture (insufficient: more than held)', () =>
+        ledger.capture({ holdId: hw, amount: 1_000 }, link('capture-no', 1_000)),
+      ),
+    ).toMatchObject({ outcome: 'insufficient' });
+    const c = await applied('with: capture (captured)', 'capture', 20, () =>
+      ledger.capture({ holdId: hw, amount: 20 }, link('capture', 20)),
+    );
+    expect(c).toMatchObject({ outcome: 'captured', released: 10 });
+    expect(
+      await notApplied('with: capture (replayed)', () => ledger.capture({ holdId: hw, amount: 20 }, link('capture-again', 20))),
+    ).toMatchObject({ outcome: 'replayed', entry: { id: c.entry!.id } });
+
+    // The other money operations take the same path.
+    const refunded = await applied('with: refund (refunded)', 'refund', 3, () =>
+      ledger.refund({ entryId: c.entry!.id, amount: 3 }, link('refund', 3)),
+    );
+    expect(refunded).toMatchObject({ outcome: 'refunded' });
+    const adjusted = await applied('with: adjust (adjusted)', 'adjust', 2, () =>
+      ledger.adjust({ account: 'w', delta: -2, reason: 'fix' }, link('adjust', 2)),
+    );
+    expect(adjusted).toMatchObject({ outcome: 'adjusted' });
+    const h2 = holdId(await ledger.hold({ account: 'w', amount: 4 }));
+    expect(await applied('with: release (released)', 'release', 4, () => ledger.release({ holdId: h2 }, link('release', 4)))).toMatchObject(
+      {
+        outcome: 'released',
+      },
+    );
+    expect(await notApplied('with: release (replayed)', () => ledger.release({ holdId: h2 }, link('release-again', 4)))).toMatchObject({
+      outcome: 'replayed',
+    });
+
+    // The app's own statement fails (its note is taken): the one batch fails, nothing is written, no second trip.
+    const before = await state();
+    const op = 'with: debitIfCovers → app_statement_failed';
+    const failed = await measure(op, () => ledger.debitIfCovers(debit(1), link('debit', 1)));
+    expect(failed.error).toMatchObject({ name: 'LedgerError', code: 'app_statement_failed' });
+    expect(show(failed.trips), `${op}: round trips`).toHaveLength(1);
+    checkFirst(op, failed.trips);
+    expect(await state()).toEqual(before);
+
+    const notes = (await links()).map((l) => l.split(':')[0]);
+    expect(notes).toEqual(['adjust', 'capture', 'debit', 'grant', 'hold', 'once', 'refund', 'release']);
+    expect(await ledger.verify()).toMatchObject({ ok: true });
   });
 });

@@ -17,6 +17,12 @@
  *     replay the row they wrote before the kill or apply now (never twice).
  * At the end rebuild() must leave the projections exactly as the writers left them.
  *
+ * A share of single debits, grants and captures carry `with`: an insert into the app's own
+ * table app_ledger_links(entry_note, account, amount), the note being the call's reason.
+ * After every round and at the end, never one without the other: every app row has exactly
+ * one log entry with its note as reason, on its account and for its amount; every entry
+ * written by a call that carried `with` has its app row — kills inside such calls included.
+ *
  * better-sqlite3 and libSQL, both in WAL with synchronous=FULL (RELIABILITY_SYNC=NORMAL to
  * try NORMAL: a SIGKILL is a process crash, which NORMAL also survives; only a power cut
  * tells them apart, and this test cannot cut power).
@@ -29,7 +35,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALLOCATION_ROWS } from '../../src/sql.js';
-import { type Audit, audit, Book, Problems, projections } from './support/check.js';
+import { APP_LINKS_DDL } from '../support/app-links.js';
+import { type Audit, audit, auditLinks, Book, type LinkAudit, Problems, projections } from './support/check.js';
 import { type Db, type Driver, expectedBusyTimeout, openDb, type Synchronous } from './support/db.js';
 import { execute, opsOf, prng, reasonOf, repeatable } from './support/ops.js';
 import { type AckLine, APPLIED, type Call, type IntentLine, readLog, type WorkerPlan } from './support/protocol.js';
@@ -62,6 +69,9 @@ interface Tally {
   retriesReplayed: number;
   /** Keyed calls in flight at the kill, repeated by the parent. */
   inFlightRetried: number;
+  /** Calls carrying `with` in flight at a kill, and those of them whose entry had committed. */
+  linkedInFlight: number;
+  linkedInFlightCommitted: number;
 }
 
 /** Rows by reason (the tag every call writes), as they stand now. */
@@ -188,11 +198,22 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
     const book = new Book();
     db = await openDb(driver, file, SYNC);
     await db.ledger.migrate();
+    await db.exec(APP_LINKS_DDL);
     await seed(db, book, ACCOUNTS);
     await db.close();
     db = undefined;
 
-    const tally: Tally = { kills: 0, killedInCall: 0, acks: 0, inFlight: 0, inFlightCommitted: 0, retriesReplayed: 0, inFlightRetried: 0 };
+    const tally: Tally = {
+      kills: 0,
+      killedInCall: 0,
+      acks: 0,
+      inFlight: 0,
+      inFlightCommitted: 0,
+      retriesReplayed: 0,
+      inFlightRetried: 0,
+      linkedInFlight: 0,
+      linkedInFlightCommitted: 0,
+    };
     const problems = new Problems();
     const spawnRound = (round: number) =>
       Array.from({ length: WRITERS }, (_, k) => {
@@ -265,12 +286,17 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
       tally.inFlight += roundInFlight.length;
       const rows = await rowsByReason(db);
       for (const i of roundInFlight) if (opsOf(i.call).some((op) => rows.has(reasonOf(op) ?? ''))) tally.inFlightCommitted++;
+      for (const op of roundInFlight.flatMap((i) => opsOf(i.call)).filter((o) => o.link !== undefined)) {
+        tally.linkedInFlight++;
+        if (rows.has(reasonOf(op) ?? '')) tally.linkedInFlightCommitted++;
+      }
 
       const report = await db.ledger.verify();
       for (const p of report.problems)
         problems.add(`round ${round} verify ${p.code}`, `${p.account} ${p.entryId} seq ${p.seq}: ${p.message}`);
       last = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: false });
       for (const p of last.problems) problems.add(`round ${round}`, p);
+      for (const p of (await auditLinks(db, book)).problems) problems.add(`round ${round} with`, p);
       if (problems.count === 0) await retryAfterCrash(db, book, round, roundAcks, roundInFlight, problems, tally);
       await db.close();
       db = undefined;
@@ -281,6 +307,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
     db = await openDb(driver, file, SYNC);
     const report = await db.ledger.verify();
     last = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: false });
+    const links: LinkAudit = await auditLinks(db, book);
     const before = await projections(db);
     const rebuilt = await db.ledger.rebuild();
     const after = await projections(db);
@@ -300,11 +327,18 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
         `${tally.inFlightRetried} in-flight keyed calls retried, ${book.torn} torn log lines, calls median ${last.medianMs} ms / slowest ${last.slowestMs} ms; ${last.rows} rows ` +
         `${JSON.stringify(Object.fromEntries(kinds.map((k) => [String(k.kind), Number(k.n)])))}, ${JSON.stringify(counts)}, ` +
         `outcomes ${JSON.stringify(last.outcomes)}, errors ${JSON.stringify(last.errors)}; rebuild re-derived ${rebuilt.lots} lots, ` +
-        `${rebuilt.holds} holds, ${rebuilt.allocations} allocations; ${Date.now() - started} ms`,
+        `${rebuilt.holds} holds, ${rebuilt.allocations} allocations; with: ${links.appRows} app rows for ${links.linkedEntries} entries of calls ` +
+        `carrying it (acked: ${links.linkedApplied} applied, ${links.linkedNoops} did not), ${tally.linkedInFlight} such calls in flight at a kill ` +
+        `(${tally.linkedInFlightCommitted} had committed); ${Date.now() - started} ms`,
     );
 
     expect(problems.list(), `seed ${SEED}`).toEqual([]);
     expect(last.problems, `seed ${SEED}`).toEqual([]);
+    expect(links.problems, `seed ${SEED}`).toEqual([]);
+    expect(links.appRows).toBe(links.linkedEntries);
+    // The check had both sides to see: calls carrying `with` that applied, and some that did not.
+    expect(links.linkedApplied).toBeGreaterThan(0);
+    expect(links.linkedNoops).toBeGreaterThan(0);
     expect(report.problems).toEqual([]);
     expect(rebuilt.problems).toEqual([]);
     expect(after).toEqual(before);

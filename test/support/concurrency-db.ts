@@ -14,6 +14,8 @@ export const BUSY_TIMEOUT_MS = 5000;
 export interface FileDb {
   readonly ledger: Ledger;
   all(sql: string, args?: unknown[]): Promise<Row[]>;
+  /** A statement that returns nothing (the app's own schema). */
+  exec(sql: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string): Promi
     return {
       ledger: createLedger(drizzle(client)),
       all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
+      exec: async (sql) => void client.exec(sql),
       close: async () => void client.close(),
     };
   }
@@ -45,6 +48,7 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string): Promi
       const rs = await client.execute({ sql, args: args as never });
       return rs.rows.map((r) => Object.fromEntries(rs.columns.map((c, i) => [c, r[i]])));
     },
+    exec: async (sql) => void (await client.execute(sql)),
     close: async () => client.close(),
   };
 }
@@ -96,6 +100,8 @@ export interface Ack {
   amount: number;
   key: string | null;
   ref: string | null;
+  /** The note of the app row the call carried `with` (app_ledger_links), or null. */
+  note: string | null;
   outcome: string;
   entryId: string | null;
   balance: number | null;

@@ -20,6 +20,14 @@ export type Op =
 /** What a call returned, reduced to what both sides can be compared on. */
 export type Outcome = { outcome: string; balance?: number; available?: number; entryId?: string } | { error: string };
 
+const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released']);
+
+/**
+ * The call wrote its entry now, so the app's statements sent `with` it commit too. Not a
+ * replay (the entry was written by an earlier call), not insufficient, not an error.
+ */
+export const appliedInCall = (o: Outcome): boolean => 'outcome' in o && APPLIED.has(o.outcome);
+
 interface Lot {
   id: string;
   seq: number;

@@ -31,6 +31,8 @@ export const expectedBusyTimeout = (driver: Driver): number | undefined =>
 export interface Db {
   readonly ledger: Ledger;
   all(sql: string, args?: unknown[]): Promise<Row[]>;
+  /** A statement that returns nothing (the app's own schema). */
+  exec(sql: string): Promise<void>;
   /** The connection's effective settings, as SQLite reports them. */
   pragmas(): Promise<{ journal_mode: string; synchronous: number; busy_timeout: number }>;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function openDb(driver: Driver, file: string, synchronous: Synchron
     return {
       ledger: createLedger(drizzle(client)),
       all,
+      exec: async (sql) => void client.exec(sql),
       pragmas: async () => ({
         journal_mode: String(client.pragma('journal_mode', { simple: true })),
         synchronous: Number(client.pragma('synchronous', { simple: true })),
@@ -79,6 +82,7 @@ export async function openDb(driver: Driver, file: string, synchronous: Synchron
   return {
     ledger: createLedger(drizzle(client)),
     all,
+    exec: async (sql) => void (await client.execute(sql)),
     pragmas: async () => ({
       journal_mode: String(await one('PRAGMA journal_mode')),
       synchronous: Number(await one('PRAGMA synchronous')),

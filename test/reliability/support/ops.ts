@@ -8,9 +8,15 @@
  * so the parent can tie each row of the log to the intent that asked for it. Calls with a
  * key shared across processes carry `shared:<key>` instead: their parameters must be
  * identical everywhere, or a replay would be an idempotency conflict.
+ *
+ * With `links` (crash test), a share of single debits, grants and captures carry `with`:
+ * the app's row in app_ledger_links under the call's reason, which must commit with the
+ * call's entry or not at all. A shared key carries it or not by the key alone, so every
+ * process (and every retry) sends the same call.
  */
 import type { BatchOp, BatchResult, Entry, Ledger } from '../../../src/index.js';
-import type { Call, EntrySummary, OpResult, SharedGrantKey, SharedKey } from './protocol.js';
+import { linkedByKey, linkInsert } from '../../support/app-links.js';
+import type { AppLink, Call, EntrySummary, OpResult, SharedGrantKey, SharedKey } from './protocol.js';
 
 export { prng } from '../../support/processes.js';
 
@@ -40,7 +46,12 @@ export interface MixOptions {
   sweeps: boolean;
   /** Pick shared keys in step with progress (n / total) so processes race on the same key. */
   total: number;
+  /** Let a share of single debits, grants and captures carry `with` (the app's row). */
+  links: boolean;
 }
+
+/** The share of single debits, grants and captures that carry `with` when links are on. */
+const LINK_SHARE = 0.4;
 
 /** Single-call method for each batch op, and back. */
 const METHOD_OF: Record<BatchOp['op'], Exclude<Call['method'], 'batch' | 'sweep'>> = {
@@ -89,25 +100,34 @@ function toResult(r: BatchResult | { outcome: string; entry?: Entry }): OpResult
   return entry === undefined ? { outcome: r.outcome } : { outcome: r.outcome, entry: summary(entry) };
 }
 
+/** The call's `with` option: the app's row under the call's reason, if the call carries a link. */
+function withOf(call: Call) {
+  const reason = reasonOf(call);
+  if (call.link === undefined) return undefined;
+  if (reason === null) throw new Error(`a call with a link needs a reason: ${JSON.stringify(call)}`);
+  return { with: [linkInsert(reason, call.link.account, call.link.amount)] };
+}
+
 /** Runs a call; a thrown error propagates (the caller logs it). */
 export async function execute(ledger: Ledger, call: Call): Promise<OpResult[]> {
+  const options = withOf(call);
   switch (call.method) {
     case 'grant':
-      return [toResult(await ledger.grant(call.input))];
+      return [toResult(await ledger.grant(call.input, options))];
     case 'debitIfCovers':
-      return [toResult(await ledger.debitIfCovers(call.input))];
+      return [toResult(await ledger.debitIfCovers(call.input, options))];
     case 'debitOnceIfCovers':
-      return [toResult(await ledger.debitOnceIfCovers(call.input))];
+      return [toResult(await ledger.debitOnceIfCovers(call.input, options))];
     case 'refund':
-      return [toResult(await ledger.refund(call.input))];
+      return [toResult(await ledger.refund(call.input, options))];
     case 'adjust':
-      return [toResult(await ledger.adjust(call.input))];
+      return [toResult(await ledger.adjust(call.input, options))];
     case 'hold':
-      return [toResult(await ledger.hold(call.input))];
+      return [toResult(await ledger.hold(call.input, options))];
     case 'capture':
-      return [toResult(await ledger.capture(call.input))];
+      return [toResult(await ledger.capture(call.input, options))];
     case 'release':
-      return [toResult(await ledger.release(call.input))];
+      return [toResult(await ledger.release(call.input, options))];
     case 'sweep': {
       const r = await ledger.sweep();
       return [{ outcome: `swept ${r.lotsExpired} lots, ${r.holdsExpired} holds` }];
@@ -266,7 +286,11 @@ export class Mix {
     const r = this.rand() * 100;
     if (r < 25) return this.#debit(tag, false);
     if (r < 35) return this.#debit(tag, true);
-    if (r < 45) return this.#sharedDebit(n);
+    if (r < 45) {
+      // A batch op cannot carry `with`: a shared key that does (as a single call) stays out of batches.
+      const shared = this.#sharedDebit(n);
+      return this.o.links && linkedByKey(shared.idempotencyKey) ? this.#debit(tag, false) : shared;
+    }
     if (r < 60) return this.#grant(tag);
     if (r < 68) return this.#refund(tag) ?? this.#debit(tag, false);
     if (r < 78) return this.#adjust(tag);
@@ -275,8 +299,28 @@ export class Mix {
     return this.#release(tag) ?? this.#grant(tag);
   }
 
+  /**
+   * A single debit, grant or capture, made to carry `with` (links on): a share of them at
+   * random, a shared key's by the key. The link's amount is the entry's: a capture without
+   * an amount captures the whole hold.
+   */
+  #linked(call: Call): Call {
+    if (!this.o.links) return call;
+    let link: AppLink | undefined;
+    if (call.method === 'grant' || call.method === 'debitIfCovers' || call.method === 'debitOnceIfCovers') {
+      link = { account: call.input.account, amount: call.input.amount };
+    } else if (call.method === 'capture') {
+      const h = this.#capturing.get(call.input.holdId);
+      if (h !== undefined) link = { account: h.account, amount: call.input.amount ?? h.amount };
+    }
+    if (link === undefined) return call;
+    const { reason, idempotencyKey } = call.input as { reason?: string; idempotencyKey?: string };
+    const carries = reason?.startsWith('shared:') === true ? linkedByKey(idempotencyKey ?? '') : this.chance(LINK_SHARE);
+    return carries ? { ...call, link } : call;
+  }
+
   next(n: number, tag: string): Call {
-    const single = (o: BatchOp): Call => opsOf({ method: 'batch', input: [o] })[0] as Call;
+    const single = (o: BatchOp): Call => this.#linked(opsOf({ method: 'batch', input: [o] })[0] as Call);
     const r = this.rand() * 100;
     if (this.o.sweeps && r < 2) return { method: 'sweep', input: {} };
     if (r < 18) return single(this.#debit(tag, false));

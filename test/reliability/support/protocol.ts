@@ -51,8 +51,18 @@ export interface WorkerPlan {
   fsyncAcks: boolean;
 }
 
+/**
+ * The app's row a single call commits `with` it (crash test): app_ledger_links gets
+ * (entry_note = the call's reason, account, amount) if and only if the call applies.
+ */
+export interface AppLink {
+  account: string;
+  /** The amount of the entry the call writes (a capture without an amount: the hold's). */
+  amount: number;
+}
+
 /** A ledger call, exactly as sent: the parent can repeat it. */
-export type Call =
+export type Call = (
   | { method: 'grant'; input: GrantInput }
   | { method: 'debitIfCovers'; input: DebitInput }
   | { method: 'debitOnceIfCovers'; input: DebitOnceInput }
@@ -62,7 +72,8 @@ export type Call =
   | { method: 'capture'; input: CaptureInput }
   | { method: 'release'; input: ReleaseInput }
   | { method: 'sweep'; input: Record<string, never> }
-  | { method: 'batch'; input: BatchOp[] };
+  | { method: 'batch'; input: BatchOp[] }
+) & { link?: AppLink };
 
 /** The part of an entry the parent compares with the row. */
 export interface EntrySummary {

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     sharedGrants: plan.sharedGrants,
     sweeps: crash,
     total: crash ? 0 : plan.ops,
+    links: crash,
   });
   const [part, parts] = plan.part;
   if (crash) await loadState(db, mix, part, parts);
