@@ -95,8 +95,11 @@ export function checkingSchema(runner: Runner, version: number): Runner {
   const withPrecheck = (u: Unit, precheck: Statement | undefined): Unit => (precheck === undefined ? u : { ...u, precheck });
   return {
     ...runner,
-    write: (unit) => run((pre) => runner.write(withPrecheck(unit, pre))),
+    // Once checked, straight through: no extra async step on the hot path.
+    write: (unit) => (checked ? runner.write(unit) : run((pre) => runner.write(withPrecheck(unit, pre)))),
     writeMany: (units) =>
-      run((pre) => runner.writeMany(units.length === 0 ? units : [withPrecheck(units[0] as Unit, pre), ...units.slice(1)])),
+      checked
+        ? runner.writeMany(units)
+        : run((pre) => runner.writeMany(units.length === 0 ? units : [withPrecheck(units[0] as Unit, pre), ...units.slice(1)])),
   };
 }
