@@ -8,34 +8,10 @@ import { drizzle as drizzleBetter } from 'drizzle-orm/better-sqlite3';
 import { drizzle as drizzleD1 } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import { createIds } from '../src/ids.js';
-import { createLedger, ERROR_CODES, type Ledger, LedgerError } from '../src/index.js';
+import { createLedger, ERROR_CODES, LedgerError } from '../src/index.js';
 import { rebuild } from '../src/rebuild.js';
 import type { Row, Runner, Statement } from '../src/runner/index.js';
-
-const everyCall = (l: Ledger): [string, () => Promise<unknown>][] => [
-  ['migrate', () => l.migrate()],
-  ['grant', () => l.grant({ account: 'a', amount: 1, idempotencyKey: 'k' })],
-  ['debitIfCovers', () => l.debitIfCovers({ account: 'a', amount: 1 })],
-  ['debitOnceIfCovers', () => l.debitOnceIfCovers({ account: 'a', amount: 1, idempotencyKey: 'k' })],
-  ['refund', () => l.refund({ entryId: 'e' })],
-  ['adjust', () => l.adjust({ account: 'a', delta: 1, reason: 'r' })],
-  ['hold', () => l.hold({ account: 'a', amount: 1 })],
-  ['capture', () => l.capture({ holdId: 'h' })],
-  ['release', () => l.release({ holdId: 'h' })],
-  ['extendHold', () => l.extendHold({ holdId: 'h', ttlMs: 1_000 })],
-  ['batch', () => l.batch([{ op: 'grant', account: 'a', amount: 1 }])],
-  ['getBalance', () => l.getBalance('a')],
-  ['history', () => l.history('a')],
-  ['keySpend', () => l.keySpend('k')],
-  ['holds', () => l.holds('a')],
-  ['lots', () => l.lots('a')],
-  ['expiring', () => l.expiring('a', { withinMs: 1_000 })],
-  ['allocations', () => l.allocations('e')],
-  ['sweep', () => l.sweep()],
-  ['rebuild', () => l.rebuild()],
-  ['stats', () => l.stats()],
-  ['verify', () => l.verify()],
-];
+import { everyCall } from './support/every-call.js';
 
 const thrown = (call: () => Promise<unknown>) =>
   call().then(
@@ -56,7 +32,7 @@ describe("errors the ledger does not know become LedgerError('internal')", () =>
     client.prepare = () => {
       throw boom;
     };
-    for (const [name, call] of everyCall(ledger)) {
+    for (const [name, call] of everyCall(ledger, { migrate: true })) {
       const e = await thrown(call);
       expect(e, name).toBeInstanceOf(LedgerError);
       expect((e as LedgerError).code, name).toBe('internal');
@@ -75,7 +51,7 @@ describe("errors the ledger does not know become LedgerError('internal')", () =>
     };
     const ledger = createLedger(drizzleD1(fake as never));
     expect(ledger.driver).toBe('d1');
-    for (const [name, call] of everyCall(ledger)) {
+    for (const [name, call] of everyCall(ledger, { migrate: true })) {
       const e = await thrown(call);
       expect(e, name).toBeInstanceOf(LedgerError);
       expect((e as LedgerError).code, name).toBe('internal');

@@ -28,6 +28,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, ERROR_CODES, type Ledger, LedgerError, MIGRATIONS_TABLE } from '../../src/index.js';
 import { DRIVERS, manualClock, posOf, type TestDb } from '../support/drivers.js';
+import { everyCall } from '../support/every-call.js';
 import {
   type ChildRun,
   CLEAR_CORRUPTION,
@@ -570,31 +571,6 @@ const tables = async (db: TestDb) =>
   (
     await db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name")
   ).map((r) => String(r.name));
-
-/** Every public method once, with well-formed arguments. */
-const everyCall = (l: Ledger): [string, () => Promise<unknown>][] => [
-  ['grant', () => l.grant({ account: 'a', amount: 1, idempotencyKey: 'k' })],
-  ['debitIfCovers', () => l.debitIfCovers({ account: 'a', amount: 1 })],
-  ['debitOnceIfCovers', () => l.debitOnceIfCovers({ account: 'a', amount: 1, idempotencyKey: 'k' })],
-  ['refund', () => l.refund({ entryId: 'e' })],
-  ['adjust', () => l.adjust({ account: 'a', delta: 1, reason: 'r' })],
-  ['hold', () => l.hold({ account: 'a', amount: 1 })],
-  ['capture', () => l.capture({ holdId: 'h' })],
-  ['release', () => l.release({ holdId: 'h' })],
-  ['extendHold', () => l.extendHold({ holdId: 'h', ttlMs: 1_000 })],
-  ['batch', () => l.batch([{ op: 'grant', account: 'a', amount: 1 }])],
-  ['getBalance', () => l.getBalance('a')],
-  ['history', () => l.history('a')],
-  ['keySpend', () => l.keySpend('k')],
-  ['holds', () => l.holds('a')],
-  ['lots', () => l.lots('a')],
-  ['expiring', () => l.expiring('a', { withinMs: 1_000 })],
-  ['allocations', () => l.allocations('e')],
-  ['sweep', () => l.sweep()],
-  ['rebuild', () => l.rebuild()],
-  ['stats', () => l.stats()],
-  ['verify', () => l.verify()],
-];
 
 describe.each(SCHEMA_DRIVERS)('schema conditions on $name', (spec) => {
   /** Opens a database for one test and always closes it (bun and D1 hold a process or a worker). */
