@@ -32,7 +32,7 @@ export function flatten(units: readonly Unit[]): { statements: Statement[]; spli
   for (const u of units) {
     if (u.precheck !== undefined) statements.push(u.precheck);
     const explain = u.with === undefined ? (u.explain ?? []) : [];
-    const middle = [...(u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with]), ...(u.dependents ?? [])];
+    const middle = u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with];
     shapes.push({ at: statements.length, skip: middle.length, explain: explain.length, after: u.after?.length ?? 0 });
     statements.push(u.primary, ...middle, ...explain, ...(u.after ?? []));
   }

@@ -16,8 +16,8 @@ export interface SyncDatabase {
 const STATEMENT_CACHE_MAX = 256;
 
 /**
- * Sync drivers: statements are prepared once and cached; a unit with dependent writes
- * runs inside BEGIN IMMEDIATE … COMMIT in one synchronous call, so no other writer
+ * Sync drivers: statements are prepared once and cached; a unit of several statements
+ * (final reads, the app's own statements) runs inside BEGIN IMMEDIATE … COMMIT in one synchronous call, so no other writer
  * (process) and no other JS task can interleave. A unit that is a single conditional
  * INSERT runs in autocommit: SQLite takes the write lock before the statement's first
  * read, so the head it guards on cannot move under it.
@@ -84,7 +84,6 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     const row = rows[0];
     let explain: Row[][] = [];
     if (row !== undefined) {
-      for (const s of unit.dependents ?? []) all(s);
       runApp(unit.with ?? []);
     } else {
       explain = (unit.explain ?? []).map(all);
@@ -118,7 +117,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     async write(unit) {
       try {
         refuseInsideAppTransaction();
-        if ((unit.dependents === undefined || unit.dependents.length === 0) && unit.after === undefined && unit.with === undefined) {
+        if (unit.after === undefined && unit.with === undefined) {
           // The schema check aborts by failing; on its own it writes nothing.
           if (unit.precheck !== undefined) all(unit.precheck);
           const rows = all(unit.primary);

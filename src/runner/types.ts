@@ -9,18 +9,15 @@ export type Row = Record<string, unknown>;
 /**
  * One atomic unit sent in one round trip.
  * - `primary`: the conditional INSERT … RETURNING; it returns the new row or nothing.
- * - `dependents`: writes that only act if the primary inserted in this call. Each is
- *   guarded in SQL by the primary's fresh row id, so batch drivers can send them
- *   unconditionally; sync drivers skip them when the primary returned no row. (Lot
- *   draws are not dependents: the primary records them and a trigger applies them.)
+ *   Everything else the operation writes (lot draws, opening and closing lots and holds)
+ *   is done by triggers on the row, inside that one statement.
  * - `explain`: reads that say why nothing was inserted (insufficient, replay, not found).
  *   Batch drivers always send them; sync drivers run them only after a no-op.
  */
 export interface Unit {
   readonly primary: Statement;
-  readonly dependents?: readonly Statement[];
   readonly explain?: readonly Statement[];
-  /** Reads run last on every driver, after the dependents: the state the unit left. */
+  /** Reads run last on every driver: the state the unit left. */
   readonly after?: readonly Statement[];
   /**
    * The app's own statements (`with`): they run after the primary, in the same atomic unit,
