@@ -104,6 +104,23 @@ describe.each(DRIVERS)('with: app statements atomic with an operation on $name',
     expect(await t.db.ledger.verify()).toMatchObject({ ok: true });
   });
 
+  it.skipIf(driver.name.startsWith('d1'))("a full database stays storage_full, not the app's failure, and writes nothing", async () => {
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 100 });
+    const before = await snapshot(t.db);
+    const [{ page_count: pages } = {}] = await t.db.all('PRAGMA page_count');
+    await t.db.all(`PRAGMA max_page_count = ${Number(pages)}`);
+    try {
+      const big = {
+        toSQL: () => ({ sql: 'INSERT INTO app_orders (account, amount, note) VALUES (?, 1, ?)', params: [a, 'x'.repeat(200_000)] }),
+      };
+      await expect(t.db.ledger.debitIfCovers({ account: a, amount: 1 }, { with: [big] })).rejects.toMatchObject({ code: 'storage_full' });
+    } finally {
+      await t.db.all('PRAGMA max_page_count = 1073741823');
+    }
+    expect(await snapshot(t.db)).toEqual(before);
+  });
+
   it('refuses options that are not statements before anything is written', async () => {
     const a = uniq();
     await t.db.ledger.grant({ account: a, amount: 10 });

@@ -1,4 +1,4 @@
-import { errorText, LedgerError, wrapDriverError } from '../errors.js';
+import { errorText, LedgerError, toLedgerError, wrapDriverError } from '../errors.js';
 import type { DriverName, Row, Runner, Statement, Unit, UnitResult } from './types.js';
 
 /** What better-sqlite3 and bun:sqlite have in common, reduced to what we use. */
@@ -67,6 +67,9 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
       try {
         all(s);
       } catch (e) {
+        // The database's own refusals keep their code, as on the batch drivers (batch.ts).
+        const known = toLedgerError(e);
+        if (known.code === 'busy' || known.code === 'readonly' || known.code === 'storage_full') throw known;
         throw new LedgerError(
           'app_statement_failed',
           `a statement passed in \`with\` failed, so the operation was not applied: ${errorText(e)}`,
