@@ -19,10 +19,19 @@ import { DRIVERS } from './support/drivers.js';
 
 const DAY = 86_400_000;
 
-/** The multi-statement units (each takes BEGIN IMMEDIATE … COMMIT on the sync drivers). */
+/** The app's own table, for a unit that carries `with` statements. */
+const APP_TABLE = 'CREATE TABLE app_notes (note TEXT NOT NULL)';
+const note = (text: string) => ({ toSQL: () => ({ sql: 'INSERT INTO app_notes (note) VALUES (?)', params: [text] }) });
+
+/**
+ * Units whose COMMIT can fail: the multi-statement ones (BEGIN IMMEDIATE … COMMIT on the sync
+ * drivers: a batch, a refund with its final read, a debit with the app's statements), and a
+ * grant that opens a lot (one statement since migration 0009, committed by SQLite itself).
+ */
 function multiStatementCalls(ledger: Ledger, account: string, debitId: string) {
   return [
     ['grant opening a lot', () => ledger.grant({ account, amount: 50, expiresAt: Date.now() + DAY })],
+    ['debit with an app statement', () => ledger.debitIfCovers({ account, amount: 4 }, { with: [note('paid')] })],
     [
       'batch',
       () =>
@@ -45,6 +54,8 @@ describe('better-sqlite3: a COMMIT that fails with SQLITE_BUSY', () => {
       client.pragma('busy_timeout = 50');
       let ledger = createLedger(drizzle(client));
       await ledger.migrate();
+      client.exec(APP_TABLE);
+      const notes = () => (client.prepare('SELECT COUNT(*) AS n FROM app_notes').get() as { n: number }).n;
       const account = 'acct_commit';
       await ledger.grant({ account, amount: 100 });
       const d = await ledger.debitIfCovers({ account, amount: 10 });
@@ -66,6 +77,7 @@ describe('better-sqlite3: a COMMIT that fails with SQLITE_BUSY', () => {
         expect((err as LedgerError).code, name).toBe('busy');
         expect(client.inTransaction, `${name}: the connection is left inside the failed unit's transaction`).toBe(false);
         expect(entries().n, name).toBe(before);
+        expect(notes(), name).toBe(0);
         expect((await ledger.getBalance(account)).balance, name).toBe(90);
       }
 
@@ -123,6 +135,8 @@ describe.runIf(bunDriver !== undefined)('bun:sqlite: a COMMIT that fails with SQ
     try {
       await db.exec('PRAGMA journal_mode = DELETE; PRAGMA busy_timeout = 50;');
       expect(await db.all('PRAGMA journal_mode')).toEqual([{ journal_mode: 'delete' }]);
+      await db.exec(APP_TABLE);
+      const notes = async () => Number((await db.all('SELECT COUNT(*) AS n FROM app_notes'))[0]?.n);
       const account = 'acct_commit';
       await db.ledger.grant({ account, amount: 100 });
       const d = await db.ledger.debitIfCovers({ account, amount: 10 });
@@ -141,6 +155,7 @@ describe.runIf(bunDriver !== undefined)('bun:sqlite: a COMMIT that fails with SQ
         expect((err as LedgerError).code, name).toBe('busy');
         expect(await call('__inTransaction'), `${name}: the connection is left inside the failed unit's transaction`).toBe(false);
         expect(await entries(), name).toBe(before);
+        expect(await notes(), name).toBe(0);
         expect((await db.ledger.getBalance(account)).balance, name).toBe(90);
       }
 
