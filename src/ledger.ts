@@ -1,6 +1,7 @@
 import { appStatements, type WriteOptions } from './app-statements.js';
 import { digest, type LogDigest } from './digest.js';
-import { LedgerError, toLedgerError } from './errors.js';
+import { LedgerError } from './errors.js';
+import { guard } from './guard.js';
 import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
 import { MIGRATIONS } from './migrate/embedded.generated.js';
@@ -405,19 +406,6 @@ export class Ledger {
    */
   digest(): Promise<LogDigest> {
     return guard(() => digest(this.#ctx.runner));
-  }
-}
-
-/**
- * Every public method runs in here: validation throws synchronously inside and surfaces as a
- * rejected promise like the rest, and nothing but a LedgerError escapes (anything else
- * becomes `internal`, with the original as `cause`).
- */
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toLedgerError(e);
   }
 }
 

@@ -1,12 +1,26 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * Every kind of row the log can hold. Money rows move the posted balance; `hold`,
  * `release` and `extend` carry delta = 0 (they change what is available, not what is
  * posted); `expire` removes a lapsed lot's remainder (or closes a lapsed hold, delta 0).
  */
-export const ENTRY_KINDS = ['grant', 'debit', 'refund', 'adjust', 'hold', 'capture', 'release', 'extend', 'expire'] as const;
+export const ENTRY_KINDS = [
+  'grant',
+  'debit',
+  'refund',
+  'adjust',
+  'hold',
+  'capture',
+  'release',
+  'extend',
+  'expire',
+  // Configuration rows (delta = 0, amount = 0; the setting is canonical JSON in `metadata`).
+  'cap_set',
+  'cap_remove',
+  'floor_set',
+] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 /**
@@ -112,6 +126,10 @@ export const creditHold = sqliteTable(
     status: text('status', { enum: ['open', 'captured', 'released', 'expired'] }).notNull(),
     resolvedBy: integer('resolved_by'),
     createdAt: integer('created_at').notNull(),
+    // The hold's attribution, so deny caps with filters count the open holds they match.
+    model: text('model'),
+    keyId: text('key_id'),
+    actor: text('actor'),
   },
   (t) => [
     // Covering (amount included): a guard sums an account's open holds from the index alone.
@@ -135,3 +153,87 @@ export const creditUnitGuard = sqliteTable('credit_unit_guard', { ok: integer('o
 
 export type CreditLotRow = typeof creditLot.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;
+
+/** Spend-cap windows: calendar UTC (day from 00:00, ISO week from Monday, month from the 1st). */
+export const CAP_WINDOWS = ['day', 'week', 'month'] as const;
+export type CapWindow = (typeof CAP_WINDOWS)[number];
+/** deny refuses inside the guard; warn lets it through with `warnings`; notify only records. */
+export const CAP_ACTIONS = ['deny', 'warn', 'notify'] as const;
+export type CapAction = (typeof CAP_ACTIONS)[number];
+
+/**
+ * Projection: spend caps, set and removed by `cap_set` / `cap_remove` rows on the account's
+ * log. Filters are '' when absent (so the identity is a plain unique index). `spent` is the
+ * spend counted in the window that starts at `window_start` — debits and captures that
+ * match the filters, less their refunds — kept by triggers on the rows that spend, so a
+ * guard reads one row per cap instead of summing history. A cap set mid-window starts
+ * from the window's spend so far (read from the usage rollup).
+ */
+export const creditCap = sqliteTable(
+  'credit_cap',
+  {
+    id: integer('id').primaryKey(), // the pos of the cap_set row that first set it
+    account: text('account').notNull(),
+    window: text('cap_window', { enum: CAP_WINDOWS }).notNull(), // `window` is an SQL keyword
+    limit: integer('cap_limit').notNull(),
+    action: text('action', { enum: CAP_ACTIONS }).notNull(),
+    model: text('model').notNull().default(''),
+    keyId: text('key_id').notNull().default(''),
+    member: text('member').notNull().default(''),
+    /** The pos of the cap_set row that last changed it. */
+    setBy: integer('set_by').notNull(),
+    windowStart: integer('window_start').notNull(),
+    spent: integer('spent').notNull(),
+  },
+  (t) => [uniqueIndex('credit_cap_identity').on(t.account, t.window, t.model, t.keyId, t.member)],
+);
+
+/** Projection: an account's floor, when a `floor_set` row set one (absent = 0). */
+export const creditFloor = sqliteTable('credit_floor', {
+  account: text('account').primaryKey(),
+  floor: integer('floor').notNull(),
+  setBy: integer('set_by').notNull(),
+});
+
+/**
+ * Projection: the usage rollup. Hourly UTC buckets by account, model, keyId and actor ('' when
+ * absent). Folded from the log by position (see usage/fold.ts): every row up to
+ * `credit_usage_cursor.through` is counted here, exactly once; readers add the rows after it.
+ * `debited`/`debits`: debits and captures; `refunded`/`refunds`: refunds, counted in the bucket
+ * of the entry they refund; `granted`, `expired` (credits removed by expiry) and `adjusted`
+ * (signed) feed `summary`.
+ */
+export const creditUsage = sqliteTable(
+  'credit_usage',
+  {
+    hour: integer('hour').notNull(),
+    account: text('account').notNull(),
+    model: text('model').notNull(),
+    keyId: text('key_id').notNull(),
+    actor: text('actor').notNull(),
+    debited: integer('debited').notNull().default(0),
+    debits: integer('debits').notNull().default(0),
+    refunded: integer('refunded').notNull().default(0),
+    refunds: integer('refunds').notNull().default(0),
+    granted: integer('granted').notNull().default(0),
+    expired: integer('expired').notNull().default(0),
+    adjusted: integer('adjusted').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.hour, t.account, t.model, t.keyId, t.actor] }),
+    index('credit_usage_account').on(t.account, t.hour),
+  ],
+);
+
+/** How far the usage rollup has folded the log: every row with pos <= through. One row. */
+export const creditUsageCursor = sqliteTable(
+  'credit_usage_cursor',
+  {
+    id: integer('id').primaryKey(),
+    through: integer('through').notNull(),
+  },
+  () => [check('credit_usage_cursor_one_row', sql`id = 1`)],
+);
+
+export type CreditCapRow = typeof creditCap.$inferSelect;
+export type CreditUsageRow = typeof creditUsage.$inferSelect;

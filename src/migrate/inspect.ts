@@ -5,7 +5,7 @@
  */
 import { getTableConfig, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Runner } from '../runner/index.js';
-import { creditEntry, creditHold, creditLot, creditUnitGuard } from '../schema.js';
+import { creditCap, creditEntry, creditFloor, creditHold, creditLot, creditUnitGuard, creditUsage, creditUsageCursor } from '../schema.js';
 
 /** The triggers the ledger relies on (migration 0009): without them writes would succeed and lie. */
 export const LEDGER_TRIGGERS = [
@@ -15,9 +15,15 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_extends_hold',
   'credit_entry_allocates',
   'credit_lot_crosses_zero',
+  // migration 0010
+  'credit_entry_sets_cap',
+  'credit_entry_removes_cap',
+  'credit_entry_counts_cap',
+  'credit_entry_uncounts_cap',
+  'credit_entry_sets_floor',
 ] as const;
 
-const TABLES: SQLiteTable[] = [creditEntry, creditLot, creditHold, creditUnitGuard];
+const TABLES: SQLiteTable[] = [creditEntry, creditLot, creditHold, creditUnitGuard, creditCap, creditFloor, creditUsage, creditUsageCursor];
 
 export interface SchemaReport {
   /** One line per ledger table that exists with other columns than this version's. */
