@@ -219,10 +219,7 @@ export const creditUsage = sqliteTable(
     expired: integer('expired').notNull().default(0),
     adjusted: integer('adjusted').notNull().default(0),
   },
-  (t) => [
-    primaryKey({ columns: [t.hour, t.account, t.model, t.keyId, t.actor] }),
-    index('credit_usage_account').on(t.account, t.hour),
-  ],
+  (t) => [primaryKey({ columns: [t.hour, t.account, t.model, t.keyId, t.actor] }), index('credit_usage_account').on(t.account, t.hour)],
 );
 
 /** How far the usage rollup has folded the log: every row with pos <= through. One row. */
