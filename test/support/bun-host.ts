@@ -78,9 +78,13 @@ async function handle(call: Call): Promise<unknown> {
     });
     return out;
   }
-  const fn = (ledger as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
+  // "caps.set" → ledger.caps.set, called on its namespace.
+  const path = call.method.split('.');
+  let self: unknown = ledger;
+  for (const part of path.slice(0, -1)) self = (self as Record<string, unknown>)[part];
+  const fn = (self as Record<string, (...a: unknown[]) => Promise<unknown>> | undefined)?.[path[path.length - 1] as string];
   if (typeof fn !== 'function') throw new Error(`no method ${call.method}`);
-  return fn.apply(ledger, call.args);
+  return fn.apply(self, call.args);
 }
 
 /**

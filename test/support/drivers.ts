@@ -149,10 +149,15 @@ async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
       pending.set(id, { resolve, reject });
       child.stdin.write(`${encode({ id, method, args, now: opts.clock?.() })}\n`);
     });
+  // ledger.x(…) calls "x"; a family namespace, ledger.caps.set(…), calls "caps.set".
+  const NAMESPACES = new Set(['caps', 'analytics', 'plans', 'pricing', 'teams', 'alerts', 'events', 'webhooks']);
+  const namespace = (ns: string) =>
+    new Proxy({}, { get: (_t, prop) => (prop === 'then' ? undefined : (...args: unknown[]) => call(`${ns}.${String(prop)}`, args)) });
   const ledger = new Proxy({} as Ledger, {
     get(_t, prop) {
       if (prop === 'then') return undefined;
       if (prop === 'driver') return 'bun:sqlite';
+      if (typeof prop === 'string' && NAMESPACES.has(prop)) return namespace(prop);
       return (...args: unknown[]) => call(String(prop), args);
     },
   });
