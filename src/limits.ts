@@ -67,3 +67,14 @@ export const WITH_MAX_STATEMENTS = 50;
 /** ledger.batch(): most ops in one call, and ops per round trip on D1 and libSQL. */
 export const BATCH_MAX_OPS = 10_000;
 export const BATCH_CHUNK_OPS = 50;
+
+/**
+ * Usage rollup: a read (or a cap_set) first folds the log into `credit_usage` when more than
+ * USAGE_FOLD_LAG rows are unfolded, USAGE_FOLD_CHUNK rows per atomic unit (bounded
+ * transactions on a big backlog); the rows it leaves unfolded are added at read time.
+ */
+export const USAGE_FOLD_LAG = 1_000;
+export const USAGE_FOLD_CHUNK = 50_000;
+
+/** One hour, the rollup's bucket, in milliseconds. */
+export const HOUR_MS = 3_600_000;
