@@ -62,14 +62,15 @@ BEGIN
 END;
 --> statement-breakpoint
 -- The usage rollup of the history written before this migration: the same fold as
--- src/usage/sql.ts (USAGE_FOLD), over every row, and the cursor after the last one.
+-- src/usage/sql.ts (USAGE_FOLD), over every row, and the cursor after the last one. A refund
+-- whose ref names no entry (a damaged log) counts in its own bucket, as in USAGE_SOURCE.
 INSERT INTO `credit_usage` (`hour`, `account`, `model`, `key_id`, `actor`, `debited`, `debits`, `refunded`, `refunds`, `granted`, `expired`, `adjusted`)
 SELECT * FROM (
-  SELECT (CASE WHEN e.`kind` = 'refund' THEN r.`created_at` ELSE e.`created_at` END) / 3600000 * 3600000,
+  SELECT (CASE WHEN r.`pos` IS NOT NULL THEN r.`created_at` ELSE e.`created_at` END) / 3600000 * 3600000,
          e.`account`,
-         COALESCE(CASE WHEN e.`kind` = 'refund' THEN r.`model` ELSE e.`model` END, ''),
-         COALESCE(CASE WHEN e.`kind` = 'refund' THEN r.`key_id` ELSE e.`key_id` END, ''),
-         COALESCE(CASE WHEN e.`kind` = 'refund' THEN r.`actor` ELSE e.`actor` END, ''),
+         COALESCE(CASE WHEN r.`pos` IS NOT NULL THEN r.`model` ELSE e.`model` END, ''),
+         COALESCE(CASE WHEN r.`pos` IS NOT NULL THEN r.`key_id` ELSE e.`key_id` END, ''),
+         COALESCE(CASE WHEN r.`pos` IS NOT NULL THEN r.`actor` ELSE e.`actor` END, ''),
          SUM(CASE WHEN e.`kind` IN ('debit', 'capture') THEN e.`amount` ELSE 0 END),
          SUM(e.`kind` IN ('debit', 'capture')),
          SUM(CASE WHEN e.`kind` = 'refund' THEN e.`amount` ELSE 0 END),

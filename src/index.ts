@@ -24,3 +24,5 @@ export { REFUNDABLE_KINDS } from './ops/refund.js';
 export type { AnySQLiteDatabase, DriverName } from './runner/index.js';
 export { type CreditEntryRow, creditEntry, ENTRY_KINDS, type EntryKind, MIGRATIONS_TABLE } from './schema.js';
 export type * from './types.js';
+export type { Analytics } from './usage/analytics.js';
+export type * from './usage/types.js';

@@ -25,6 +25,7 @@ import type {
   Balance,
   CaptureResult,
   DebitResult,
+  Entry,
   ExtendResult,
   GrantResult,
   HistoryPage,
@@ -58,6 +59,10 @@ import {
   sweepOptions,
   verifyOptions,
 } from './validate.js';
+import { Analytics, foldAfterSweep } from './usage/analytics.js';
+import { entries, entry } from './usage/feed.js';
+import type { EntriesPage } from './usage/types.js';
+import { entriesInput, entryIdInput } from './usage/validate.js';
 import { verify } from './verify.js';
 
 type Metadata = Record<string, unknown>;
@@ -179,6 +184,8 @@ export interface LedgerOptions {
  */
 export class Ledger {
   readonly driver: DriverName;
+  /** Usage analytics: spend by account, model, key, actor, day or hour; top spenders; summaries. */
+  readonly analytics: Analytics;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -200,6 +207,7 @@ export class Ledger {
       },
       ids,
     };
+    this.analytics = new Analytics(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
@@ -363,7 +371,9 @@ export class Ledger {
   sweep(options?: SweepInput): Promise<SweepReport> {
     return guard(() => {
       const o = parse(sweepOptions, options, 'sweep') ?? {};
-      return sweep(this.#ctx, o.batchSize ?? SWEEP_BATCH, { dryRun: o.dryRun, onProgress: options?.onProgress });
+      return sweep(this.#ctx, o.batchSize ?? SWEEP_BATCH, { dryRun: o.dryRun, onProgress: options?.onProgress }).then((r) =>
+        foldAfterSweep(this.#ctx, r),
+      );
     });
   }
 
@@ -384,6 +394,16 @@ export class Ledger {
 
   keySpend(keyId: string, options?: { from?: number; to?: number }): Promise<KeySpend> {
     return guard(() => keySpend(this.#ctx, parse(keyIdSchema, keyId, 'keySpend'), parse(keySpendOptions, options, 'keySpend') ?? {}));
+  }
+
+  /** The whole log in commit order, a page at a time: a change feed for exports. */
+  entries(options?: { after?: string; limit?: number }): Promise<EntriesPage> {
+    return guard(() => entries(this.#ctx, parse(entriesInput, options, 'entries') ?? {}));
+  }
+
+  /** One entry by id (any account), or null. */
+  entry(id: string): Promise<Entry | null> {
+    return guard(() => entry(this.#ctx, parse(entryIdInput, id, 'entry')));
   }
 
   stats(): Promise<LedgerStats> {

@@ -78,3 +78,23 @@ export const USAGE_FOLD_CHUNK = 50_000;
 
 /** One hour, the rollup's bucket, in milliseconds. */
 export const HOUR_MS = 3_600_000;
+
+/** One day in milliseconds (analytics: `day` groups, `avgDailySpend`). */
+export const DAY_MS = 86_400_000;
+
+/** `analytics.spend()` rows: default and most per call. */
+export const SPEND_DEFAULT_LIMIT = 1_000;
+export const SPEND_MAX_LIMIT = 10_000;
+/** `analytics.top()` rows when no limit is given (at most SPEND_MAX_LIMIT). */
+export const TOP_DEFAULT_LIMIT = 10;
+
+/**
+ * `tzOffsetMinutes` of `analytics.spend()`: the offset from UTC of the days it groups by, in
+ * minutes, a multiple of 15 (every offset in use is) from −14 h to +14 h.
+ */
+export const TZ_OFFSET_MAX_MINUTES = 840;
+export const TZ_OFFSET_STEP_MINUTES = 15;
+
+/** `ledger.entries()` pages (the change feed). */
+export const ENTRIES_DEFAULT_LIMIT = 100;
+export const ENTRIES_MAX_LIMIT = 1_000;

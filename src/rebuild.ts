@@ -3,6 +3,7 @@ import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
 import type { Runner, Statement } from './runner/index.js';
 import type { VerifyProblem } from './types.js';
+import { rebuildUsage } from './usage/rebuild.js';
 import { publicIds, replayLog } from './verify.js';
 
 /** D1 binds at most 100 parameters a statement; stay under it for every driver. */
@@ -59,7 +60,7 @@ function inserts(table: string, columns: string[], rows: unknown[][]): Statement
 }
 
 /**
- * Drops and re-derives every projection (lots, holds) from the log alone, in
+ * Drops and re-derives every projection (lots, holds, the usage rollup) from the log alone, in
  * one atomic unit. The first statement aborts the unit (credit_unit_guard's CHECK) if the log
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
  * rebuild then waits a little and replays again, and after REBUILD_ATTEMPTS says `busy`.
@@ -108,6 +109,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
           h.createdAt,
         ]),
       ),
+      ...rebuildUsage(d.lastRowid),
     ];
     try {
       await runner.exec(statements);

@@ -137,6 +137,8 @@ export interface SweepReport {
   holdsExpired: number;
   creditsReleased: number;
   batches: number;
+  /** Log positions sweep() folded into the usage rollup afterwards (0 on a dry run). */
+  usageFolded: number;
 }
 
 export interface HistoryPage {
@@ -189,6 +191,7 @@ export interface VerifyProblem {
     | 'hold_mismatch'
     | 'allocation_mismatch'
     | 'digest_mismatch'
+    | 'usage_mismatch'
     | 'corrupt_file';
   account?: string;
   entryId?: string;

@@ -7,6 +7,7 @@ import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLo
 import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
 import type { VerifyProblem, VerifyReport } from './types.js';
+import { verifyUsage } from './usage/verify.js';
 
 const isMoney = (v: number) => Number.isSafeInteger(v) && Math.abs(v) <= MAX_AMOUNT;
 
@@ -301,6 +302,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
       message: `${String(r.kind)} key "${String(r.idempotency_key)}" used ${num(r.n)} times`,
     });
   }
+  await verifyUsage(runner, report);
   return { ok: problemCount === 0, accounts: d.accounts, entries: d.entries, outstanding: d.outstanding, problemCount, problems };
 }
 

@@ -58,6 +58,7 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     holdsExpired: 0,
     creditsReleased: 0,
     batches: 0,
+    usageFolded: 0, // set by the ledger after the sweep (src/usage/analytics.ts)
   };
   const [[pending] = []] = await ctx.runner.read([{ sql: PENDING, args: [now] }]);
   if (opts.dryRun) {

@@ -7,15 +7,17 @@
 /**
  * The bucket columns and measures of the log rows `e` that count for usage, with `r` the
  * entry a refund refunds: a refund counts in the bucket (hour, model, keyId, actor) of the
- * entry it refunds; everything else in its own. '' stands for "absent" in the keys.
+ * entry it refunds; everything else in its own. '' stands for "absent" in the keys. (A refund
+ * whose `ref` names no entry — only a damaged or hand-edited log has one — counts in its own
+ * bucket: a NULL time would fail the fold's NOT NULL hour, and every read with it.)
  * `at` is the time that picks the bucket. Append a WHERE on `e.pos` and GROUP BY.
  */
 export const USAGE_SOURCE = `
-  SELECT (CASE WHEN e.kind = 'refund' THEN r.created_at ELSE e.created_at END) AS at,
+  SELECT (CASE WHEN r.pos IS NOT NULL THEN r.created_at ELSE e.created_at END) AS at,
          e.account AS account,
-         COALESCE(CASE WHEN e.kind = 'refund' THEN r.model ELSE e.model END, '') AS model,
-         COALESCE(CASE WHEN e.kind = 'refund' THEN r.key_id ELSE e.key_id END, '') AS key_id,
-         COALESCE(CASE WHEN e.kind = 'refund' THEN r.actor ELSE e.actor END, '') AS actor,
+         COALESCE(CASE WHEN r.pos IS NOT NULL THEN r.model ELSE e.model END, '') AS model,
+         COALESCE(CASE WHEN r.pos IS NOT NULL THEN r.key_id ELSE e.key_id END, '') AS key_id,
+         COALESCE(CASE WHEN r.pos IS NOT NULL THEN r.actor ELSE e.actor END, '') AS actor,
          CASE WHEN e.kind IN ('debit', 'capture') THEN e.amount ELSE 0 END AS debited,
          e.kind IN ('debit', 'capture') AS debits,
          CASE WHEN e.kind = 'refund' THEN e.amount ELSE 0 END AS refunded,

@@ -10,6 +10,7 @@ const report = (lots: number, holds: number, batches: number) => ({
   holdsExpired: holds,
   creditsReleased: holds,
   batches,
+  usageFolded: 0,
 });
 
 function fakeTerminal(): { stream: PassThrough; output: () => string } {
