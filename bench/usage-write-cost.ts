@@ -20,8 +20,7 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { createLedger, type Ledger } from '../src/index.js';
 
-const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const ROUNDS = Number(arg('rounds', '8'));
 const OPS = Number(arg('ops', '5000'));
 const SYNC = arg('sync', 'NORMAL');
@@ -83,14 +82,14 @@ try {
   const rows = (b.client.prepare('SELECT COUNT(*) AS n, SUM(debits) AS d FROM credit_usage').get() as { n: number; d: number }) ?? {};
   const ratios = a.perRound.map((x, i) => (b.perRound[i] as number) / x);
   const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2));
-  console.log(
-    `better-sqlite3 file, WAL, synchronous=${SYNC}; ${ROUNDS} interleaved rounds × ${OPS} debits each; load ${load.join(' ')}`,
-  );
+  console.log(`better-sqlite3 file, WAL, synchronous=${SYNC}; ${ROUNDS} interleaved rounds × ${OPS} debits each; load ${load.join(' ')}`);
   for (const s of [a, b])
     console.log(
       `  ${s.name.padEnd(32)} median ${median(s.perRound).toFixed(1)} µs/debit  (rounds: ${s.perRound.map((x) => x.toFixed(1)).join(' ')})`,
     );
-  console.log(`  trigger ÷ fold: median of per-round ratios ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`);
+  console.log(
+    `  trigger ÷ fold: median of per-round ratios ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`,
+  );
   console.log(`  (trigger side: ${rows.n} bucket rows hold ${rows.d} debits)`);
   a.client.close();
   b.client.close();

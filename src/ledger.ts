@@ -39,6 +39,10 @@ import type {
   SweepReport,
   VerifyReport,
 } from './types.js';
+import { Analytics, foldAfterSweep } from './usage/analytics.js';
+import { entries, entry } from './usage/feed.js';
+import type { EntriesPage } from './usage/types.js';
+import { entriesInput, entryIdInput } from './usage/validate.js';
 import {
   accountSchema,
   adjustInput,
@@ -59,10 +63,6 @@ import {
   sweepOptions,
   verifyOptions,
 } from './validate.js';
-import { Analytics, foldAfterSweep } from './usage/analytics.js';
-import { entries, entry } from './usage/feed.js';
-import type { EntriesPage } from './usage/types.js';
-import { entriesInput, entryIdInput } from './usage/validate.js';
 import { verify } from './verify.js';
 
 type Metadata = Record<string, unknown>;

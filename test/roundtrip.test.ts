@@ -410,10 +410,11 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect(lapsed.lotsExpired).toBe(5);
     expect(lapsed.holdsExpired).toBe(4); // three here, plus the one that lapsed in the capture test
 
-    // PENDING read + per batch (candidates read, writeMany) + the final empty candidates read.
+    // PENDING read + per batch (candidates read, writeMany) + the final empty candidates read,
+    // then the usage fold: its state read and, since the sweep wrote rows, one fold unit.
     const batchSize = 2;
     const batches = Math.ceil(Math.max(lapsed.lotsExpired, lapsed.holdsExpired) / batchSize);
-    const bound = 2 + 2 * batches;
+    const bound = 2 + 2 * batches + 2;
     const swept = await measure(`sweep (${lapsed.lotsExpired} lots, ${lapsed.holdsExpired} holds, batchSize ${batchSize})`, () =>
       ledger.sweep({ batchSize }),
     );
@@ -425,8 +426,8 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect(swept.trips.filter((c) => c.sql.some((s) => /^\s*WITH p AS[\s\S]*INSERT INTO credit_entry/.test(s)))).toHaveLength(batches);
 
     const idle = await measure('sweep (nothing lapsed)', () => ledger.sweep());
-    expect(idle.value).toMatchObject({ lotsExpired: 0, holdsExpired: 0, batches: 0 });
-    expect(idle.trips).toHaveLength(2);
+    expect(idle.value).toMatchObject({ lotsExpired: 0, holdsExpired: 0, batches: 0, usageFolded: 0 });
+    expect(idle.trips).toHaveLength(3); // PENDING, the empty candidates, the fold's state (nothing to fold)
   });
 
   it('verify / rebuild / migrate: bounded by the pages they read', async () => {
@@ -435,8 +436,13 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection + the refund/duplicate-key checks.
-    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + 1;
+    // scan per projection + the refund/duplicate-key checks + the usage rollup: the fold's
+    // state, the folded log rows by position, the buckets (each page with the cursor).
+    const [fold] = await h.raw(
+      'SELECT (SELECT COUNT(*) FROM credit_entry WHERE pos <= c.through) AS folded, (SELECT COUNT(*) FROM credit_usage) AS buckets FROM credit_usage_cursor AS c',
+    );
+    const usageBound = 1 + pages(Number(fold?.folded)) + pages(Number(fold?.buckets));
+    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + 1 + usageBound;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);

@@ -172,6 +172,7 @@ export function sweepText(r: SweepReport): string {
     [`holds ${verb}`, r.holdsExpired],
     [r.dryRun ? 'credits would be released' : 'credits released', r.creditsReleased],
     ['batches', r.batches],
+    ['usage rollup: log rows folded', r.usageFolded],
   ]);
 }
 

@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isLedgerError, type Ledger } from '../index.js';
+import { addAnalyticsCommands } from './analytics.js';
 import * as commands from './commands.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { errorJson, errorText, json } from './format.js';
@@ -64,6 +65,9 @@ Examples:
   $ drizzle-credits lots user_42
   $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
+  $ drizzle-credits spend --from 2030-01-01 --to 2030-02-01 --group-by model,day
+  $ drizzle-credits top account --from 2030-01-01 --limit 5
+  $ drizzle-credits entries --after 0 --limit 500 --json
   $ drizzle-credits --url file:credits.db --json balance user_42`;
 
 /** One invocation: where it prints, what it reads, and the exit code its handler decided. */
@@ -328,6 +332,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .description('totals across the ledger')
     .action((_o, cmd: Command) => run(cmd, commands.stats));
 
+  addAnalyticsCommands(program, run);
   return program;
 }
 

@@ -46,10 +46,7 @@ const CANNOT_WRITE = new Set(['readonly', 'in_transaction', 'busy']);
  * `state` is where the fold stands if the caller has just read it (saves a round trip);
  * `chunk` exists for tests of the chunked path.
  */
-export async function foldUsage(
-  runner: Runner,
-  options: { lag?: number; state?: FoldState; chunk?: number } = {},
-): Promise<FoldReport> {
+export async function foldUsage(runner: Runner, options: { lag?: number; state?: FoldState; chunk?: number } = {}): Promise<FoldReport> {
   const lag = options.lag ?? USAGE_FOLD_LAG;
   const chunk = options.chunk ?? USAGE_FOLD_CHUNK;
   let folded = 0;

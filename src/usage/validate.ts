@@ -55,10 +55,9 @@ export const SPEND_GROUP_KEYS = ['account', 'model', 'keyId', 'actor', 'day', 'h
 export const TOP_BY = ['account', 'model', 'keyId', 'actor'] as const;
 
 const groupBy = z
-  .array(
-    z.enum(SPEND_GROUP_KEYS, { error: `each groupBy key must be one of ${SPEND_GROUP_KEYS.join(', ')}` }),
-    { error: 'groupBy must be an array' },
-  )
+  .array(z.enum(SPEND_GROUP_KEYS, { error: `each groupBy key must be one of ${SPEND_GROUP_KEYS.join(', ')}` }), {
+    error: 'groupBy must be an array',
+  })
   .refine((keys) => new Set(keys).size === keys.length, { error: 'groupBy must not list a key twice' });
 
 const tzOffsetMinutes = z
