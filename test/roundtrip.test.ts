@@ -367,6 +367,17 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect(await one('expiring', () => ledger.expiring('a', { withinMs: 7_200_000 }))).toHaveLength(1);
     expect(await one('allocations', () => ledger.allocations(ids.debit!))).not.toEqual([]);
     expect(await one('stats', () => ledger.stats())).toMatchObject({ accounts: 3 });
+    // Analytics: the answer and the fold's state in one read batch while the rollup is
+    // current (fewer than USAGE_FOLD_LAG rows unfolded, as here).
+    const range = { from: 0, to: clock.now() + 1 };
+    expect(await one('analytics.spend (by model, day)', () => ledger.analytics.spend({ ...range, groupBy: ['model', 'day'] }))).toEqual(
+      expect.any(Array),
+    );
+    expect(await one('analytics.top', () => ledger.analytics.top({ ...range, by: 'account', limit: 2 }))).toHaveLength(1);
+    // 'big' holds 2^53 − 1 granted credits, so the ledger-wide total granted passes 2^53 − 1.
+    await oneThrows('analytics.summary → overflow', 'overflow', () => ledger.analytics.summary(range));
+    expect(await one('entries', () => ledger.entries({ limit: 3 }))).toMatchObject({ cursor: '3', hasMore: true });
+    expect(await one('entry', () => ledger.entry(ids.debit!))).toMatchObject({ id: ids.debit });
   });
 
   it('batch: one round trip per BATCH_CHUNK_OPS ops', async () => {
