@@ -80,12 +80,14 @@ describe.each(DRIVERS)('analytics on $name', (driver) => {
       { actor: 'bob', debited: 60, refunded: 10, net: 50, count: 1 },
     ]);
     // Keys come out in one order whatever the order asked; time first, then net desc.
-    expect(await spend({ groupBy: ['model', 'account', 'day'] })).toEqual([
-      { account: b, model: 'm1', day: day(start), debited: 60, refunded: 10, net: 50, count: 1 },
-      { account: a, model: 'm1', day: day(start), debited: 100, refunded: 40, net: 60, count: 1 },
-      { account: a, model: 'm2', day: day(start), debited: 50, refunded: 0, net: 50, count: 1 },
-      { account: b, model: 'm1', day: day(start + D), debited: 30, refunded: 0, net: 30, count: 1 },
-    ].sort((x, y) => x.day.localeCompare(y.day) || y.net - x.net || x.account.localeCompare(y.account)));
+    expect(await spend({ groupBy: ['model', 'account', 'day'] })).toEqual(
+      [
+        { account: b, model: 'm1', day: day(start), debited: 60, refunded: 10, net: 50, count: 1 },
+        { account: a, model: 'm1', day: day(start), debited: 100, refunded: 40, net: 60, count: 1 },
+        { account: a, model: 'm2', day: day(start), debited: 50, refunded: 0, net: 50, count: 1 },
+        { account: b, model: 'm1', day: day(start + D), debited: 30, refunded: 0, net: 30, count: 1 },
+      ].sort((x, y) => x.day.localeCompare(y.day) || y.net - x.net || x.account.localeCompare(y.account)),
+    );
     // Filters: all must match; null matches spend recorded without the label.
     expect(await spend({ keyId: null })).toEqual([{ debited: 50, refunded: 0, net: 50, count: 1 }]);
     expect(await spend({ model: null })).toEqual([{ debited: 0, refunded: 0, net: 0, count: 0 }]);

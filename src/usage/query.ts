@@ -139,6 +139,12 @@ export function hourKey(ms: number): string {
 /** The day a bucket belongs to: the local date of the hour's start at `offsetMs` from UTC. */
 const dayExpr = (offsetMs: number) => `((u.hour + ${offsetMs} + ${DAY_MS}) / ${DAY_MS} - 1)`;
 
+/**
+ * A group is spend when it has a debit or capture, or a refund (only a damaged log has a
+ * refund whose refunded entry counts elsewhere: shown rather than hidden, so rows add up).
+ */
+const SPENT = (u: string) => `(SUM(${u}.debits) > 0 OR SUM(${u}.refunds) > 0)`;
+
 const label = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v));
 
 // ---------------------------------------------------------------------------------------
@@ -173,7 +179,7 @@ export async function spend(ctx: Context, q: SpendQuery, operation = 'analytics.
   const net = 'SUM(u.debited) - SUM(u.refunded)';
   const order = [...timeKeys.map((k) => `g_${k}`), `${net} DESC`, ...labelKeys.map((k) => `g_${k}`)];
   const build = (maxTail: number): Statement => {
-    const u = usageRows(['debited', 'debits', 'refunded'], q, lo, hi, maxTail);
+    const u = usageRows(['debited', 'debits', 'refunded', 'refunds'], q, lo, hi, maxTail);
     const select = [
       ...keys.map((k) => `${expr[k]} AS g_${k}`),
       `${total('u.debited')} AS debited`,
@@ -181,7 +187,7 @@ export async function spend(ctx: Context, q: SpendQuery, operation = 'analytics.
       `COALESCE(SUM(u.debits), 0) AS count`,
     ].join(', ');
     const grouped =
-      keys.length === 0 ? '' : `GROUP BY ${keys.map((_, i) => i + 1).join(', ')} HAVING SUM(u.debits) > 0 ORDER BY ${order.join(', ')}`;
+      keys.length === 0 ? '' : `GROUP BY ${keys.map((_, i) => i + 1).join(', ')} HAVING ${SPENT('u')} ORDER BY ${order.join(', ')}`;
     return { sql: `SELECT ${select} FROM (${u.sql}) AS u ${grouped} LIMIT ?`, args: [...u.args, q.limit] };
   };
   const rows = await readExact(ctx, operation, build);
@@ -211,9 +217,9 @@ export async function summary(ctx: Context, q: { from: number; to: number }): Pr
   const { lo, hi } = hourRange(q.from, q.to);
   const net = 'SUM(debited) - SUM(refunded)';
   const top = (col: string) =>
-    `SELECT ${col} AS k, ${safe(net)} AS net FROM u GROUP BY ${col} HAVING SUM(debits) > 0 ORDER BY ${net} DESC, ${col} LIMIT 1`;
+    `SELECT ${col} AS k, ${safe(net)} AS net FROM u GROUP BY ${col} HAVING ${SPENT('u')} ORDER BY ${net} DESC, ${col} LIMIT 1`;
   const build = (maxTail: number): Statement => {
-    const u = usageRows(['debited', 'debits', 'refunded', 'granted', 'expired', 'adjusted'], {}, lo, hi, maxTail);
+    const u = usageRows(['debited', 'debits', 'refunded', 'refunds', 'granted', 'expired', 'adjusted'], {}, lo, hi, maxTail);
     return {
       sql: `WITH u AS (${u.sql})
 SELECT t.*, m.k AS top_model, m.net AS top_model_net, a.k AS top_account, a.net AS top_account_net
