@@ -22,12 +22,15 @@ import { FOLD_STATE, USAGE_TAIL } from './sql.js';
 import type { SpendFilters, SpendGroupKey, SpendRow, UsageSummary } from './types.js';
 import { SPEND_GROUP_KEYS } from './validate.js';
 
-/** The whole hours that overlap [from, to): [lo, hi), both multiples of an hour; empty when from = to. */
+/**
+ * The whole hours that overlap [from, to): [lo, hi), both multiples of an hour (hi at most
+ * 2^53 − 1, which still takes in the last hour a timestamp can fall in); empty when from = to.
+ */
 export function hourRange(from: number, to: number): { lo: number; hi: number } {
   const lo = from - (from % HOUR_MS);
   if (from === to) return { lo, hi: lo };
   const r = to % HOUR_MS;
-  return { lo, hi: r === 0 ? to : to - r + HOUR_MS };
+  return { lo, hi: r === 0 ? to : Math.min(to - r + HOUR_MS, MAX_AMOUNT) };
 }
 
 type Measure = 'debited' | 'debits' | 'refunded' | 'refunds' | 'granted' | 'expired' | 'adjusted';

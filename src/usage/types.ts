@@ -63,7 +63,7 @@ export interface SpendRow {
 }
 
 export interface UsageSummary {
-  /** The hours counted: [from, to) widened to whole hours, in milliseconds. */
+  /** The hours counted: [from, to) widened to whole hours, in milliseconds (`to` at most 2^53 − 1). */
   from: number;
   to: number;
   /** (to − from) in days, possibly fractional. */

@@ -25,4 +25,9 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['stats', () => l.stats()],
   ['verify', () => l.verify()],
   ['digest', () => l.digest()],
+  ['analytics.spend', () => l.analytics.spend({ from: 0, to: 3_600_000, groupBy: ['model', 'day'] })],
+  ['analytics.top', () => l.analytics.top({ by: 'account', from: 0, to: 3_600_000 })],
+  ['analytics.summary', () => l.analytics.summary({ from: 0, to: 3_600_000 })],
+  ['entries', () => l.entries({ limit: 10 })],
+  ['entry', () => l.entry('ce_1')],
 ];

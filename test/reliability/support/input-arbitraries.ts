@@ -20,6 +20,7 @@ import {
   LABEL_MAX_LENGTH,
   MAX_AMOUNT,
   REASON_MAX_LENGTH,
+  SPEND_MAX_LIMIT,
   SWEEP_BATCH_MAX,
 } from '../../../src/index.js';
 import type { Method } from './input-outcomes.js';
@@ -281,6 +282,19 @@ const entryId = fc.oneof(
 const holdId = fc.oneof({ weight: 8, arbitrary: fc.nat().map((i) => fromPool('hold', i)) }, { weight: 1, arbitrary: entryId });
 const timestamp = fc.oneof(fc.integer({ min: 0, max: MAX_AMOUNT }), fc.integer({ min: -86_400_000, max: 86_400_000 }).map(relativeTime));
 
+/** Analytics ranges: mostly a window around the clock's now, so real spend is in it. */
+const from = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: -30 * 86_400_000, max: 0 }).map(relativeTime) },
+  { weight: 1, arbitrary: fc.constantFrom(0, MAX_AMOUNT) },
+);
+const to = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 86_400_000 }).map(relativeTime) },
+  { weight: 1, arbitrary: fc.constantFrom(0, MAX_AMOUNT) },
+);
+const GROUP_KEYS = ['account', 'model', 'keyId', 'actor', 'day', 'hour'] as const;
+/** A label filter: a label, or null for "recorded without one". */
+const labelFilter = fc.oneof({ weight: 4, arbitrary: label }, { weight: 1, arbitrary: fc.constant(null) });
+
 // ---------------------------------------------------------------------------------------
 // Inputs: well-formed records, mutated records, anything
 
@@ -363,6 +377,30 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   },
   keySpend: { from: numField(timestamp), to: numField(timestamp) },
   expiring: { withinMs: numField(fc.integer({ min: 1, max: EXPIRING_MAX_WINDOW_MS }), true) },
+  'analytics.spend': {
+    from: numField(from, true),
+    to: numField(to, true),
+    groupBy: { valid: fc.subarray([...GROUP_KEYS]), bad: fc.oneof(hostileValue, fc.constant(['week']), fc.constant(['model', 'model'])) },
+    account: strField(account),
+    model: strField(labelFilter),
+    keyId: strField(labelFilter),
+    actor: strField(labelFilter),
+    limit: numField(fc.integer({ min: 1, max: SPEND_MAX_LIMIT })),
+    tzOffsetMinutes: numField(fc.constantFrom(-840, -300, 0, 90, 330, 345, 840)),
+  },
+  'analytics.top': {
+    by: { valid: fc.constantFrom('account', 'model', 'keyId', 'actor'), bad: fc.oneof(hostileValue, fc.constantFrom('day', 'hour', '')) },
+    from: numField(from, true),
+    to: numField(to, true),
+    account: strField(account),
+    model: strField(labelFilter),
+    limit: numField(fc.integer({ min: 1, max: SPEND_MAX_LIMIT })),
+  },
+  'analytics.summary': { from: numField(from, true), to: numField(to, true) },
+  entries: {
+    after: strField(fc.oneof(fc.constant('0'), fc.integer({ min: 1, max: 60 }).map(String), fc.constant('9999999999999999'))),
+    limit: numField(fc.integer({ min: 1, max: 1_000 })),
+  },
   sweep: {
     dryRun: { valid: fc.boolean(), bad: hostileValue },
     batchSize: numField(fc.integer({ min: 1, max: SWEEP_BATCH_MAX })),
@@ -513,6 +551,11 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   expiring: fc.tuple(stringArg(account), inputArb(INPUT_FIELDS.expiring as Record<string, Field>)),
   allocations: fc.tuple(stringArg(entryId)),
   sweep: fc.tuple(inputArb(INPUT_FIELDS.sweep as Record<string, Field>, { optional: true })),
+  'analytics.spend': fc.tuple(inputArb(INPUT_FIELDS['analytics.spend'] as Record<string, Field>)),
+  'analytics.top': fc.tuple(inputArb(INPUT_FIELDS['analytics.top'] as Record<string, Field>)),
+  'analytics.summary': fc.tuple(inputArb(INPUT_FIELDS['analytics.summary'] as Record<string, Field>)),
+  entries: fc.tuple(inputArb(INPUT_FIELDS.entries as Record<string, Field>, { optional: true })),
+  entry: fc.tuple(stringArg(entryId)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

@@ -24,11 +24,29 @@ export const METHODS = [
   'allocations',
   'sweep',
   'batch',
+  'analytics.spend',
+  'analytics.top',
+  'analytics.summary',
+  'entries',
+  'entry',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
 /** Methods that only read: whatever they return, the database must be unchanged. */
-export const READ_METHODS: ReadonlySet<Method> = new Set(['getBalance', 'history', 'keySpend', 'holds', 'lots', 'expiring', 'allocations']);
+export const READ_METHODS: ReadonlySet<Method> = new Set([
+  'getBalance',
+  'history',
+  'keySpend',
+  'holds',
+  'lots',
+  'expiring',
+  'allocations',
+  'analytics.spend',
+  'analytics.top',
+  'analytics.summary',
+  'entries',
+  'entry',
+]);
 
 /** Outcomes each writing method may return. */
 export const OUTCOMES: Record<string, readonly string[]> = {
@@ -250,6 +268,57 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       });
       return out;
     }
+    case 'analytics.spend':
+    case 'analytics.top': {
+      if (!Array.isArray(r)) return [`${method}: not an array`];
+      const q = (isObj(first) ? first : {}) as Obj;
+      const keys = method === 'analytics.top' ? [q.by] : Array.isArray(q.groupBy) ? q.groupBy : [];
+      const limit = typeof q.limit === 'number' ? q.limit : method === 'analytics.top' ? 10 : 1_000;
+      if (r.length > limit) out.push(`${method}: ${r.length} rows > limit ${limit}`);
+      if (keys.length === 0 && r.length !== 1) out.push(`${method}: ungrouped, ${r.length} rows`);
+      for (const [i, row] of r.entries()) {
+        const at = `${method}[${i}]`;
+        if (!isObj(row)) {
+          out.push(`${at}: not an object`);
+          continue;
+        }
+        for (const f of ['debited', 'refunded', 'count']) if (!safeInt(row[f], 0)) out.push(`${at}.${f}: ${String(row[f])}`);
+        if (row.net !== (row.debited as number) - (row.refunded as number)) out.push(`${at}.net ≠ debited − refunded`);
+        const extra = Object.keys(row).filter((k) => !['debited', 'refunded', 'net', 'count'].includes(k) && !keys.includes(k));
+        if (extra.length > 0 || keys.some((k) => !(String(k) in row))) out.push(`${at}: keys ${Object.keys(row).join(',')}`);
+        if ('account' in row && typeof row.account !== 'string') out.push(`${at}.account: not a string`);
+        for (const k of ['model', 'keyId', 'actor']) if (k in row && !nullableString(row[k])) out.push(`${at}.${k}: not a string or null`);
+        if ('day' in row && !/^\d{4}-\d{2}-\d{2}$/.test(String(row.day))) out.push(`${at}.day: ${String(row.day)}`);
+        if ('hour' in row && !/^\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z$/.test(String(row.hour))) out.push(`${at}.hour: ${String(row.hour)}`);
+        if (q.account !== undefined && 'account' in row && row.account !== q.account) out.push(`${at}: another account`);
+      }
+      return out;
+    }
+    case 'analytics.summary': {
+      if (!isObj(r)) return ['analytics.summary: not an object'];
+      for (const f of ['from', 'to', 'debited', 'refunded', 'count', 'granted', 'expired', 'activeAccounts', 'avgDailySpend'])
+        if (!safeInt(r[f], 0)) out.push(`analytics.summary.${f}: ${String(r[f])}`);
+      if (!safeInt(r.adjusted)) out.push(`analytics.summary.adjusted: ${String(r.adjusted)}`);
+      if (r.consumed !== (r.debited as number) - (r.refunded as number)) out.push('analytics.summary.consumed ≠ debited − refunded');
+      if (typeof r.days !== 'number' || r.days < 0) out.push(`analytics.summary.days: ${String(r.days)}`);
+      if (!(r.topModel === null || (isObj(r.topModel) && nullableString(r.topModel.model) && safeInt(r.topModel.net))))
+        out.push(`analytics.summary.topModel: ${JSON.stringify(r.topModel)}`);
+      if (!(r.topAccount === null || (isObj(r.topAccount) && typeof r.topAccount.account === 'string' && safeInt(r.topAccount.net))))
+        out.push(`analytics.summary.topAccount: ${JSON.stringify(r.topAccount)}`);
+      return out;
+    }
+    case 'entries': {
+      if (!isObj(r) || !Array.isArray(r.entries)) return ['entries: no entries array'];
+      const limit = isObj(first) && typeof first.limit === 'number' ? first.limit : 100;
+      if (r.entries.length > limit) out.push(`entries: ${r.entries.length} > limit ${limit}`);
+      for (const [i, e] of r.entries.entries()) checkEntry(e, `entries.entries[${i}]`, out);
+      if (typeof r.cursor !== 'string' || !/^(0|[1-9][0-9]*)$/.test(r.cursor)) out.push(`entries.cursor: ${String(r.cursor)}`);
+      if (typeof r.hasMore !== 'boolean') out.push('entries.hasMore: not a boolean');
+      return out;
+    }
+    case 'entry':
+      if (r !== null) checkEntry(r, 'entry', out);
+      return out;
     default:
       return checkWriteResult(method, r, first);
   }
