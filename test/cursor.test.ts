@@ -3,12 +3,18 @@
  * with `pos > cursor` while other processes write never skips a row and never sees one
  * twice — what a change feed or a catch-up projection needs. (A ULID made by each writer
  * is not in commit order: a row with a smaller id can commit after a reader passed it.)
+ *
+ * The reader pages through `ledger.entries({ after: cursor })`, the public change feed, and
+ * now and then sweeps (which folds the usage rollup while the writers append) and asks
+ * analytics for the spend so far: at the end the rollup matches the log (verify) and the
+ * spend matches the debits written.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConcurrencyDriver, openFileDb } from './support/concurrency-db.js';
+import { posOf } from './support/drivers.js';
 import { startWorker, within } from './support/processes.js';
 
 const WRITERS = 3;
@@ -35,12 +41,18 @@ describe.each<ConcurrencyDriver>(['better-sqlite3', 'libsql'])('pos as a cursor 
     });
 
     const seen: { pos: number; account: string; seq: number }[] = [];
-    let cursor = 0;
+    let cursor = '0';
+    let pages = 0;
     const page = async () => {
-      const rows = await reader.all('SELECT pos, account, seq FROM credit_entry WHERE pos > ? ORDER BY pos LIMIT 50', [cursor]);
-      for (const r of rows) seen.push({ pos: Number(r.pos), account: String(r.account), seq: Number(r.seq) });
-      if (rows.length > 0) cursor = Number(rows[rows.length - 1]?.pos);
-      return rows.length;
+      const p = await reader.ledger.entries({ after: cursor, limit: 50 });
+      for (const e of p.entries) seen.push({ pos: posOf(e.id), account: e.account, seq: e.seq });
+      cursor = p.cursor;
+      // Every few pages: fold the rollup under the writers' feet, and read it.
+      if (++pages % 4 === 0) {
+        await reader.ledger.sweep();
+        await reader.ledger.analytics.spend({ from: 0, to: Date.now() + 3_600_000, groupBy: ['model'] });
+      }
+      return p.entries.length;
     };
     let polls = 0;
     await within(
@@ -71,6 +83,11 @@ describe.each<ConcurrencyDriver>(['better-sqlite3', 'libsql'])('pos as a cursor 
       last.set(s.account, s.seq);
     }
     expect(polls).toBeGreaterThan(3); // the reader really read while the writers wrote
+    // The rollup, folded while rows were appended, matches the log; spend matches the debits.
+    expect((await reader.ledger.verify()).problems).toEqual([]);
+    const debits = await reader.all("SELECT model, COUNT(*) AS n FROM credit_entry WHERE kind = 'debit' GROUP BY model ORDER BY model");
+    const spend = await reader.ledger.analytics.spend({ from: 0, to: Date.now() + 3_600_000, groupBy: ['model'] });
+    expect(spend.map((r) => [r.model, r.debited, r.count]).sort()).toEqual(debits.map((r) => [r.model, Number(r.n), Number(r.n)]));
     await reader.close();
   });
 });

@@ -19,7 +19,7 @@ await new Promise<void>((res) => process.stdin.once('data', () => res()));
 for (let i = 0; i < plan.ops; i++) {
   const account = `shared-${i % 3}`;
   if (i % 4 === 0) await db.ledger.grant({ account, amount: 5, reason: `w${plan.worker}` });
-  else await db.ledger.debitIfCovers({ account, amount: 1, reason: `w${plan.worker}` });
+  else await db.ledger.debitIfCovers({ account, amount: 1, reason: `w${plan.worker}`, model: `m${i % 2}` });
 }
 await db.close();
 process.exit(0);
