@@ -11,7 +11,9 @@
  * also gets the trigger below. Each round runs --ops debits of 1 (model and key id set, so
  * the bucket is a realistic one) on A and then on B, or B then A (alternating), through the
  * public API, one awaited call at a time; per round, µs per debit. Reported: the median over
- * rounds of each, and the median of the per-round ratios B ÷ A. Writes nothing else.
+ * rounds of each, and the median of the per-round ratios B ÷ A. Then what file A still owes:
+ * the fold of all it wrote (nothing read it, so nothing was folded), timed as one
+ * `foldUsage` call, in µs per log row. Writes nothing else.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { createLedger, type Ledger } from '../src/index.js';
+import { runnerFor } from '../src/runner/index.js';
+import { foldUsage } from '../src/usage/fold.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const ROUNDS = Number(arg('rounds', '8'));
@@ -80,6 +84,9 @@ try {
     for (const s of order) await round(s);
   }
   const rows = (b.client.prepare('SELECT COUNT(*) AS n, SUM(debits) AS d FROM credit_usage').get() as { n: number; d: number }) ?? {};
+  const foldStarted = performance.now();
+  const fold = await foldUsage(runnerFor(drizzle(a.client)), { lag: 0 });
+  const foldUs = ((performance.now() - foldStarted) * 1000) / fold.folded;
   const ratios = a.perRound.map((x, i) => (b.perRound[i] as number) / x);
   const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2));
   console.log(`better-sqlite3 file, WAL, synchronous=${SYNC}; ${ROUNDS} interleaved rounds × ${OPS} debits each; load ${load.join(' ')}`);
@@ -91,6 +98,7 @@ try {
     `  trigger ÷ fold: median of per-round ratios ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`,
   );
   console.log(`  (trigger side: ${rows.n} bucket rows hold ${rows.d} debits)`);
+  console.log(`  the fold side's deferred work: foldUsage of its ${fold.folded} rows, ${foldUs.toFixed(2)} µs per row`);
   a.client.close();
   b.client.close();
 } finally {
