@@ -11,8 +11,8 @@ export interface FoldReport {
   through: number;
   /**
    * False when the fold could not write (a read-only database or connection, a transaction
-   * the app holds open, a writer holding the lock past the busy timeout): more than `lag`
-   * rows may be unfolded, and readers must add all of them.
+   * the app holds open, a writer holding the lock past the busy timeout, a full disk): more
+   * than `lag` rows may be unfolded, and readers must add all of them.
    */
   complete: boolean;
 }
@@ -35,7 +35,7 @@ export function foldState(row: Row | undefined): FoldState {
 }
 
 /** Errors that mean "this connection cannot write now", not "something is wrong". */
-const CANNOT_WRITE = new Set(['readonly', 'in_transaction', 'busy']);
+const CANNOT_WRITE = new Set(['readonly', 'in_transaction', 'busy', 'storage_full']);
 
 /**
  * Brings the usage rollup up to date with the log, one bounded atomic unit per chunk. No
@@ -64,8 +64,9 @@ export async function foldUsage(runner: Runner, options: { lag?: number; state?:
         { sql: FOLD_ADVANCE, args: [chunk] },
       ]);
     } catch (e) {
-      // A read-only database (a replica, a read-only file), the app's own open transaction or
-      // a long-held lock: the fold waits for a connection that can write; readers add the tail.
+      // A read-only database (a replica, a read-only file), the app's own open transaction, a
+      // long-held lock or a full disk: the fold waits for a connection that can write; readers
+      // add the tail, and sweep() (whose own writes are committed by then) reports what it did.
       const error = toLedgerError(e);
       if (CANNOT_WRITE.has(error.code)) return { folded, through, complete: false };
       throw error;
