@@ -139,8 +139,12 @@ export function hourKey(ms: number): string {
   return `${civilDate(days)}T${String(hour).padStart(2, '0')}:00:00.000Z`;
 }
 
-/** The day a bucket belongs to: the local date of the hour's start at `offsetMs` from UTC. */
-const dayExpr = (offsetMs: number) => `((u.hour + ${offsetMs} + ${DAY_MS}) / ${DAY_MS} - 1)`;
+/**
+ * The day a bucket belongs to: the local date of the hour's start at the offset (bound, in
+ * ms) from UTC, as days since the epoch. The offset is at most a day, so adding a day first
+ * keeps the integer division a floor.
+ */
+const DAY_EXPR = `((u.hour + CAST(? AS INTEGER) + ${DAY_MS}) / ${DAY_MS} - 1)`;
 
 /**
  * A group is spend when it has a debit or capture, or a refund (only a damaged log has a
@@ -166,15 +170,13 @@ export async function spend(ctx: Context, q: SpendQuery, operation = 'analytics.
   // Canonical order: the columns, the grouping and the tie-break do not depend on how the
   // caller listed the keys.
   const keys = SPEND_GROUP_KEYS.filter((k) => q.groupBy.includes(k));
-  // The offset is validated (whole minutes, ±840): safe to write into the SQL, which keeps
-  // the statement's parameters in one place.
   const offsetMs = q.tzOffsetMinutes * 60_000;
   const expr: Record<SpendGroupKey, string> = {
     account: 'u.account',
     model: 'u.model',
     keyId: 'u.key_id',
     actor: 'u.actor',
-    day: dayExpr(offsetMs),
+    day: DAY_EXPR,
     hour: 'u.hour',
   };
   const timeKeys = keys.filter((k) => k === 'day' || k === 'hour');
@@ -191,7 +193,9 @@ export async function spend(ctx: Context, q: SpendQuery, operation = 'analytics.
     ].join(', ');
     const grouped =
       keys.length === 0 ? '' : `GROUP BY ${keys.map((_, i) => i + 1).join(', ')} HAVING ${SPENT('u')} ORDER BY ${order.join(', ')}`;
-    return { sql: `SELECT ${select} FROM (${u.sql}) AS u ${grouped} LIMIT ?`, args: [...u.args, q.limit] };
+    // The day's offset is the one parameter of the select list: it comes first.
+    const dayArgs = keys.includes('day') ? [offsetMs] : [];
+    return { sql: `SELECT ${select} FROM (${u.sql}) AS u ${grouped} LIMIT ?`, args: [...dayArgs, ...u.args, q.limit] };
   };
   const rows = await readExact(ctx, operation, build);
   return rows.map((r) => {
