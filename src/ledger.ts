@@ -1,4 +1,5 @@
 import { appStatements, type WriteOptions } from './app-statements.js';
+import { type Caps, createCaps } from './caps/index.js';
 import { digest, type LogDigest } from './digest.js';
 import { LedgerError } from './errors.js';
 import { guard } from './guard.js';
@@ -179,6 +180,8 @@ export interface LedgerOptions {
  */
 export class Ledger {
   readonly driver: DriverName;
+  /** Spend caps per window and the account floor (src/caps/). */
+  readonly caps: Caps;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -200,6 +203,7 @@ export class Ledger {
       },
       ids,
     };
+    this.caps = createCaps(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */

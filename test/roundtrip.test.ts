@@ -116,7 +116,7 @@ afterAll(() => {
 });
 
 const holdId = (r: HoldResult): string => {
-  if (r.outcome === 'insufficient') throw new Error('setup: hold was insufficient');
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') throw new Error('setup: hold was insufficient');
   return r.hold.id;
 };
 
@@ -433,10 +433,11 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const count = async (table: string) => Number((await h.raw(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n);
     const entries = await count('credit_entry');
     const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
+    const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection + the refund/duplicate-key checks.
-    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + 1;
+    // scan per projection (caps and floors too) + the refund/duplicate-key checks.
+    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + pages(caps) + pages(floors) + 1;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);
