@@ -67,9 +67,9 @@ export const capFromRow = (r: Row, now: number, ids: Ids): Cap =>
   );
 
 /** A JSON array of caps (CAPS_OF, CAPS_EXPLAIN, CAP_WARNINGS); NULL reads as none. */
-export function parseCaps(v: unknown): (RawCap & { inc?: unknown })[] {
+export function parseCaps(v: unknown): (RawCap & { inc?: unknown; late?: unknown })[] {
   if (v === null || v === undefined) return [];
-  return JSON.parse(String(v)) as (RawCap & { inc?: unknown })[];
+  return JSON.parse(String(v)) as (RawCap & { inc?: unknown; late?: unknown })[];
 }
 
 export const capsFromJson = (v: unknown, account: string, now: number, ids: Ids): Cap[] =>
@@ -92,7 +92,8 @@ export function warningsOf(row: Row, now: number, ids: Ids): { warnings?: CapWar
  * Why a debit, hold or capture wrote nothing (no replay): insufficient when the account
  * could not cover it (`coverable`: what the covers guard allowed, before clamping), which
  * takes precedence; else capped by the matching deny cap it takes furthest past its limit
- * (the least headroom). The snapshot carries the numbers and `caps` (CAPS_EXPLAIN), read in
+ * (the least headroom; first a cap that already counts a later window than the call's
+ * clock, see `late` in guard.ts). The snapshot carries the numbers and `caps` (CAPS_EXPLAIN), read in
  * the same unit. Should neither explain it (on better-sqlite3 and bun:sqlite the explain
  * reads run a moment after the guard), the answer is insufficient, as before caps.
  */
@@ -111,8 +112,9 @@ export function explainRefusal(
     for (const c of parseCaps(snapshot.caps)) {
       const inc = num(c.inc);
       const cap = toCap(c, account, now, ids);
-      const headroom = cap.limit - cap.spent - cap.held;
-      if (inc > 0 && inc > headroom && (worst === undefined || headroom < worst.headroom)) worst = { cap, headroom };
+      const late = num(c.late) === 1;
+      const headroom = late ? Number.NEGATIVE_INFINITY : cap.limit - cap.spent - cap.held;
+      if ((late || (inc > 0 && inc > headroom)) && (worst === undefined || headroom < worst.headroom)) worst = { cap, headroom };
     }
     if (worst !== undefined) {
       const { cap } = worst;

@@ -55,15 +55,24 @@ const increase = (c: string, op: SpendOp) =>
 const matching = (op: SpendOp, action: string) =>
   `credit_cap AS c WHERE c.account = ${op.account} AND c.action = '${action}' AND ${capMatches('c', op.model, op.keyId, op.actor)}`;
 
+/**
+ * `op` is dated before cap c's current window: a writer whose clock was ahead already spent
+ * in the next window, and the counter moved on. The earlier window's count is closed, so a
+ * deny cap refuses it (retried, it reads the clock again); otherwise that window's spend
+ * could pass its limit unseen when concurrent writers straddle a boundary.
+ */
+const late = (op: SpendOp) => `c.window_start > ${windowStartSql('c.cap_window', op.now)}`;
+
 /** `op` would take cap c's window spend plus its holds past the limit. */
 const over = (op: SpendOp) =>
   `${increase('c', op)} > 0 AND ${capSpent('c', op.now)} + ${capHeld('c', op.now)} + ${increase('c', op)} > c.cap_limit`;
 
 /**
  * The deny guard: no deny cap of the account that matches `op` would have its window's
- * spend plus its open holds plus what `op` adds go past its limit. Every matching cap applies.
+ * spend plus its open holds plus what `op` adds go past its limit, and none has counted a
+ * later window than `op`'s already. Every matching cap applies.
  */
-export const CAPS_ALLOW = (op: SpendOp) => `NOT EXISTS (SELECT 1 FROM ${matching(op, 'deny')} AND ${over(op)})`;
+export const CAPS_ALLOW = (op: SpendOp) => `NOT EXISTS (SELECT 1 FROM ${matching(op, 'deny')} AND (${late(op)} OR ${over(op)}))`;
 
 /** A cap's identity and setting as JSON fields (for json_object). */
 const CAP_FIELDS = (c: string) =>
@@ -79,10 +88,12 @@ export const CAPS_OF = (account: string, now: string) =>
 
 /**
  * For explaining a no-op: the deny caps that match `op` as a JSON array, each with what
- * `op` would add (`inc`). JavaScript picks those it takes past their limit.
+ * `op` would add (`inc`) and whether it is dated before the cap's window (`late`).
+ * JavaScript picks those that refuse it.
  */
 export const CAPS_EXPLAIN = (op: SpendOp) =>
-  `(SELECT json_group_array(json_object(${CAP_FIELDS('c')}, 'spent', ${capSpent('c', op.now)}, 'held', ${capHeld('c', op.now)}, 'inc', ${increase('c', op)})) FROM ${matching(op, 'deny')})`;
+  `(SELECT json_group_array(json_object(${CAP_FIELDS('c')}, 'spent', ${capSpent('c', op.now)}, 'held', ${capHeld('c', op.now)},
+     'inc', ${increase('c', op)}, 'late', ${late(op)})) FROM ${matching(op, 'deny')})`;
 
 /**
  * RETURNING of a debit, hold or capture: the warn caps the new row takes over their limit

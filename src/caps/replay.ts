@@ -188,12 +188,16 @@ export class CapsReplay {
     let open: CapsHold[] | undefined;
     for (const c of this.caps.values()) {
       if (c.action !== 'deny' || !matches(c, model, keyId, actor)) continue;
+      if (c.windowStart > windowStart(c.window, r.createdAt)) {
+        this.problem(r, 'cap_exceeded', `${r.kind} dated ${r.createdAt}, before the window deny cap ${c.id} had already moved to`);
+        continue;
+      }
       const settles = settled !== undefined && matches(c, attr(settled.model), attr(settled.keyId), attr(settled.actor));
       const inc = r.amount - (settles && settled !== undefined ? settled.amount : 0);
       if (inc <= 0) continue;
       open ??= [...holds].filter((h) => h.status === 'open' && h.expiresAt > r.createdAt);
       const held = open.reduce((n, h) => n + (matches(c, attr(h.model), attr(h.keyId), attr(h.actor)) ? h.amount : 0), 0);
-      const spent = c.windowStart >= windowStart(c.window, r.createdAt) ? c.spent : 0;
+      const spent = c.windowStart === windowStart(c.window, r.createdAt) ? c.spent : 0;
       if (spent + held + inc > c.limit) {
         this.problem(
           r,
