@@ -51,9 +51,12 @@ const increase = (c: string, op: SpendOp) =>
     ? op.amount
     : `(${op.amount} - CASE WHEN ${capMatches(c, `${op.hold}.model`, `${op.hold}.key_id`, `${op.hold}.actor`)} THEN ${op.hold}.amount ELSE 0 END)`;
 
-/** Caps of `op`'s account with `action` that match it (alias c; joined with the hold for a capture). */
+/**
+ * Caps of `op`'s account with `action` that match it, as alias `cc` (not `c`: the capture
+ * statement has a CTE of that name, and `c.account` would then name the cap's own column).
+ */
 const matching = (op: SpendOp, action: string) =>
-  `credit_cap AS c WHERE c.account = ${op.account} AND c.action = '${action}' AND ${capMatches('c', op.model, op.keyId, op.actor)}`;
+  `credit_cap AS cc WHERE cc.account = ${op.account} AND cc.action = '${action}' AND ${capMatches('cc', op.model, op.keyId, op.actor)}`;
 
 /**
  * `op` is dated before cap c's current window: a writer whose clock was ahead already spent
@@ -61,11 +64,11 @@ const matching = (op: SpendOp, action: string) =>
  * deny cap refuses it (retried, it reads the clock again); otherwise that window's spend
  * could pass its limit unseen when concurrent writers straddle a boundary.
  */
-const late = (op: SpendOp) => `c.window_start > ${windowStartSql('c.cap_window', op.now)}`;
+const late = (op: SpendOp) => `cc.window_start > ${windowStartSql('cc.cap_window', op.now)}`;
 
 /** `op` would take cap c's window spend plus its holds past the limit. */
 const over = (op: SpendOp) =>
-  `${increase('c', op)} > 0 AND ${capSpent('c', op.now)} + ${capHeld('c', op.now)} + ${increase('c', op)} > c.cap_limit`;
+  `${increase('cc', op)} > 0 AND ${capSpent('cc', op.now)} + ${capHeld('cc', op.now)} + ${increase('cc', op)} > cc.cap_limit`;
 
 /**
  * The deny guard: no deny cap of the account that matches `op` would have its window's
@@ -84,7 +87,7 @@ export const CAP_JSON = (c: string, now: string) =>
 
 /** Every cap of `account` at `now` as a JSON array, oldest first. */
 export const CAPS_OF = (account: string, now: string) =>
-  `(SELECT json_group_array(${CAP_JSON('c', now)} ORDER BY c.id) FROM credit_cap AS c WHERE c.account = ${account})`;
+  `(SELECT json_group_array(${CAP_JSON('cc', now)} ORDER BY cc.id) FROM credit_cap AS cc WHERE cc.account = ${account})`;
 
 /**
  * For explaining a no-op: the deny caps that match `op` as a JSON array, each with what
@@ -92,8 +95,8 @@ export const CAPS_OF = (account: string, now: string) =>
  * JavaScript picks those that refuse it.
  */
 export const CAPS_EXPLAIN = (op: SpendOp) =>
-  `(SELECT json_group_array(json_object(${CAP_FIELDS('c')}, 'spent', ${capSpent('c', op.now)}, 'held', ${capHeld('c', op.now)},
-     'inc', ${increase('c', op)}, 'late', ${late(op)})) FROM ${matching(op, 'deny')})`;
+  `(SELECT json_group_array(json_object(${CAP_FIELDS('cc')}, 'spent', ${capSpent('cc', op.now)}, 'held', ${capHeld('cc', op.now)},
+     'inc', ${increase('cc', op)}, 'late', ${late(op)})) FROM ${matching(op, 'deny')})`;
 
 /**
  * RETURNING of a debit, hold or capture: the warn caps the new row takes over their limit
@@ -112,16 +115,16 @@ export function CAP_WARNINGS(kind: 'debit' | 'hold' | 'capture'): string {
     amount: `${e}.amount`,
     hold: kind === 'capture' ? 'wh' : undefined,
   };
-  const spent = capSpent('c', op.now);
-  const held = capHeld('c', op.now);
+  const spent = capSpent('cc', op.now);
+  const held = capHeld('cc', op.now);
   const spentAfter = kind === 'hold' ? spent : `${spent} + ${op.amount}`;
   const heldAfter =
     kind === 'hold'
       ? `${held} + ${op.amount}`
       : kind === 'capture'
-        ? `${held} - CASE WHEN ${capMatches('c', 'wh.model', 'wh.key_id', 'wh.actor')} THEN wh.amount ELSE 0 END`
+        ? `${held} - CASE WHEN ${capMatches('cc', 'wh.model', 'wh.key_id', 'wh.actor')} THEN wh.amount ELSE 0 END`
         : held;
   const from = kind === 'capture' ? `credit_hold AS wh JOIN ${matching(op, 'warn')} AND wh.id = ${e}.ref` : matching(op, 'warn');
-  return `(SELECT NULLIF(json_group_array(json_object(${CAP_FIELDS('c')}, 'spent', ${spentAfter}, 'held', ${heldAfter})), '[]')
+  return `(SELECT NULLIF(json_group_array(json_object(${CAP_FIELDS('cc')}, 'spent', ${spentAfter}, 'held', ${heldAfter})), '[]')
     FROM ${from} AND ${over(op)}) AS cap_warnings`;
 }
