@@ -25,4 +25,8 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['stats', () => l.stats()],
   ['verify', () => l.verify()],
   ['digest', () => l.digest()],
+  ['caps.set', () => l.caps.set({ account: 'a', window: 'day', limit: 1 })],
+  ['caps.remove', () => l.caps.remove({ account: 'a', window: 'day' })],
+  ['caps.list', () => l.caps.list('a')],
+  ['caps.floor', () => l.caps.floor({ account: 'a', floor: 1 })],
 ];
