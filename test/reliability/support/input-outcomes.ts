@@ -212,7 +212,7 @@ export function checkWriteResult(method: string, r: unknown, input: unknown, at 
   if (method === 'capture' && !refused && !safeInt(r.released, 0)) out.push(`${at}.released: not a safe integer ≥ 0`);
   if (r.warnings !== undefined) {
     if (!Array.isArray(r.warnings) || r.warnings.length === 0) out.push(`${at}.warnings: present but not a non-empty array`);
-    else r.warnings.forEach((w, i) => checkCap((w as Obj)?.cap, `${at}.warnings[${i}].cap`, out));
+    else for (const [i, w] of r.warnings.entries()) checkCap((w as Obj)?.cap, `${at}.warnings[${i}].cap`, out);
   }
   if (method === 'refund' && !safeInt(r.refundable, 0)) out.push(`${at}.refundable: not a safe integer ≥ 0`);
   return out;
@@ -238,7 +238,7 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       )
         out.push('getBalance: available ≠ max(0, balance − held − floor)');
       if (!Array.isArray(r.caps)) out.push('getBalance.caps: not an array');
-      else r.caps.forEach((c, i) => checkCap(c, `getBalance.caps[${i}]`, out, first));
+      else for (const [i, c] of r.caps.entries()) checkCap(c, `getBalance.caps[${i}]`, out, first);
       if (!(r.headroom === null || safeInt(r.headroom, 0))) out.push('getBalance.headroom: not null or a safe integer ≥ 0');
       return out;
     }
@@ -312,7 +312,7 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
     }
     case 'caps.list':
       if (!Array.isArray(r)) return ['caps.list: not an array'];
-      r.forEach((c, i) => checkCap(c, `caps.list[${i}]`, out, first));
+      for (const [i, c] of r.entries()) checkCap(c, `caps.list[${i}]`, out, first);
       return out;
     case 'caps.set':
     case 'caps.remove':
