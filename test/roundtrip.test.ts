@@ -458,6 +458,37 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
+  it('caps: capped, warned and floored calls are one round trip; caps.remove, floor and list one; caps.set two (the rollup check, then its unit)', async () => {
+    const a = 'caps-rt';
+    await ledger.grant({ account: a, amount: 1_000 });
+    const set = await measure('caps.set (fold state read + unit)', () => ledger.caps.set({ account: a, window: 'day', limit: 50 }));
+    expect(set.value).toMatchObject({ outcome: 'set' });
+    expect(show(set.trips)).toHaveLength(2);
+    await ledger.caps.set({ account: a, window: 'day', limit: 20, action: 'warn', model: 'm' });
+    expect(await one('debitIfCovers (debited, warned)', () => ledger.debitIfCovers({ account: a, amount: 30, model: 'm' }))).toMatchObject({
+      outcome: 'debited',
+      warnings: [{ limit: 20 }],
+    });
+    expect(await one('debitIfCovers (capped)', () => ledger.debitIfCovers({ account: a, amount: 30 }))).toMatchObject({
+      outcome: 'capped',
+    });
+    expect(await one('hold (capped)', () => ledger.hold({ account: a, amount: 30 }))).toMatchObject({ outcome: 'capped' });
+    const h = holdId(await ledger.hold({ account: a, amount: 10 }));
+    expect(await one('capture (capped beyond the hold)', () => ledger.capture({ holdId: h, amount: 40 }))).toMatchObject({
+      outcome: 'capped',
+    });
+    expect(await one('caps.floor (set)', () => ledger.caps.floor({ account: a, floor: 960 }))).toMatchObject({ outcome: 'set' });
+    expect(await one('debitIfCovers (insufficient: floor)', () => ledger.debitIfCovers({ account: a, amount: 5 }))).toMatchObject({
+      outcome: 'insufficient',
+    });
+    expect(await one('caps.list', () => ledger.caps.list(a))).toHaveLength(2);
+    expect(await one('caps.remove (removed)', () => ledger.caps.remove({ account: a, window: 'day' }))).toMatchObject({
+      outcome: 'removed',
+    });
+    expect(await one('caps.remove (absent)', () => ledger.caps.remove({ account: a, window: 'day' }))).toMatchObject({ outcome: 'absent' });
+    await ledger.release({ holdId: h });
+  });
+
   // Last: its account and entries would change the counts the tests above check (stats, sweep).
   it('with: applied is one round trip; a no-op (insufficient, replayed, conflict) is two and writes nothing', async () => {
     await h.raw(APP_LINKS_DDL);

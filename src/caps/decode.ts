@@ -75,11 +75,13 @@ export function parseCaps(v: unknown): (RawCap & { inc?: unknown; late?: unknown
 export const capsFromJson = (v: unknown, account: string, now: number, ids: Ids): Cap[] =>
   parseCaps(v).map((c) => toCap(c, account, now, ids));
 
-/** The warnings of an applied debit, hold or capture (its RETURNING's `cap_warnings`). */
-export function warningsOf(row: Row, now: number, ids: Ids): { warnings?: CapWarning[] } {
+const NONE: { warnings?: CapWarning[] } = Object.freeze({});
+
+/** The warnings of an applied debit, hold or capture (its RETURNING's `cap_warnings`; NULL, the usual case, costs nothing). */
+export function warningsOf(row: Row, account: string, now: number, ids: Ids): { warnings?: CapWarning[] } {
+  if (row.cap_warnings === null || row.cap_warnings === undefined) return NONE;
   const raw = parseCaps(row.cap_warnings);
-  if (raw.length === 0) return {};
-  const account = String(row.account ?? '');
+  if (raw.length === 0) return NONE;
   return {
     warnings: raw.map((w) => {
       const cap = toCap(w, account, now, ids);

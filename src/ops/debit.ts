@@ -86,7 +86,7 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
           metadata: req.metadata ?? null,
           createdAt: now,
         });
-        return { outcome: 'debited', entry, ...after(req.account, row), ...warningsOf({ ...row, account: req.account }, now, ctx.ids) };
+        return { outcome: 'debited', entry, ...after(req.account, row), ...warningsOf(row, req.account, now, ctx.ids) };
       }
       const [snapshot, byKey] = why;
       const original = byKey?.[0];

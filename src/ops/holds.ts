@@ -218,7 +218,7 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
           },
           balance: numbers.balance,
           available: Math.max(0, numbers.available - req.amount),
-          ...warningsOf(row, now, ctx.ids),
+          ...warningsOf(row, req.account, now, ctx.ids),
         };
       }
       const [snapshot, byKey, holdState] = why;
@@ -282,7 +282,7 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
           hold: h,
           released: Math.max(0, h.amount - entry.amount),
           ...afterClosing(row, h.amount),
-          ...warningsOf(row, now, ctx.ids),
+          ...warningsOf(row, String(row.account), now, ctx.ids),
         };
       }
       const [[state] = [], [resolution] = [], [byKey] = [], [snapshot] = []] = explain;
