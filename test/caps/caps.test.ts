@@ -397,6 +397,43 @@ describe.each(DRIVERS)('spend caps on $name', (driver) => {
     expect(await problemsOf(a)).toEqual([]);
   });
 
+  it('bad input to every caps method is a LedgerError naming the field, and writes nothing', async () => {
+    t.clock.set(T0);
+    const a = await funded();
+    await l().caps.set({ account: a, window: 'day', limit: 10 });
+    const before = await state(t.db, a);
+    const cases: [string, string, () => Promise<unknown>][] = [
+      ['invalid_account', 'account', () => l().caps.set({ account: '', window: 'day', limit: 1 })],
+      ['invalid_argument', 'window', () => l().caps.set({ account: a, window: 'year' as never, limit: 1 })],
+      ['invalid_amount', 'limit', () => l().caps.set({ account: a, window: 'day', limit: -1 })],
+      ['invalid_amount', 'limit', () => l().caps.set({ account: a, window: 'day', limit: 1.5 })],
+      ['invalid_amount', 'limit', () => l().caps.set({ account: a, window: 'day', limit: 2 ** 53 })],
+      ['invalid_amount', 'limit', () => l().caps.set({ account: a, window: 'day', limit: '5' as never })],
+      ['invalid_argument', 'action', () => l().caps.set({ account: a, window: 'day', limit: 1, action: 'block' as never })],
+      ['invalid_argument', 'model', () => l().caps.set({ account: a, window: 'day', limit: 1, model: '' })],
+      ['invalid_argument', 'member', () => l().caps.set({ account: a, window: 'day', limit: 1, member: 'x\uD800' })],
+      ['invalid_argument', 'keyId', () => l().caps.set({ account: a, window: 'day', limit: 1, keyId: 'k\u0000' })],
+      ['invalid_argument', 'input', () => l().caps.set({ account: a, window: 'day', limit: 1, extra: 1 } as never)], // unknown field
+      ['invalid_argument', 'input', () => l().caps.set(null as never)],
+      ['invalid_argument', 'window', () => l().caps.remove({ account: a, window: undefined as never })],
+      ['invalid_argument', 'idempotencyKey', () => l().caps.remove({ account: a, window: 'day', idempotencyKey: '' })],
+      ['invalid_account', 'input', () => l().caps.list(42 as never)],
+      ['invalid_amount', 'floor', () => l().caps.floor({ account: a, floor: Number.NaN })],
+      ['invalid_amount', 'floor', () => l().caps.floor({ account: a, floor: -(2 ** 53) })],
+      ['invalid_argument', 'reason', () => l().caps.floor({ account: a, floor: 1, reason: 'r'.repeat(1_001) })],
+    ];
+    for (const [code, field, call] of cases) {
+      const e = await call().then(
+        (v) => ({ returned: v }),
+        (x: unknown) => x,
+      );
+      expect(e, `${code} ${field}`).toBeInstanceOf(LedgerError);
+      expect((e as LedgerError).code, field).toBe(code);
+      expect((e as LedgerError).details?.field, code).toBe(field);
+    }
+    expect(await state(t.db, a)).toEqual(before);
+  });
+
   it('verify and rebuild: credit_cap and credit_floor are what the log says; tampering is reported', async () => {
     t.clock.set(T0);
     const a = await funded();
