@@ -51,6 +51,15 @@ export interface Prepared {
 
 export const BATCH_SIZE = 1_000;
 
+/** The caps of the `debit_caps` scenario: a day and a month cap on all spend, a month cap on one model. */
+const CAP_MODEL = 'gpt-4o';
+const CAP_LIMIT = 1_000_000_000_000;
+const CAPS = [
+  { window: 'day', model: undefined },
+  { window: 'month', model: undefined },
+  { window: 'month', model: CAP_MODEL },
+] as const;
+
 const COLUMNS = 'account, seq, kind, delta, amount, balance, reason, idempotency_key, ref, model, key_id, actor, metadata, created_at';
 const VALUES = `?, ?, 'debit', -1, 1, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?`;
 /** Baseline (a): the minimal append. Args: account, seq, balance, created_at. */
@@ -233,6 +242,36 @@ export const SCENARIOS: readonly ScenarioDef[] = [
           if (last === undefined) throw new Error('no debit ran');
           const drawn = await ledger.allocations(last);
           if (drawn.length === 0) throw new Error('the last debit drew no lot');
+        },
+      };
+    },
+  },
+  {
+    key: 'debit_caps',
+    label: 'debitIfCovers, 3 caps live (day, month, per-model month)',
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      const { ledger } = conn;
+      // Untimed: three deny caps far above anything a round spends, so every debit passes all
+      // three guards and counts toward all three counters (the per-model cap matches it).
+      for (const cap of CAPS) {
+        const r = await ledger.caps.set({ account, limit: CAP_LIMIT, ...cap });
+        expect('caps.set', r.outcome, 'set');
+      }
+      return {
+        async op() {
+          expect('debitIfCovers (caps)', (await ledger.debitIfCovers({ account, amount: 1, model: CAP_MODEL })).outcome, 'debited');
+        },
+        async check() {
+          const caps = await ledger.caps.list(account);
+          if (caps.length !== CAPS.length) throw new Error(`caps.list: ${caps.length} caps, expected ${CAPS.length}`);
+          for (const c of caps) if (c.spent < 1) throw new Error(`cap ${c.id} (${c.window}) counted nothing`);
         },
       };
     },

@@ -873,6 +873,8 @@ export async function runSuite(): Promise<void> {
       if (d1k !== undefined && d1m !== undefined) flatGoal(d, 'debitIfCovers flatness, 1M ÷ 1k', d1k, d1m);
       const [l1k, l1m] = [sc('1k', 'debit_lots'), sc('1M', 'debit_lots')];
       if (l1k !== undefined && l1m !== undefined) flatGoal(d, 'debit with 3 lots + 2 holds flatness, 1M ÷ 1k', l1k, l1m);
+      const [c1k, c1m] = [sc('1k', 'debit_caps'), sc('1M', 'debit_caps')];
+      if (c1k !== undefined && c1m !== undefined) flatGoal(d, 'debit with 3 caps flatness, 1M ÷ 1k', c1k, c1m);
       for (const size of ['1k', '1M']) {
         const b = sc(size, 'batch');
         if (b !== undefined) {

@@ -27,7 +27,8 @@ export interface WorkerPlan {
 }
 
 export type OpKind = 'plain' | 'keyed' | 'retry' | 'oversized';
-export type Outcome = 'debited' | 'replayed' | 'insufficient';
+/** 'capped' cannot happen here (the scenario sets no caps) but is a debit's outcome too. */
+export type Outcome = 'debited' | 'replayed' | 'insufficient' | 'capped';
 
 export interface WorkerReport {
   worker: number;
@@ -77,7 +78,7 @@ async function main(plan: WorkerPlan): Promise<WorkerReport> {
   const rand = prng(plan.seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
-  const zero = (): Record<Outcome, number> => ({ debited: 0, replayed: 0, insufficient: 0 });
+  const zero = (): Record<Outcome, number> => ({ debited: 0, replayed: 0, insufficient: 0, capped: 0 });
   const report: WorkerReport = {
     worker: plan.worker,
     ops: 0,
@@ -130,13 +131,13 @@ async function main(plan: WorkerPlan): Promise<WorkerReport> {
           // The client timed out and retries: it must get the same entry back, not a second debit.
           const again = await ledger.debitOnceIfCovers(request);
           count('retry', again);
-          if (first.outcome !== 'insufficient' && (again.outcome !== 'replayed' || again.entry.id !== first.entry.id)) {
+          if (first.entry !== undefined && (again.outcome !== 'replayed' || again.entry.id !== first.entry.id)) {
             report.incidents.push(
-              `retry of ${idempotencyKey} returned ${again.outcome} ${again.entry?.id}, not a replay of ${first.entry.id}`,
+              `retry of ${idempotencyKey} returned ${again.outcome} ${again.entry?.id}, not a replay of ${first.entry?.id}`,
             );
           }
         }
-        if (first.outcome !== 'insufficient' && rand() < 0.03) {
+        if (first.entry !== undefined && rand() < 0.03) {
           // A buggy client reuses the key for a different amount: refused, nothing written.
           try {
             await ledger.debitOnceIfCovers({ ...request, amount: request.amount + 1 });

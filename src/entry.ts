@@ -1,8 +1,8 @@
 import type { Ids } from './ids.js';
-import { ACCOUNT_FLOOR } from './limits.js';
+import { MAX_AMOUNT } from './limits.js';
 import type { Row } from './runner/index.js';
 import type { EntryKind } from './schema.js';
-import type { Balance, Entry } from './types.js';
+import type { BalanceNumbers, Entry } from './types.js';
 
 export const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : Number(v ?? 0));
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
@@ -33,14 +33,17 @@ export function toEntry(r: Row, ids: Ids): Entry {
 }
 
 /**
- * A Balance from a row carrying `balance`, `held_now`, `expired_now` (a RETURNING row or
- * a SNAPSHOT row). `balance` excludes lots past expiry; `available` also excludes holds.
+ * The numbers of a Balance from a row carrying `balance`, `held_now`, `expired_now` and
+ * `floor_now` (a RETURNING row or a SNAPSHOT row). `balance` excludes lots past expiry;
+ * `available` also excludes holds and the floor (clamped to 0 … 2^53 − 1: a negative floor
+ * under a large balance could pass the largest amount, which no debit can ask for anyway).
  */
-export function toBalance(account: string, r: Row | undefined): Balance {
-  if (r === undefined) return { account, balance: 0, held: 0, available: 0, seq: 0 };
+export function toBalance(account: string, r: Row | undefined): BalanceNumbers {
+  if (r === undefined) return { account, balance: 0, held: 0, available: 0, seq: 0, floor: 0 };
   const balance = num(r.balance) - num(r.expired_now);
   const held = num(r.held_now);
-  return { account, balance, held, available: Math.max(0, balance - held - ACCOUNT_FLOOR), seq: num(r.seq) };
+  const floor = num(r.floor_now);
+  return { account, balance, held, available: Math.min(MAX_AMOUNT, Math.max(0, balance - held - floor)), seq: num(r.seq), floor };
 }
 
 /** An Entry from what the call sent plus the `pos`, `seq` and `balance` the statement computed. */

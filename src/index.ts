@@ -1,4 +1,6 @@
 export type { AppStatement, WriteOptions } from './app-statements.js';
+export type { Caps } from './caps/index.js';
+export { windowEnd, windowStart } from './caps/window.js';
 export type { LogDigest } from './digest.js';
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
 export type {
@@ -22,7 +24,15 @@ export * from './limits.js';
 export type { MigrateResult } from './migrate/index.js';
 export { REFUNDABLE_KINDS } from './ops/refund.js';
 export type { AnySQLiteDatabase, DriverName } from './runner/index.js';
-export { type CreditEntryRow, creditEntry, ENTRY_KINDS, type EntryKind, MIGRATIONS_TABLE } from './schema.js';
+export {
+  CAP_ACTIONS,
+  CAP_WINDOWS,
+  type CreditEntryRow,
+  creditEntry,
+  ENTRY_KINDS,
+  type EntryKind,
+  MIGRATIONS_TABLE,
+} from './schema.js';
 export type * from './types.js';
 export type { Analytics } from './usage/analytics.js';
 export type * from './usage/types.js';

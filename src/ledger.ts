@@ -1,4 +1,5 @@
 import { appStatements, type WriteOptions } from './app-statements.js';
+import { type Caps, createCaps } from './caps/index.js';
 import { digest, type LogDigest } from './digest.js';
 import { LedgerError } from './errors.js';
 import { guard } from './guard.js';
@@ -186,6 +187,8 @@ export class Ledger {
   readonly driver: DriverName;
   /** Usage analytics: spend by account, model, key, actor, day or hour; top spenders; summaries. */
   readonly analytics: Analytics;
+  /** Spend caps per window and the account floor (src/caps/). */
+  readonly caps: Caps;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -208,6 +211,7 @@ export class Ledger {
       ids,
     };
     this.analytics = new Analytics(this.#ctx);
+    this.caps = createCaps(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */

@@ -1,3 +1,4 @@
+import { capRebuild } from './caps/rebuild.js';
 import { num } from './entry.js';
 import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
@@ -39,6 +40,9 @@ async function raced(runner: Runner, lastRowid: number, e: unknown): Promise<boo
 export interface RebuildReport {
   lots: number;
   holds: number;
+  /** Spend caps (with their counters) and account floors re-derived. */
+  caps: number;
+  floors: number;
   /** Allocation pairs on the log's entries (they are part of the log: checked, not rewritten). */
   allocations: number;
   entries: number;
@@ -46,7 +50,7 @@ export interface RebuildReport {
   problems: VerifyProblem[];
 }
 
-function inserts(table: string, columns: string[], rows: unknown[][]): Statement[] {
+export function inserts(table: string, columns: string[], rows: unknown[][]): Statement[] {
   const per = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   const out: Statement[] = [];
   for (let i = 0; i < rows.length; i += per) {
@@ -60,7 +64,7 @@ function inserts(table: string, columns: string[], rows: unknown[][]): Statement
 }
 
 /**
- * Drops and re-derives every projection (lots, holds, the usage rollup) from the log alone, in
+ * Drops and re-derives every projection (lots, holds, caps, floors, the usage rollup) from the log alone, in
  * one atomic unit. The first statement aborts the unit (credit_unit_guard's CHECK) if the log
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
  * rebuild then waits a little and replays again, and after REBUILD_ATTEMPTS says `busy`.
@@ -98,7 +102,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
       ),
       ...inserts(
         'credit_hold',
-        ['id', 'account', 'amount', 'expires_at', 'status', 'resolved_by', 'created_at'],
+        ['id', 'account', 'amount', 'expires_at', 'status', 'resolved_by', 'created_at', 'model', 'key_id', 'actor'],
         [...d.holds.values()].map((h) => [
           Number(h.id),
           h.account,
@@ -107,8 +111,12 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
           h.status,
           h.resolvedBy === null ? null : Number(h.resolvedBy),
           h.createdAt,
+          h.model,
+          h.keyId,
+          h.actor,
         ]),
       ),
+      ...capRebuild(d),
       ...rebuildUsage(d.lastRowid),
     ];
     try {
@@ -118,7 +126,15 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
       last = e;
       continue;
     }
-    return { lots: d.lots.size, holds: d.holds.size, allocations: d.allocations, entries: d.entries, problems };
+    return {
+      lots: d.lots.size,
+      holds: d.holds.size,
+      caps: d.caps.size,
+      floors: d.floors.size,
+      allocations: d.allocations,
+      entries: d.entries,
+      problems,
+    };
   }
   throw new LedgerError(
     'busy',

@@ -4,7 +4,8 @@
  * stored; rebuild() writes it. It is the same rules as the SQL, written a second time on
  * purpose: two implementations that agree are the check.
  */
-import { ACCOUNT_FLOOR, PRIORITY_DEFAULT } from './limits.js';
+import { CapsReplay, type CapsSink } from './caps/replay.js';
+import { PRIORITY_DEFAULT } from './limits.js';
 import type { HoldStatus, VerifyProblem } from './types.js';
 
 export interface LogRow {
@@ -19,6 +20,10 @@ export interface LogRow {
   expiresAt: number | null;
   priority: number | null;
   createdAt: number;
+  model: string | null;
+  keyId: string | null;
+  actor: string | null;
+  metadata: string | null;
 }
 
 export interface DerivedLot {
@@ -40,6 +45,10 @@ export interface DerivedHold {
   status: HoldStatus;
   resolvedBy: string | null;
   createdAt: number;
+  /** The hold's attribution (deny caps with filters count the open holds they match). */
+  model: string | null;
+  keyId: string | null;
+  actor: string | null;
 }
 
 export interface DerivedAllocation {
@@ -61,7 +70,7 @@ interface AccountState {
 }
 
 /** Receives the derived projections account by account; memory stays per account. */
-export interface ReplaySink {
+export interface ReplaySink extends CapsSink {
   lot(l: DerivedLot): void;
   hold(h: DerivedHold): void;
   problem(p: VerifyProblem): void;
@@ -86,11 +95,15 @@ function drawOrder(a: DerivedLot, b: DerivedLot): number {
 export class AccountReplay {
   private readonly s: AccountState = { lots: [], holds: new Map(), allocs: new Map(), refunds: new Map(), drawn: new Map() };
   private balance = 0;
+  /** Spend caps and the floor (src/caps/replay.ts). */
+  readonly caps: CapsReplay;
 
   constructor(
     readonly account: string,
     private readonly sink: ReplaySink,
-  ) {}
+  ) {
+    this.caps = new CapsReplay(account, sink);
+  }
 
   /** Applies one row; returns the allocations the rules give it (to compare with the stored ones). */
   apply(r: LogRow): DerivedAllocation[] {
@@ -105,8 +118,12 @@ export class AccountReplay {
     this.balance = r.balance; // balance chain itself is checked by the caller
     const spendable = before - expired(s, r.createdAt) - held(s, r.createdAt);
     const covers = (need: number, what: string) => {
-      if (spendable - need < ACCOUNT_FLOOR) {
-        this.sink.problem({ code: 'below_floor', ...at, message: `${what} of ${need} with only ${spendable} available at ${r.createdAt}` });
+      if (spendable - need < this.caps.floor) {
+        this.sink.problem({
+          code: 'below_floor',
+          ...at,
+          message: `${what} of ${need} with only ${spendable} available at ${r.createdAt} (floor ${this.caps.floor})`,
+        });
       }
     };
     switch (r.kind) {
@@ -126,7 +143,14 @@ export class AccountReplay {
         break;
       case 'debit':
         covers(r.amount, 'debit');
+        this.caps.checkSpend(r, s.holds.values());
         this.draw(r);
+        this.caps.count(r);
+        break;
+      case 'cap_set':
+      case 'cap_remove':
+      case 'floor_set':
+        this.caps.config(r);
         break;
       case 'adjust':
         if (r.delta < 0) {
@@ -136,6 +160,7 @@ export class AccountReplay {
         break;
       case 'hold':
         covers(r.amount, 'hold');
+        this.caps.checkSpend(r, s.holds.values());
         s.holds.set(r.id, {
           id: r.id,
           account: r.account,
@@ -144,6 +169,9 @@ export class AccountReplay {
           status: 'open',
           resolvedBy: null,
           createdAt: r.createdAt,
+          model: r.model,
+          keyId: r.keyId,
+          actor: r.actor,
         });
         break;
       case 'capture':
@@ -161,14 +189,17 @@ export class AccountReplay {
           h.resolvedBy = r.id;
         } else {
           covers(r.amount - h.amount, 'capture beyond the hold');
+          this.caps.checkSpend(r, s.holds.values(), h);
           h.status = 'captured';
           h.resolvedBy = r.id;
           this.draw(r);
+          this.caps.count(r);
         }
         break;
       }
       case 'refund':
         this.giveBack(r);
+        this.caps.uncount(r);
         break;
       case 'expire': {
         const ref = r.ref ?? '';
@@ -274,9 +305,10 @@ export class AccountReplay {
     if (r.kind === 'debit' || r.kind === 'capture') this.s.drawn.set(r.id, { amount: r.amount });
   }
 
-  /** Emit the account's final lots and holds. */
+  /** Emit the account's final lots, holds, caps and floor. */
   finish() {
     for (const l of this.s.lots) this.sink.lot(l);
     for (const h of this.s.holds.values()) this.sink.hold(h);
+    this.caps.finish();
   }
 }

@@ -2,8 +2,8 @@
  * SQL fragments shared by the operation families. Every guard is an expression evaluated
  * inside the statement that writes, never a value read first in JavaScript.
  */
+import { CAPS_ALLOW, FLOOR, type SpendOp } from './caps/guard.js';
 import { ENTRY_POS } from './ids.js';
-import { ACCOUNT_FLOOR } from './limits.js';
 
 /**
  * Column order of every INSERT into the log; statement builders supply values in this
@@ -35,12 +35,22 @@ export const HELD = (account: string, now: string) =>
 export const EXPIRED = (account: string, now: string) =>
   `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
 
-/** The covers guard: what a debit of `amount` may spend, given the head row `h`. */
+/**
+ * The covers guard: what a debit of `amount` may spend, given the head row `h`: available
+ * stays at or above the account's floor (0 unless `caps.floor` set one; negative = overdraft).
+ */
 export const COVERS = (h: string, account: string, now: string, amount: string) =>
-  `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${ACCOUNT_FLOOR}`;
+  `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${FLOOR(account)}`;
+
+/**
+ * The guard of an operation that spends or reserves: covers, and no deny cap it matches
+ * would pass its limit (src/caps/guard.ts). Both are read under the write lock the INSERT holds.
+ */
+export const SPEND_GUARD = (h: string, op: SpendOp) => `${COVERS(h, op.account, op.now, op.amount)} AND ${CAPS_ALLOW(op)}`;
 
 const BALANCE_NOW = `${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
-  ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now`;
+  ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,
+  ${FLOOR('credit_entry.account')} AS floor_now`;
 
 /** RETURNING for money rows: the row plus the numbers a Balance needs, from the same statement. */
 export const RETURNING_WITH_BALANCE = `RETURNING *, ${BALANCE_NOW}`;
@@ -52,17 +62,22 @@ export const RETURNING_WITH_BALANCE = `RETURNING *, ${BALANCE_NOW}`;
  */
 export const RETURNING_COMPUTED = `RETURNING pos, seq, balance, ${BALANCE_NOW}`;
 
-/** The account's numbers at `now`, for explaining a no-op and for getBalance. Args: account, now. */
-export const SNAPSHOT = `WITH p AS (SELECT ? AS account, CAST(? AS INTEGER) AS now)
+/**
+ * The account's numbers at `now` from a CTE `p` with (at least) `account` and `now`, plus
+ * `extra` columns: `p` is the SELECT list given (its placeholders come first).
+ */
+export const snapshotOf = (p: string, extra = '') => `WITH p AS (SELECT ${p})
 SELECT COALESCE((SELECT seq FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS seq,
        COALESCE((SELECT balance FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS balance,
-       ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now
+       ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now, ${FLOOR('p.account')} AS floor_now${extra}
 FROM p`;
 
+/** The account's numbers at `now`, for explaining a no-op. Args: account, now. */
+export const SNAPSHOT = snapshotOf('? AS account, CAST(? AS INTEGER) AS now');
+
 /** Same, for the account that owns an entry (refunds, holds). Args: entry pos, legacy id, now. */
-export const SNAPSHOT_OF_ENTRY = SNAPSHOT.replace(
-  'SELECT ? AS account',
-  `SELECT (SELECT account FROM credit_entry WHERE pos = ${ENTRY_POS}) AS account`,
+export const SNAPSHOT_OF_ENTRY = snapshotOf(
+  `(SELECT account FROM credit_entry WHERE pos = ${ENTRY_POS}) AS account, CAST(? AS INTEGER) AS now`,
 );
 
 /**

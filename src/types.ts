@@ -1,5 +1,7 @@
+import type { Cap, Capped, CapWarning } from './caps/types.js';
 import type { EntryKind } from './schema.js';
 
+export type * from './caps/types.js';
 export type { EntryKind } from './schema.js';
 
 /** One row of the log, as the API returns it. */
@@ -29,16 +31,26 @@ export interface Entry {
   createdAt: number;
 }
 
-export interface Balance {
+/** The numbers every balance read computes. */
+export interface BalanceNumbers {
   account: string;
   /** Σ delta, less what is left of lots past their expiry (exact at read time, swept or not). */
   balance: number;
   /** Reserved by holds that are open and within their TTL. */
   held: number;
-  /** What a debit can spend now: balance − held − floor. */
+  /** What a debit can spend now: balance − held − floor (at least 0). Spend caps may allow less: see `headroom`. */
   available: number;
   /** Seq of the head row; 0 for an account with no rows. */
   seq: number;
+  /** The account's floor (`caps.floor`): > 0 a buffer that may not be spent, < 0 an overdraft allowance. */
+  floor: number;
+}
+
+export interface Balance extends BalanceNumbers {
+  /** The least `remaining` among the account's deny caps without filters; null when it has none. */
+  headroom: number | null;
+  /** Every spend cap of the account, as `caps.list` gives them. */
+  caps: Cap[];
 }
 
 /** Every money result reports the account as it stands right after the call. */
@@ -61,7 +73,12 @@ export interface GrantResult extends After {
   entry: Entry;
 }
 
-export type DebitResult = ({ outcome: 'debited' | 'replayed'; entry: Entry } & After) | Insufficient;
+/** Warn caps an applied debit, hold or capture took over their limit; absent when none. */
+interface Warned {
+  warnings?: CapWarning[];
+}
+
+export type DebitResult = ({ outcome: 'debited' | 'replayed'; entry: Entry } & After & Warned) | Insufficient | Capped;
 
 export interface RefundResult extends After {
   outcome: 'refunded' | 'replayed';
@@ -86,7 +103,7 @@ export interface Hold {
   createdAt: number;
 }
 
-export type HoldResult = ({ outcome: 'held' | 'replayed'; entry: Entry; hold: Hold } & After) | Insufficient;
+export type HoldResult = ({ outcome: 'held' | 'replayed'; entry: Entry; hold: Hold } & After & Warned) | Insufficient | Capped;
 
 export type CaptureResult =
   | ({
@@ -95,8 +112,10 @@ export type CaptureResult =
       hold: Hold;
       /** The part of the hold not captured, released by this capture. */
       released: number;
-    } & After)
-  | (Insufficient & { hold: Hold });
+    } & After &
+      Warned)
+  | (Insufficient & { hold: Hold })
+  | (Capped & { hold: Hold });
 
 export interface ReleaseResult extends After {
   outcome: 'released' | 'replayed';
@@ -191,8 +210,12 @@ export interface VerifyProblem {
     | 'hold_mismatch'
     | 'allocation_mismatch'
     | 'digest_mismatch'
-    | 'usage_mismatch'
-    | 'corrupt_file';
+    | 'corrupt_file'
+    | 'cap_mismatch'
+    | 'floor_mismatch'
+    | 'cap_exceeded'
+    | 'bad_config'
+    | 'usage_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

@@ -1,7 +1,9 @@
+import { compareCaps } from './caps/audit.js';
+import type { DerivedCap, DerivedFloor } from './caps/replay.js';
 import { digestDifference, parseDigest } from './digest.js';
 import { num } from './entry.js';
 import type { Ids } from './ids.js';
-import { ACCOUNT_FLOOR, MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
+import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
@@ -22,6 +24,10 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   release: (d, a) => a >= 1 && d === 0,
   extend: (d, a) => a >= 1 && d === 0,
   expire: (d, a) => a >= 1 && (d === -a || d === 0),
+  // Configuration rows move nothing.
+  cap_set: (d, a) => d === 0 && a === 0,
+  cap_remove: (d, a) => d === 0 && a === 0,
+  floor_set: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -29,6 +35,9 @@ const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(
 export interface Derived {
   lots: Map<string, DerivedLot>;
   holds: Map<string, DerivedHold>;
+  /** Caps by the id (pos) of the row that set them, and floors by account. */
+  caps: Map<string, DerivedCap>;
+  floors: Map<string, DerivedFloor>;
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -44,10 +53,22 @@ export interface Derived {
  * row: a row edited, inserted or deleted behind the library's back shows up as a problem.
  */
 export async function replayLog(runner: Runner, report: (p: VerifyProblem) => void): Promise<Derived> {
-  const d: Derived = { lots: new Map(), holds: new Map(), allocations: 0, accounts: 0, entries: 0, outstanding: 0, lastRowid: 0 };
+  const d: Derived = {
+    lots: new Map(),
+    holds: new Map(),
+    caps: new Map(),
+    floors: new Map(),
+    allocations: 0,
+    accounts: 0,
+    entries: 0,
+    outstanding: 0,
+    lastRowid: 0,
+  };
   const sink = {
     lot: (l: DerivedLot) => d.lots.set(l.id, l),
     hold: (h: DerivedHold) => d.holds.set(h.id, h),
+    cap: (c: DerivedCap) => d.caps.set(c.id, c),
+    floor: (f: DerivedFloor) => d.floors.set(f.account, f),
     problem: report,
   };
   const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
@@ -59,7 +80,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
   for (;;) {
     const [rows = []] = await runner.read([
       {
-        sql: `SELECT pos, account, seq, kind, delta, amount, balance, ref, metadata, expires_at, priority, created_at, allocations FROM credit_entry
+        sql: `SELECT pos, account, seq, kind, delta, amount, balance, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations FROM credit_entry
               WHERE (account, seq) > (?, ?) AND rowid <= ? ORDER BY account, seq LIMIT ?`,
         args: [after[0], after[1], d.lastRowid, VERIFY_PAGE_ROWS],
       },
@@ -100,8 +121,6 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
         report({ code: 'balance_mismatch', ...at, message: `stored balance ${r.balance} ≠ previous balance + delta = ${expected}` });
         running = r.balance;
       }
-      if (r.balance < ACCOUNT_FLOOR)
-        report({ code: 'below_floor', ...at, message: `balance ${r.balance} is below the floor ${ACCOUNT_FLOOR}` });
       if (raw.metadata !== null && raw.metadata !== undefined) {
         try {
           JSON.parse(String(raw.metadata));
@@ -111,6 +130,10 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
       }
       replay.remember(r);
       const derived = replay.apply(r);
+      // Only a spend under a negative floor takes a balance below 0 (each spend's own floor
+      // is checked by the replay); a later, higher floor does not make that balance wrong.
+      const lowest = replay.caps.lowestFloor;
+      if (r.balance < lowest) report({ code: 'below_floor', ...at, message: `balance ${r.balance} is below the floor ${lowest}` });
       d.allocations += derived.length;
       const stored = raw.allocations === null || raw.allocations === undefined ? null : String(raw.allocations);
       const problem = allocationDifference(stored, derived);
@@ -172,11 +195,17 @@ function toLogRow(r: Row): LogRow {
     expiresAt: nullableNum(r.expires_at),
     priority: nullableNum(r.priority),
     createdAt: num(r.created_at),
+    model: nullableText(r.model),
+    keyId: nullableText(r.key_id),
+    actor: nullableText(r.actor),
+    metadata: nullableText(r.metadata),
   };
 }
 
+const nullableText = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
 /** Streams a projection table in primary-key order, a page at a time. */
-async function* pages(runner: Runner, table: string, key: string[]): AsyncGenerator<Row> {
+export async function* pages(runner: Runner, table: string, key: string[]): AsyncGenerator<Row> {
   let after: unknown[] | null = null;
   const cols = key.join(', ');
   for (;;) {
@@ -250,7 +279,10 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
       want.expiresAt !== num(r.expires_at) ||
       want.status !== String(r.status) ||
       !same(want.resolvedBy, r.resolved_by === null || r.resolved_by === undefined ? null : String(r.resolved_by)) ||
-      !same(want.account, r.account)
+      !same(want.account, r.account) ||
+      !same(want.model, r.model) ||
+      !same(want.keyId, r.key_id) ||
+      !same(want.actor, r.actor)
     ) {
       report({
         code: 'hold_mismatch',
@@ -262,6 +294,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
   }
   for (const h of d.holds.values())
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
+  await compareCaps(pages(runner, 'credit_cap', ['id']), pages(runner, 'credit_floor', ['account']), d, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

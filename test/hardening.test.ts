@@ -12,7 +12,7 @@ const HOUR = 3_600_000;
 const BIG = 1_234_567_890_123_451;
 
 function holdOf(r: HoldResult) {
-  if (r.outcome === 'insufficient') throw new Error('expected a hold');
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') throw new Error('expected a hold');
   return r.hold;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, MAX_AMOUNT } from '../src/index.js';
 import { APP_LINKS_DDL, linkInsert } from './support/app-links.js';
 import { DRIVERS, manualClock, type TestDb } from './support/drivers.js';
-import { appliedInCall, Model, type Op, type Outcome } from './support/model.js';
+import { appliedInCall, CONFIG_OPS, Model, type ModelCapView, type Op, type Outcome } from './support/model.js';
 
 const ACCOUNTS = ['a', 'b', 'c'];
 const KEYS = ['k1', 'k2', 'k3'];
@@ -24,6 +24,20 @@ const spend = fc.oneof({ weight: 3, arbitrary: amount }, { weight: 2, arbitrary:
 const account = fc.constantFrom(...ACCOUNTS);
 const key = fc.constantFrom(...KEYS);
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+/** Spend caps: small limits (so amounts reach them), filters on model and actor, all three windows. */
+const capWindow = fc.constantFrom('day' as const, 'week' as const, 'month' as const);
+// A filter on a cap is the exception (most caps bound all spend), an attribution on a spend is common.
+const capModel = fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('m1', 'm2') });
+const capMember = fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('u1', 'u2') });
+const spender = {
+  model: fc.option(fc.constantFrom('m1', 'm2'), { nil: undefined, freq: 3 }),
+  actor: fc.option(fc.constantFrom('u1', 'u2'), { nil: undefined, freq: 3 }),
+};
+const HOUR = 3_600_000;
+/** Spends of the caps property: mostly below the caps' small limits, sometimes relative to what is available. */
+const capSpend = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 15 }) }, { weight: 1, arbitrary: rel });
+/** Every run of the caps property starts with credits on each account: the caps, not the balance, should refuse most. */
+const FUNDED: Op[] = ACCOUNTS.map((a) => ({ op: 'grant', account: a, amount: 300 }));
 /**
  * Whether step i's grant or debit (or replay of one) carries `with`: drawn apart from the
  * operations, so the operation sequences (and the coverage they reach) stay as they were.
@@ -126,6 +140,118 @@ const COVERAGE = [
   'release:hold_expired',
 ];
 
+/**
+ * The spend-caps property: caps (all windows, deny / warn / notify, model and member
+ * filters) and floors set, changed and removed among debits, holds, captures and refunds
+ * attributed to models and actors, with the clock crossing days, ISO weeks and months.
+ */
+const capsOpArb: fc.Arbitrary<GenOp> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('grant' as const),
+      account,
+      amount: fc.integer({ min: 20, max: 200 }),
+      key: maybe(key),
+      expiresIn: fc.option(fc.integer({ min: 1, max: 3000 }), { nil: undefined, freq: 4 }),
+      priority: fc.constant(undefined),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('debit' as const), account, amount: capSpend, ...spender }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('debitOnce' as const), account, amount: capSpend, key, ...spender }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('refund' as const),
+      target: fc.nat(),
+      amount: maybe(fc.oneof(fc.integer({ min: 1, max: 30 }), rel)),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('hold' as const),
+      account,
+      amount: capSpend,
+      ttl: fc.integer({ min: 1, max: 20 * HOUR }),
+      ...spender,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('capture' as const),
+      target: fc.nat(),
+      amount: maybe(fc.oneof(fc.integer({ min: 1, max: 40 }), rel)),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), target: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 3 * HOUR }) }) },
+  // Across cap windows: an hour to nine days (days, ISO weeks and months roll over).
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('advance' as const),
+      ms: fc.constantFrom(HOUR, 6 * HOUR, 24 * HOUR, 3 * 24 * HOUR, 9 * 24 * HOUR),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('capSet' as const),
+      account,
+      window: capWindow,
+      limit: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 5, max: 40 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 1_000) }),
+      action: fc.constantFrom('deny' as const, 'deny' as const, 'warn' as const, 'warn' as const, 'notify' as const),
+      model: capModel,
+      member: capMember,
+      key: maybe(key),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('capRemove' as const),
+      account,
+      window: capWindow,
+      model: capModel,
+      member: capMember,
+      key: maybe(key),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('floor' as const),
+      account,
+      floor: fc.oneof(fc.integer({ min: -60, max: 20 }), fc.constant(0)),
+      key: maybe(key),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('replay' as const), n: fc.nat() }) },
+);
+
+const CAPS_COVERAGE = [
+  'debit:debited',
+  'debit:capped',
+  'debit:warned',
+  'debitOnce:capped',
+  'debitOnce:replayed',
+  'hold:held',
+  'hold:capped',
+  'hold:warned',
+  'capture:captured',
+  'capture:capped',
+  'refund:refunded',
+  'capSet:set',
+  'capSet:replayed',
+  'capSet:idempotency_conflict',
+  'capRemove:removed',
+  'capRemove:absent',
+  'floor:set',
+  'floor:replayed',
+];
+
 /** Calls carrying `with` must meet both sides: applied (an app row) and every way of not applying (none). */
 const WITH_COVERAGE = [
   'grant:granted',
@@ -162,60 +288,88 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
   });
   afterAll(() => db.close());
 
-  it('agrees with the reference model after every step', async () => {
+  it('agrees with the reference model after every step', () =>
+    agrees(opArb, { runs: driver.slow ? 6 : 40, steps: driver.slow ? 25 : MAX_STEPS, coverage: [...COVERAGE, ...WITH_COVERAGE] }));
+
+  it('with spend caps and floors (windows crossed by the clock, filters, holds, refunds): agrees after every step', () =>
+    // The same seeded sequences on every driver: the full run (and its coverage check) where a
+    // step costs microseconds, a prefix of it elsewhere, to keep the suite's time in bounds.
+    agrees(capsOpArb, {
+      runs: driver.name.startsWith('better-sqlite3') ? 40 : driver.slow ? 4 : 15,
+      steps: driver.slow ? 20 : 60,
+      coverage: driver.name.startsWith('better-sqlite3') ? CAPS_COVERAGE : [],
+      prelude: FUNDED,
+    }));
+
+  async function agrees(arb: fc.Arbitrary<GenOp>, o: { runs: number; steps: number; coverage: string[]; prelude?: Op[] }) {
     const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(opArb, { minLength: 5, maxLength: driver.slow ? 25 : MAX_STEPS, size: 'max' }),
-        apps,
-        async (ops, withApp) => {
-          // Each run gets its own accounts (keys are per account), so one database serves all runs.
-          const ns = `r${++run}:`;
-          const model = new Model(clock.now());
-          const keyed: Op[] = [];
-          /** The app's rows this run must have: tag → "account:amount". */
-          const links = new Map<string, string>();
-          for (const [step, raw] of ops.entries()) {
-            const tag = `${ns}${step}`;
-            if (raw.op === 'replay' && keyed.length === 0) continue;
-            const op = raw.op === 'replay' ? (keyed[raw.n % keyed.length] as Op) : resolve(raw, model, ns);
-            if ('key' in op && op.key !== undefined) keyed.push(op);
-            const target = targetOf(op, model);
-            if ((op.op === 'capture' || op.op === 'release') && target === undefined) continue;
-            const app = withApp[step] === true && (op.op === 'grant' || op.op === 'debit' || op.op === 'debitOnce') ? tag : undefined;
-            const actual = await perform(db, ns, op, target, clock, app);
-            const expected = model.apply(withNs(op, ns), target, 'entryId' in actual ? actual.entryId : undefined);
-            expect(actual, JSON.stringify(op)).toEqual(expected);
-            if (app !== undefined && 'account' in op && 'amount' in op && appliedInCall(expected))
-              links.set(tag, `${ns}${op.account}:${op.amount}`);
-            expect(await appRows(db, ns), `app rows after ${tag} ${JSON.stringify(op)}`).toEqual(expectedRows(links));
-            const label = `${op.op}:${'error' in actual ? actual.error : actual.outcome}`;
-            seen.set(label, (seen.get(label) ?? 0) + 1);
-            if (app !== undefined) seen.set(`with ${label}`, (seen.get(`with ${label}`) ?? 0) + 1);
+      fc.asyncProperty(fc.array(arb, { minLength: 5, maxLength: o.steps, size: 'max' }), apps, async (ops, withApp) => {
+        // Each run gets its own accounts (keys are per account), so one database serves all runs.
+        const ns = `r${++run}:`;
+        const model = new Model(clock.now());
+        const keyed: Op[] = [];
+        /** The app's rows this run must have: tag → "account:amount". */
+        const links = new Map<string, string>();
+        for (const op of o.prelude ?? []) {
+          const actual = await perform(db, ns, op, undefined, clock, undefined);
+          expect(actual).toEqual(model.apply(withNs(op, ns), undefined, 'entryId' in actual ? actual.entryId : undefined));
+        }
+        for (const [step, raw] of ops.entries()) {
+          const tag = `${ns}${step}`;
+          if (raw.op === 'replay' && keyed.length === 0) continue;
+          const op = raw.op === 'replay' ? (keyed[raw.n % keyed.length] as Op) : resolve(raw, model, ns);
+          if ('key' in op && op.key !== undefined) keyed.push(op);
+          const target = targetOf(op, model);
+          if ((op.op === 'capture' || op.op === 'release') && target === undefined) continue;
+          const app = withApp[step] === true && (op.op === 'grant' || op.op === 'debit' || op.op === 'debitOnce') ? tag : undefined;
+          const actual = await perform(db, ns, op, target, clock, app);
+          const modelled = model.apply(withNs(op, ns), target, 'entryId' in actual ? actual.entryId : undefined);
+          // Config calls answer with an outcome and an entry only.
+          const expected = CONFIG_OPS.has(op.op) && 'outcome' in modelled ? configOutcome(modelled) : modelled;
+          expect(actual, JSON.stringify(op)).toEqual(expected);
+          // The caps of the account the step touched: spent in the current window and held, as the model counts them.
+          if ('account' in op && (CONFIG_OPS.has(op.op) || model.capsOf(ns + op.account).length > 0)) {
+            expect(await capsOf(db, ns + op.account), `caps after ${JSON.stringify(op)}`).toEqual(model.capsOf(ns + op.account));
           }
-          for (const a of ACCOUNTS) {
-            const b = await db.ledger.getBalance(ns + a);
-            expect({ balance: b.balance, held: b.held, available: b.available }, `balance of ${a}`).toEqual(model.balanceOf(ns + a));
-          }
-        },
-      ),
-      { numRuns: driver.slow ? 6 : 40, seed: Number(process.env.FC_SEED ?? 4242) },
+          if (app !== undefined && 'account' in op && 'amount' in op && appliedInCall(expected))
+            links.set(tag, `${ns}${op.account}:${op.amount}`);
+          expect(await appRows(db, ns), `app rows after ${tag} ${JSON.stringify(op)}`).toEqual(expectedRows(links));
+          const label = `${op.op}:${'error' in actual ? actual.error : actual.outcome}`;
+          seen.set(label, (seen.get(label) ?? 0) + 1);
+          if ('warnings' in actual) seen.set(`${op.op}:warned`, (seen.get(`${op.op}:warned`) ?? 0) + 1);
+          if (app !== undefined) seen.set(`with ${label}`, (seen.get(`with ${label}`) ?? 0) + 1);
+        }
+        for (const a of ACCOUNTS) {
+          const b = await db.ledger.getBalance(ns + a);
+          expect({ balance: b.balance, held: b.held, available: b.available, floor: b.floor }, `balance of ${a}`).toEqual(
+            model.balanceOf(ns + a),
+          );
+        }
+      }),
+      { numRuns: o.runs, seed: Number(process.env.FC_SEED ?? 4242) },
     );
     // The generators must reach every interesting branch, or a passing run proves little.
     if (!driver.slow) {
+      if (process.env.PROPERTY_COVERAGE) console.log(`[property] ${driver.name}: ${JSON.stringify(Object.fromEntries(seen))}`);
       const labels = [...seen.keys()];
-      for (const must of [...COVERAGE, ...WITH_COVERAGE])
-        expect(labels, `never reached ${must}: ${JSON.stringify(Object.fromEntries(seen))}`).toContain(must);
+      for (const must of o.coverage) expect(labels, `never reached ${must}: ${JSON.stringify(Object.fromEntries(seen))}`).toContain(must);
     }
     const v = await db.ledger.verify();
     expect(v.problems).toEqual([]);
     expect(v.ok).toBe(true);
-    // The projections are exactly what a replay of the log derives.
-    const before = await db.all('SELECT * FROM credit_lot ORDER BY id');
+    // The projections are exactly what a replay of the log derives, caps' counters included.
+    const projections = async () => ({
+      lots: await db.all('SELECT * FROM credit_lot ORDER BY id'),
+      holds: await db.all('SELECT * FROM credit_hold ORDER BY id'),
+      caps: await db.all('SELECT * FROM credit_cap ORDER BY id'),
+      floors: await db.all('SELECT * FROM credit_floor ORDER BY account'),
+    });
+    const before = await projections();
     const rebuilt = await db.ledger.rebuild();
     expect(rebuilt.problems).toEqual([]);
-    expect(await db.all('SELECT * FROM credit_lot ORDER BY id')).toEqual(before);
-  });
+    expect(await projections()).toEqual(before);
+  }
 });
 
 /** Entries (refunds) and holds (capture, release) are picked among what the model knows. */
@@ -250,6 +404,23 @@ function resolve(op: Exclude<GenOp, { op: 'replay' }>, model: Model, ns: string)
     base = model.balanceOf(ns + op.account).available;
   }
   return { ...op, amount: Math.min(MAX_AMOUNT, Math.max(1, base + a.rel)) } as Op;
+}
+
+const configOutcome = (o: { outcome: string; entryId?: string }): Outcome =>
+  o.entryId === undefined ? { outcome: o.outcome } : { outcome: o.outcome, entryId: o.entryId };
+
+/** caps.list, reduced to what the model knows. */
+async function capsOf(db: TestDb, account: string): Promise<ModelCapView[]> {
+  return (await db.ledger.caps.list(account)).map((c) => ({
+    id: c.id,
+    window: c.window,
+    limit: c.limit,
+    action: c.action,
+    model: c.model,
+    member: c.member,
+    spent: c.spent,
+    held: c.held,
+  }));
 }
 
 const expectedRows = (links: ReadonlyMap<string, string>) => [...links].map(([t, l]) => `${t}:${l}`).sort();
@@ -310,19 +481,36 @@ async function perform(
           ),
         );
       case 'debit':
-        return norm(await db.ledger.debitIfCovers({ account: ns + op.account, amount: op.amount }, app(op)));
+        return norm(
+          await db.ledger.debitIfCovers({ account: ns + op.account, amount: op.amount, model: op.model, actor: op.actor }, app(op)),
+        );
       case 'debitOnce':
-        return norm(await db.ledger.debitOnceIfCovers({ account: ns + op.account, amount: op.amount, idempotencyKey: op.key }, app(op)));
+        return norm(
+          await db.ledger.debitOnceIfCovers(
+            { account: ns + op.account, amount: op.amount, idempotencyKey: op.key, model: op.model, actor: op.actor },
+            app(op),
+          ),
+        );
       case 'adjust':
         return norm(await db.ledger.adjust({ account: ns + op.account, delta: op.delta, reason: 'fix', idempotencyKey: op.key }));
       case 'refund':
         return norm(await db.ledger.refund({ entryId: target ?? 'no-such-entry', amount: op.amount, idempotencyKey: op.key }));
       case 'hold':
-        return norm(await db.ledger.hold({ account: ns + op.account, amount: op.amount, ttlMs: op.ttl }));
+        return norm(await db.ledger.hold({ account: ns + op.account, amount: op.amount, ttlMs: op.ttl, model: op.model, actor: op.actor }));
       case 'capture':
         return norm(await db.ledger.capture({ holdId: target ?? 'none', amount: op.amount }));
       case 'release':
         return norm(await db.ledger.release({ holdId: target ?? 'none' }));
+      case 'capSet': {
+        const { op: _, account, key, ...setting } = op;
+        return config(await db.ledger.caps.set({ account: ns + account, idempotencyKey: key, ...setting }));
+      }
+      case 'capRemove': {
+        const { op: _, account, key, ...identity } = op;
+        return config(await db.ledger.caps.remove({ account: ns + account, idempotencyKey: key, ...identity }));
+      }
+      case 'floor':
+        return config(await db.ledger.caps.floor({ account: ns + op.account, floor: op.floor, idempotencyKey: op.key }));
     }
   } catch (e) {
     if (e instanceof LedgerError) return { error: e.code };
@@ -330,7 +518,20 @@ async function perform(
   }
 }
 
-function norm(r: { outcome: string; balance: number; available: number; entry?: { id: string } }): Outcome {
-  const base = { outcome: r.outcome, balance: r.balance, available: r.available };
-  return r.entry === undefined ? base : { ...base, entryId: r.entry.id };
+function norm(r: {
+  outcome: string;
+  balance: number;
+  available: number;
+  entry?: { id: string };
+  limit?: number;
+  spent?: number;
+  held?: number;
+  warnings?: { cap: { id: string } }[];
+}): Outcome {
+  const base: Outcome = { outcome: r.outcome, balance: r.balance, available: r.available };
+  if (r.outcome === 'capped') return { ...base, headroom: (r.limit ?? 0) - (r.spent ?? 0) - (r.held ?? 0) };
+  const warned = r.warnings === undefined ? {} : { warnings: r.warnings.map((w) => w.cap.id).sort() };
+  return r.entry === undefined ? base : { ...base, entryId: r.entry.id, ...warned };
 }
+
+const config = (r: { outcome: string; entry?: { id: string } }): Outcome => configOutcome({ outcome: r.outcome, entryId: r.entry?.id });

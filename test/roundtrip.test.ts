@@ -116,7 +116,7 @@ afterAll(() => {
 });
 
 const holdId = (r: HoldResult): string => {
-  if (r.outcome === 'insufficient') throw new Error('setup: hold was insufficient');
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') throw new Error('setup: hold was insufficient');
   return r.hold.id;
 };
 
@@ -445,15 +445,16 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const count = async (table: string) => Number((await h.raw(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n);
     const entries = await count('credit_entry');
     const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
+    const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection + the refund/duplicate-key checks + the usage rollup: the fold's
+    // scan per projection (caps and floors too) + the refund/duplicate-key checks + the usage rollup: the fold's
     // state, the folded log rows by position, the buckets (each page with the cursor).
     const [fold] = await h.raw(
       'SELECT (SELECT COUNT(*) FROM credit_entry WHERE pos <= c.through) AS folded, (SELECT COUNT(*) FROM credit_usage) AS buckets FROM credit_usage_cursor AS c',
     );
     const usageBound = 1 + pages(Number(fold?.folded)) + pages(Number(fold?.buckets));
-    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + 1 + usageBound;
+    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + pages(caps) + pages(floors) + 1 + usageBound;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);
@@ -472,6 +473,37 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     expect(m.trips).toHaveLength(2);
 
     expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('caps: capped, warned and floored calls are one round trip; caps.remove, floor and list one; caps.set two (the rollup check, then its unit)', async () => {
+    const a = 'caps-rt';
+    await ledger.grant({ account: a, amount: 1_000 });
+    const set = await measure('caps.set (fold state read + unit)', () => ledger.caps.set({ account: a, window: 'day', limit: 50 }));
+    expect(set.value).toMatchObject({ outcome: 'set' });
+    expect(show(set.trips)).toHaveLength(2);
+    await ledger.caps.set({ account: a, window: 'day', limit: 20, action: 'warn', model: 'm' });
+    expect(await one('debitIfCovers (debited, warned)', () => ledger.debitIfCovers({ account: a, amount: 30, model: 'm' }))).toMatchObject({
+      outcome: 'debited',
+      warnings: [{ limit: 20 }],
+    });
+    expect(await one('debitIfCovers (capped)', () => ledger.debitIfCovers({ account: a, amount: 30 }))).toMatchObject({
+      outcome: 'capped',
+    });
+    expect(await one('hold (capped)', () => ledger.hold({ account: a, amount: 30 }))).toMatchObject({ outcome: 'capped' });
+    const h = holdId(await ledger.hold({ account: a, amount: 10 }));
+    expect(await one('capture (capped beyond the hold)', () => ledger.capture({ holdId: h, amount: 40 }))).toMatchObject({
+      outcome: 'capped',
+    });
+    expect(await one('caps.floor (set)', () => ledger.caps.floor({ account: a, floor: 960 }))).toMatchObject({ outcome: 'set' });
+    expect(await one('debitIfCovers (insufficient: floor)', () => ledger.debitIfCovers({ account: a, amount: 5 }))).toMatchObject({
+      outcome: 'insufficient',
+    });
+    expect(await one('caps.list', () => ledger.caps.list(a))).toHaveLength(2);
+    expect(await one('caps.remove (removed)', () => ledger.caps.remove({ account: a, window: 'day' }))).toMatchObject({
+      outcome: 'removed',
+    });
+    expect(await one('caps.remove (absent)', () => ledger.caps.remove({ account: a, window: 'day' }))).toMatchObject({ outcome: 'absent' });
+    await ledger.release({ holdId: h });
   });
 
   // Last: its account and entries would change the counts the tests above check (stats, sweep).

@@ -22,7 +22,7 @@ const app = drizzle(new Database(':memory:'));
 const order = (account: string, amount: number, note: string) => app.insert(orders).values({ account, amount, note, paid: true });
 
 function holdOf(r: HoldResult) {
-  if (r.outcome === 'insufficient') throw new Error('expected a hold');
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') throw new Error('expected a hold');
   return r.hold;
 }
 

@@ -31,8 +31,8 @@ import { isoTime, MAX_DATE_MS } from './format.js';
 const INTEGER = /^(0|-?[1-9][0-9]*)$/;
 
 /** Throws what the library would: its code for the field, the field, what was typed. */
-function reject(field: string, raw: string, expected: string, syntax?: string): never {
-  const code = field === 'amount' || field === 'delta' ? 'invalid_amount' : 'invalid_argument';
+function reject(field: string, raw: string, expected: string, syntax?: string, amount = field === 'amount' || field === 'delta'): never {
+  const code = amount ? 'invalid_amount' : 'invalid_argument';
   const got = `got ${JSON.stringify(raw)}${syntax === undefined ? '' : `; ${syntax}`}`;
   throw new LedgerError(code, `${field} must be ${expected} (${got})`, { field });
 }
@@ -41,11 +41,17 @@ const DIGITS = 'write plain decimal digits, e.g. 100: no sign, fraction, exponen
 const SIGNED_DIGITS = 'write plain decimal digits with an optional minus, e.g. 50 or -20: no "+", fraction, exponent, hex or leading zero';
 
 /** A whole number from `min` to `max` (and not 0 when `nonZero`). */
-function whole(field: string, raw: string, min: number, max: number, o: { nonZero?: boolean; expected?: string } = {}): number {
+function whole(
+  field: string,
+  raw: string,
+  min: number,
+  max: number,
+  o: { nonZero?: boolean; expected?: string; amount?: boolean } = {},
+): number {
   const expected = o.expected ?? `a whole number from ${min} to ${max}${o.nonZero ? ', not 0' : ''}`;
-  if (!INTEGER.test(raw)) reject(field, raw, expected, min < 0 ? SIGNED_DIGITS : DIGITS);
+  if (!INTEGER.test(raw)) reject(field, raw, expected, min < 0 ? SIGNED_DIGITS : DIGITS, o.amount);
   const n = Number(raw); // beyond 2^53 this rounds, but only to another number beyond the range
-  if (n < min || n > max || (o.nonZero && n === 0)) reject(field, raw, expected);
+  if (n < min || n > max || (o.nonZero && n === 0)) reject(field, raw, expected, undefined, o.amount);
   return n;
 }
 
@@ -54,6 +60,12 @@ export const parseAmount = (raw: string): number => whole('amount', raw, 1, MAX_
 
 /** A signed adjustment: "50", "-20"; ±(2^53-1), not 0. */
 export const parseDelta = (raw: string): number => whole('delta', raw, -MAX_AMOUNT, MAX_AMOUNT, { nonZero: true });
+
+/** A spend cap's limit: 0 (nothing may be spent) … 2^53-1; an amount, as in the library. */
+export const parseCapLimit = (raw: string): number => whole('limit', raw, 0, MAX_AMOUNT, { amount: true });
+
+/** An account floor: signed, ±(2^53-1), 0 allowed; an amount, as in the library. */
+export const parseFloor = (raw: string): number => whole('floor', raw, -MAX_AMOUNT, MAX_AMOUNT, { amount: true });
 
 /** A lot priority, 0 … 100. */
 export const parsePriority = (raw: string): number =>

@@ -4,7 +4,7 @@
  * rejected before anything is written. They do not print and do not open databases
  * (program.ts and open.ts do; the sweep progress bar is handed in by program.ts).
  */
-import type { DebitResult, Entry, Hold, Ledger, SweepInput } from '../index.js';
+import type { Capped, DebitResult, Entry, Hold, Ledger, SweepInput } from '../index.js';
 import {
   explainInput,
   optional,
@@ -21,6 +21,7 @@ import {
 import { EXIT, type ExitCode } from './exit.js';
 import {
   allocationsTable,
+  capLabel,
   entryFields,
   historyTable,
   holdsTable,
@@ -65,8 +66,36 @@ const notApplied = (
   ]),
 });
 
+/** A deny cap refused it (exit 1): nothing was written. */
+const cappedOut = (what: string, account: string, r: Capped, extra: [string, string][] = []): Output => ({
+  exit: EXIT.notApplied,
+  data: r,
+  text: keyValueTable([
+    ['outcome', `capped (nothing ${what})`],
+    ['account', account],
+    ...extra,
+    ['cap', capLabel(r.cap)],
+    ['spent this window', r.spent],
+    ['held', r.held],
+    ['limit', r.limit],
+    ['requested', r.requested],
+    ['window resets', isoTime(r.cap.resetsAt)],
+    ['available', r.available],
+    ['balance', r.balance],
+  ]),
+});
+
+/** Warn caps an applied operation took over their limit, one line each. */
+const warned = (r: { warnings?: { cap: Parameters<typeof capLabel>[0]; spent: number; limit: number }[] }): [string, string][] =>
+  (r.warnings ?? []).map((w) => ['warning', `${capLabel(w.cap)}: spent ${w.spent} of ${w.limit}`]);
+
 /** The result of a write on a hold: the hold, the account after it, the entry written. */
-const onHold = (outcome: string, hold: Hold, r: { balance: number; available: number; entry: Entry }, extra: [string, number][] = []) =>
+const onHold = (
+  outcome: string,
+  hold: Hold,
+  r: { balance: number; available: number; entry: Entry },
+  extra: [string, number | string][] = [],
+) =>
   keyValueTable([
     ['outcome', outcome],
     ['hold', hold.id],
@@ -124,7 +153,8 @@ export async function debit(
       ? await ledger.debitIfCovers(input)
       : await ledger.debitOnceIfCovers({ ...input, idempotencyKey: o.idempotencyKey });
   if (r.outcome === 'insufficient') return notApplied('debited', account, r);
-  return ok(r, written(r.outcome, r.balance, r.entry));
+  if (r.outcome === 'capped') return cappedOut('debited', account, r);
+  return ok(r, written(r.outcome, r.balance, r.entry, warned(r)));
 }
 
 export async function refund(
@@ -164,7 +194,8 @@ export async function hold(
     keyId: o.keyId,
   });
   if (r.outcome === 'insufficient') return notApplied('held', account, r);
-  return ok(r, onHold(r.outcome, r.hold, r));
+  if (r.outcome === 'capped') return cappedOut('held', account, r);
+  return ok(r, onHold(r.outcome, r.hold, r, warned(r)));
 }
 
 export async function capture(
@@ -175,13 +206,8 @@ export async function capture(
 ): Promise<Output> {
   const r = await ledger.capture({ holdId, amount: optional(amount, parseAmount), idempotencyKey: o.idempotencyKey, reason: o.reason });
   if (r.outcome === 'insufficient') return notApplied('captured', r.hold.account, r, [['hold', r.hold.id]]);
-  return ok(
-    r,
-    onHold(r.outcome, r.hold, r, [
-      ['captured', r.entry.amount],
-      ['released (not captured)', r.released],
-    ]),
-  );
+  if (r.outcome === 'capped') return cappedOut('captured', r.hold.account, r, [['hold', r.hold.id]]);
+  return ok(r, onHold(r.outcome, r.hold, r, [['captured', r.entry.amount], ['released (not captured)', r.released], ...warned(r)]));
 }
 
 export async function release(ledger: Ledger, holdId: string, o: { reason?: string }): Promise<Output> {
@@ -250,6 +276,8 @@ export async function balance(ledger: Ledger, account: string): Promise<Output> 
       ['balance', b.balance],
       ['held', b.held],
       ['available', b.available],
+      ['floor', b.floor],
+      ['headroom (caps)', b.headroom === null ? 'no cap on all spend' : b.headroom],
       ['seq', b.seq],
     ]),
   );

@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import {
   type Allocation,
+  type Cap,
   type Entry,
   type Hold,
   type Ledger,
@@ -70,6 +71,24 @@ export function entryFields(e: Entry): [string, Cell][] {
   if (e.keyId !== null) rows.push(['key id', e.keyId]);
   rows.push(['created', isoTime(e.createdAt)]);
   return rows;
+}
+
+/** A cap in a few words: "deny 1000 per day, model gpt-4o (ce_12)". */
+export function capLabel(c: Pick<Cap, 'id' | 'action' | 'limit' | 'window' | 'model' | 'keyId' | 'member'>): string {
+  const filters = [
+    c.model === null ? null : `model ${c.model}`,
+    c.keyId === null ? null : `key ${c.keyId}`,
+    c.member === null ? null : `member ${c.member}`,
+  ].filter((f) => f !== null);
+  return `${c.action} ${c.limit} per ${c.window}${filters.length === 0 ? '' : `, ${filters.join(', ')}`} (${c.id})`;
+}
+
+/** Caps of an account, oldest first. */
+export function capsTable(caps: readonly Cap[]): string {
+  return gridTable(
+    ['cap', 'window', 'action', 'limit', 'spent', 'held', 'remaining', 'resets', 'model', 'key id', 'member'],
+    caps.map((c) => [c.id, c.window, c.action, c.limit, c.spent, c.held, c.remaining, isoTime(c.resetsAt), c.model, c.keyId, c.member]),
+  );
 }
 
 /** History: newest first, one row per entry. */

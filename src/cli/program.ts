@@ -9,6 +9,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isLedgerError, type Ledger } from '../index.js';
 import { addAnalyticsCommands } from './analytics.js';
+import { addCapsCommands } from './caps.js';
 import * as commands from './commands.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { errorJson, errorText, json } from './format.js';
@@ -40,7 +41,7 @@ interface GlobalOptions extends ConnectionOptions {
 const HELP_AFTER = `
 Exit codes:
   0   success (an idempotent replay is a success)
-  1   not applied: insufficient credits
+  1   not applied: insufficient credits, or capped (a deny spend cap refused it)
   2   ledger error, including a malformed or out-of-range number, duration or time;
       nothing was written: error [code]: message on stderr
   3   verify or rebuild found problems in the log
@@ -62,6 +63,8 @@ Examples:
   $ drizzle-credits debit user_42 25 --idempotency-key req-7f3a --model gpt-4o --key-id key_1
   $ drizzle-credits hold user_42 200 --ttl 15m --idempotency-key job-42
   $ drizzle-credits capture ce_4 140 --idempotency-key job-42-done
+  $ drizzle-credits caps set user_42 day 5000 --model gpt-4o
+  $ drizzle-credits caps floor user_42 -500
   $ drizzle-credits lots user_42
   $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
@@ -333,6 +336,8 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .action((_o, cmd: Command) => run(cmd, commands.stats));
 
   addAnalyticsCommands(program, run);
+  addCapsCommands(program, run);
+
   return program;
 }
 

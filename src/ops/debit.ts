@@ -1,6 +1,8 @@
+import { coverableOf, explainRefusal, warningsOf } from '../caps/decode.js';
+import { CAP_WARNINGS, CAPS_EXPLAIN, type SpendOp } from '../caps/guard.js';
 import { entryFrom, toEntry } from '../entry.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
-import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
+import { DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SPEND_GUARD, snapshotOf } from '../sql.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -16,10 +18,14 @@ export interface DebitRequest {
   metadata?: string;
 }
 
-// The covers guard lives in the WHERE: the row is appended only if the head balance, less
-// open holds and expired lots, read under the same write lock, still covers the amount.
-// No head row → nothing to spend. The lots it draws are computed in the same SELECT and
-// applied to credit_lot by the trigger that fires on the row: one statement, every driver.
+/** The debit as the guard fragments see it: the columns of its parameter row `p`. */
+const OP: SpendOp = { account: 'p.account', model: 'p.model', keyId: 'p.key_id', actor: 'p.actor', now: 'p.now', amount: 'p.amount' };
+
+// The guard lives in the WHERE: the row is appended only if the head balance, less open
+// holds and expired lots, read under the same write lock, still covers the amount above the
+// account's floor, and no deny cap it matches would pass its limit. No head row → nothing
+// to spend. The lots it draws are computed in the same SELECT and applied to credit_lot by
+// the trigger that fires on the row (as are the caps' counters): one statement, every driver.
 const DEBIT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
        p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now,
@@ -27,14 +33,23 @@ SELECT p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
 FROM (SELECT ? AS account, ${int('amount')}, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ${int('now')}) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
+WHERE ${SPEND_GUARD('h', OP)}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-${RETURNING_COMPUTED}`;
+${RETURNING_COMPUTED}, ${CAP_WARNINGS('debit')}`;
+
+/**
+ * Why a debit or hold did nothing: the account's numbers and the deny caps it matches.
+ * Args: account, now, model, keyId, actor, amount.
+ */
+export const SPEND_SNAPSHOT = snapshotOf(
+  '? AS account, CAST(? AS INTEGER) AS now, ? AS model, ? AS key_id, ? AS actor, CAST(? AS INTEGER) AS amount',
+  `, ${CAPS_EXPLAIN(OP)} AS caps`,
+);
 
 export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
+  const explain = [{ sql: SPEND_SNAPSHOT, args: [req.account, now, req.model ?? null, req.keyId ?? null, req.actor ?? null, req.amount] }];
   if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
   const unit: Unit = {
     primary: {
@@ -71,7 +86,7 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
           metadata: req.metadata ?? null,
           createdAt: now,
         });
-        return { outcome: 'debited', entry, ...after(req.account, row) };
+        return { outcome: 'debited', entry, ...after(req.account, row), ...warningsOf(row, req.account, now, ctx.ids) };
       }
       const [snapshot, byKey] = why;
       const original = byKey?.[0];
@@ -80,7 +95,8 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
         assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
         return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
       }
-      return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+      const state = snapshot?.[0];
+      return explainRefusal(req.account, state, req.amount, coverableOf(state), now, ctx.ids);
     },
   };
 }

@@ -1,10 +1,10 @@
+import { coverableOf, explainRefusal, warningsOf } from '../caps/decode.js';
+import { CAP_WARNINGS, CAPS_ALLOW, CAPS_EXPLAIN, FLOOR, type SpendOp } from '../caps/guard.js';
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
-import { ACCOUNT_FLOOR } from '../limits.js';
 import type { Row, Statement, Unit, UnitResult } from '../runner/index.js';
 import {
-  COVERS,
   DRAW,
   ENTRY_COLUMNS,
   EXPIRED,
@@ -13,11 +13,13 @@ import {
   int,
   RETURNING_WITH_BALANCE,
   SELECT_BY_KEY,
-  SNAPSHOT,
   SNAPSHOT_OF_ENTRY,
+  SPEND_GUARD,
+  snapshotOf,
 } from '../sql.js';
 import type { CaptureResult, ExtendResult, Hold, HoldResult, HoldStatus, ReleaseResult } from '../types.js';
 import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
+import { SPEND_SNAPSHOT } from './debit.js';
 import { after } from './grant.js';
 
 export interface HoldRequest {
@@ -64,36 +66,67 @@ const RETURNING_HOLD = `${RETURNING_WITH_BALANCE},
   (SELECT created_at FROM credit_hold WHERE id = credit_entry.ref) AS hold_created_at`;
 
 // A hold is a delta-0 row: it changes what is available, not what is posted. It must be
-// covered like a debit of the same amount. The trigger `credit_entry_opens_hold` opens the
-// reservation inside the same statement.
+// covered like a debit of the same amount, and pass the deny caps it matches (open holds
+// count against them). The trigger `credit_entry_opens_hold` opens the reservation, with the
+// hold's model, key and actor, inside the same statement.
+const HOLD_OP: SpendOp = { account: 'p.account', model: 'p.model', keyId: 'p.key_id', actor: 'p.actor', now: 'p.now', amount: 'p.amount' };
 const HOLD = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.account, h.seq + 1, 'hold', 0, p.amount, h.balance,
        p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, p.now + p.ttl, NULL, p.now, NULL
 FROM (SELECT ? AS account, ${int('amount')}, ${int('ttl')}, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ${int('now')}) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE ${COVERS('h', 'p.account', 'p.now', 'p.amount')}
+WHERE ${SPEND_GUARD('h', HOLD_OP)}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-${RETURNING_WITH_BALANCE}`;
+${RETURNING_WITH_BALANCE}, ${CAP_WARNINGS('hold')}`;
 
 /** The open hold `p.hold`, still within its TTL at `p.now`. */
 const LIVE_HOLD = `credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id
   WHERE hx.id = p.hold AND hx.status = 'open' AND hx.expires_at > p.now`;
 
+/** A capture as the guard fragments see it: `c` (the hold and what is captured) and the hold's row `ch`. */
+const CAPTURE_OP: SpendOp = {
+  account: 'c.account',
+  model: 'c.model',
+  keyId: 'c.key_id',
+  actor: 'c.actor',
+  now: 'p.now',
+  amount: 'c.amt',
+  hold: 'ch',
+};
+
 // Capturing up to the held amount is covered by the hold itself; more than held needs the
-// extra covered by what is available besides. Lots past expiry can still make a capture
-// insufficient: a hold reserves an amount, not particular credits. The trigger
-// `credit_entry_resolves_hold` closes the hold inside the same statement.
+// extra covered by what is available besides (down to the floor). Lots past expiry can still
+// make a capture insufficient: a hold reserves an amount, not particular credits. The deny
+// caps see only what the capture adds beyond the hold they already count (CAPS_ALLOW with
+// `hold`). The capture spends in its own window; that is safe because an open hold counts
+// against every window it stays open in. It keeps the hold's model and key, and its actor
+// unless the call names another, so member caps attribute the spend to the holder. The
+// trigger `credit_entry_resolves_hold` closes the hold inside the same statement.
 const CAPTURE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}),
-c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, he.model, he.key_id FROM p JOIN ${LIVE_HOLD})
+c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, he.model, he.key_id,
+             COALESCE(p.actor, he.actor) AS actor FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
-       p.reason, p.ikey, c.id, c.model, c.key_id, p.actor, p.metadata, NULL, NULL, p.now,
+       p.reason, p.ikey, c.id, c.model, c.key_id, c.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('c.account', 'p.now', 'c.amt')}
-FROM p JOIN c JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
-WHERE h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${ACCOUNT_FLOOR}
+FROM p JOIN c JOIN credit_hold AS ch ON ch.id = c.id JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
+WHERE h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${FLOOR('c.account')}
+  AND ${CAPS_ALLOW(CAPTURE_OP)}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-${RETURNING_HOLD}`;
+${RETURNING_HOLD}, ${CAP_WARNINGS('capture')}`;
+
+/**
+ * Why a capture did nothing: the hold's account's numbers and the deny caps the capture
+ * matches, with what it would add beyond the hold. Args: now, amount, actor, hold pos, legacy id.
+ */
+const CAPTURE_SNAPSHOT = snapshotOf(
+  `hx.account AS account, CAST(? AS INTEGER) AS now, COALESCE(CAST(? AS INTEGER), hx.amount) AS amount, he.model AS model,
+   he.key_id AS key_id, COALESCE(?, he.actor) AS actor, hx.id AS hold_id
+   FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id WHERE hx.id = ${ENTRY_POS}`,
+  `, (SELECT ${CAPS_EXPLAIN({ ...CAPTURE_OP, account: 'p.account', model: 'p.model', keyId: 'p.key_id', actor: 'p.actor', amount: 'p.amount' })}
+      FROM credit_hold AS ch WHERE ch.id = p.hold_id) AS caps`,
+);
 
 const RELEASE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ? AS reason, ? AS actor, ${int('now')}),
 c AS (SELECT hx.id, hx.account, hx.amount FROM p JOIN ${LIVE_HOLD})
@@ -115,7 +148,7 @@ WHERE c.amount > 0
 ${RETURNING_HOLD}`;
 
 /** The hold named by (pos, legacy id), with its entry's attribution. */
-const HOLD_STATE = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id WHERE hx.id = ${ENTRY_POS}`;
+const HOLD_STATE = `SELECT hx.*, he.model, he.key_id, he.actor AS hold_actor FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id WHERE hx.id = ${ENTRY_POS}`;
 /** The hold whose entry carries the key (account, key). */
 const HOLD_BY_KEY = `SELECT hx.*, he.model, he.key_id FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id
 WHERE hx.id = (SELECT pos FROM credit_entry WHERE account = ? AND kind = 'hold' AND idempotency_key = ?)`;
@@ -141,7 +174,7 @@ export function toHold(r: Row, now: number, ids: Ids): Hold {
 export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
-  const explain = [{ sql: SNAPSHOT, args: [req.account, now] }];
+  const explain = [{ sql: SPEND_SNAPSHOT, args: [req.account, now, req.model ?? null, req.keyId ?? null, req.actor ?? null, req.amount] }];
   if (key !== null) {
     explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'hold', key] }, { sql: HOLD_BY_KEY, args: [req.account, key] });
   }
@@ -185,6 +218,7 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
           },
           balance: numbers.balance,
           available: Math.max(0, numbers.available - req.amount),
+          ...warningsOf(row, req.account, now, ctx.ids),
         };
       }
       const [snapshot, byKey, holdState] = why;
@@ -197,7 +231,8 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
         if (state === undefined) throw new LedgerError('internal', `hold entry ${entry.id} has no credit_hold row (run rebuild())`);
         return { outcome: 'replayed', entry, hold: toHold(state, now, ctx.ids), ...after(req.account, snapshot?.[0]) };
       }
-      return { outcome: 'insufficient', ...after(req.account, snapshot?.[0]), requested: req.amount };
+      const numbers = snapshot?.[0];
+      return explainRefusal(req.account, numbers, req.amount, coverableOf(numbers), now, ctx.ids);
     },
   };
 }
@@ -231,7 +266,7 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
       { sql: HOLD_STATE, args: hold },
       { sql: RESOLUTION, args: hold },
       { sql: CAPTURE_BY_KEY, args: [...hold, key] },
-      { sql: SNAPSHOT_OF_ENTRY, args: [...hold, now] },
+      { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
     ],
   };
   return {
@@ -241,12 +276,21 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
       if (row !== undefined) {
         const entry = toEntry(row, ctx.ids);
         const h = holdFromReturning(row, 'captured', entry.id, ctx.ids);
-        return { outcome: 'captured', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...afterClosing(row, h.amount) };
+        return {
+          outcome: 'captured',
+          entry,
+          hold: h,
+          released: Math.max(0, h.amount - entry.amount),
+          ...afterClosing(row, h.amount),
+          ...warningsOf(row, String(row.account), now, ctx.ids),
+        };
       }
       const [[state] = [], [resolution] = [], [byKey] = [], [snapshot] = []] = explain;
       if (state === undefined) throw closedError('capture', req.holdId, undefined, now, ctx.ids);
       const h = toHold(state, now, ctx.ids);
-      const fingerprint = { ...fingerprintOf({ ...req, ref: h.id }), model: undefined, keyId: undefined };
+      // A capture without an actor takes the hold's: a retry without one asks for the same.
+      const actor = req.actor ?? (state.hold_actor === null || state.hold_actor === undefined ? undefined : String(state.hold_actor));
+      const fingerprint = { ...fingerprintOf({ ...req, actor, ref: h.id }), model: undefined, keyId: undefined };
       if (byKey !== undefined) {
         const entry = toEntry(byKey, ctx.ids);
         assertSameRequest('capture', entry, fingerprint);
@@ -262,8 +306,8 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
         return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
       }
       if (h.status !== 'open') throw closedError('capture', req.holdId, state, now, ctx.ids);
-      const numbers = after(h.account, snapshot);
-      return { outcome: 'insufficient', hold: h, ...numbers, requested: req.amount ?? h.amount };
+      const requested = req.amount ?? h.amount;
+      return { ...explainRefusal(h.account, snapshot, requested, coverableOf(snapshot) + h.amount, now, ctx.ids), hold: h };
     },
   };
 }

@@ -1,18 +1,16 @@
-import { num, toBalance, toEntry } from '../entry.js';
+import { balanceWithCaps } from '../caps/ops.js';
+import { num, toEntry } from '../entry.js';
 import { HISTORY_DEFAULT_LIMIT } from '../limits.js';
 import type { EntryKind } from '../schema.js';
-import { SNAPSHOT } from '../sql.js';
 import type { Balance, HistoryPage, KeySpend, LedgerStats } from '../types.js';
 import type { Context } from './context.js';
 
 /**
  * The head row is the posted balance (one index seek, whatever the history length); open
- * holds and lapsed lots are summed over their own small projections, at the clock's now.
+ * holds and lapsed lots are summed over their own small projections, at the clock's now;
+ * the floor and the caps come from theirs, in the same read.
  */
-export async function getBalance(ctx: Context, account: string): Promise<Balance> {
-  const [rows] = await ctx.runner.read([{ sql: SNAPSHOT, args: [account, ctx.now()] }]);
-  return toBalance(account, rows?.[0]);
-}
+export const getBalance = (ctx: Context, account: string): Promise<Balance> => balanceWithCaps(ctx, account);
 
 /** Newest first; the cursor is the seq to continue below (keyset pagination on the unique index). */
 export async function history(

@@ -99,7 +99,16 @@ describe.concurrent('drizzle-credits bin (compiled, one process per command)', (
         bin([...db, 'grant', 'u1', '5', '--expires-at', '8640000000000001']),
       ]);
       expect(balance.code).toBe(0);
-      expect(JSON.parse(balance.stdout)).toEqual({ account: 'u1', balance: 100, held: 0, available: 100, seq: 1 });
+      expect(JSON.parse(balance.stdout)).toEqual({
+        account: 'u1',
+        balance: 100,
+        held: 0,
+        available: 100,
+        seq: 1,
+        floor: 0,
+        headroom: null,
+        caps: [],
+      });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/^error \[invalid_argument\]: expiresAt must be .*"8640000000000001"/);
     },

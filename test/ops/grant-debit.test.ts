@@ -24,7 +24,16 @@ describe.each(DRIVERS)('grant and debit on $name', (driver) => {
     expect(g1.entry.createdAt).toBe(t.clock.now());
     const g2 = await t.db.ledger.grant({ account: a, amount: 50 });
     expect(g2.entry).toMatchObject({ seq: 2, balance: 150 });
-    expect(await t.db.ledger.getBalance(a)).toEqual({ account: a, balance: 150, held: 0, available: 150, seq: 2 });
+    expect(await t.db.ledger.getBalance(a)).toEqual({
+      account: a,
+      balance: 150,
+      held: 0,
+      available: 150,
+      seq: 2,
+      floor: 0,
+      headroom: null,
+      caps: [],
+    });
   });
 
   it('debitIfCovers debits exactly down to zero and refuses one more unit', async () => {

@@ -78,6 +78,8 @@ async function seed(ledger: Ledger, now: () => number): Promise<Pools> {
     const g = await ledger.grant({ account, amount: 5_000, idempotencyKey: 'seed' });
     await ledger.grant({ account, amount: 500, expiresAt: now() + 86_400_000, priority: 10 });
     await ledger.grant({ account, amount: 300, expiresAt: now() + 30 * 86_400_000 });
+    // A cap far above anything the runs spend: caps.remove has one to remove, caps.set one to replay.
+    await ledger.caps.set({ account, window: 'day', limit: 1_000_000_000 });
     pools.grant.push(g.entry.id);
     const d = await ledger.debitOnceIfCovers({ account, amount: 700, idempotencyKey: 'seed', model: 'gpt-4o', keyId: 'key_1' });
     if (d.outcome === 'debited') pools.debit.push(d.entry.id);
@@ -145,6 +147,15 @@ function writtenEntries(method: Method, r: unknown, args: unknown[]): { id: stri
   return pairs;
 }
 
+/** ledger[method](...args), or ledger.caps.set(...args) for a family's "caps.set". */
+function callMethod(ledger: Ledger, method: Method, args: unknown[]): Promise<unknown> {
+  const path = method.split('.');
+  let self: unknown = ledger;
+  for (const part of path.slice(0, -1)) self = (self as Record<string, unknown>)[part];
+  const fn = (self as Record<string, (...a: unknown[]) => Promise<unknown>>)[path[path.length - 1] as string];
+  return (fn as (...a: unknown[]) => Promise<unknown>).apply(self, args);
+}
+
 describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
   const spec = DRIVERS.find((d) => d.name === driver);
   const logSizes: number[] = [];
@@ -199,13 +210,7 @@ describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
             let error: unknown;
             let threw = false;
             try {
-              // "analytics.spend" → ledger.analytics.spend, called on its namespace.
-              const [ns, name] = method.includes('.') ? method.split('.') : [undefined, method];
-              const self = (ns === undefined ? ledger : (ledger as unknown as Record<string, unknown>)[ns]) as Record<
-                string,
-                (...a: unknown[]) => Promise<unknown>
-              >;
-              result = await self[name as string]!(...args);
+              result = await callMethod(ledger, method, args);
             } catch (e) {
               threw = true;
               error = e;
@@ -433,6 +438,7 @@ const cliAmount = fc.oneof(
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
 );
+const cliWindow = fc.constantFrom('day', 'week', 'month', 'year', '', 'Day', '1d');
 const cliId = fc.constantFrom('@debit', '@hold', '@grant', '@refund', 'nope', '', '01JD0M3ZQ6V4J8W5Y2X9K7B1C3', 'x'.repeat(65));
 const cliDuration = fc.constantFrom('15m', '1.5h', '0', '31d', '30d', '1w', '2 h', '500ms', '99999999999999999999d', '-1', '', '1');
 const cliTime = fc.constantFrom(
@@ -461,6 +467,8 @@ const CLI_OPTIONS: Record<string, fc.Arbitrary<string[]>> = {
   batchSize: fc.tuple(fc.constant('--batch-size'), fc.constantFrom('1', '5000', '5001', '0')),
   model: fc.tuple(fc.constant('--model'), cliText),
   keyId: fc.tuple(fc.constant('--key-id'), cliText),
+  member: fc.tuple(fc.constant('--member'), cliText),
+  action: fc.tuple(fc.constant('--action'), fc.constantFrom('deny', 'warn', 'notify', 'block', '', 'DENY')),
   dryRun: fc.constant(['--dry-run']),
   from: fc.tuple(fc.constant('--from'), fc.oneof(cliTime, fc.constantFrom('2030-01-31', '0', '9007199254740992'))),
   to: fc.tuple(fc.constant('--to'), fc.oneof(cliTime, fc.constantFrom('2031-01-01', '9007199254740991'))),
@@ -501,6 +509,10 @@ const COMMANDS: Record<string, { pos: fc.Arbitrary<string>[]; opts: string[]; re
   summary: { pos: [], opts: ['from', 'to'] },
   entries: { pos: [], opts: ['after', 'limit'] },
   frobnicate: { pos: [cliAccount], opts: [] },
+  'caps set': { pos: [cliAccount, cliWindow, cliAmount], opts: ['action', 'model', 'keyId', 'member', 'idempotencyKey', 'reason'] },
+  'caps remove': { pos: [cliAccount, cliWindow], opts: ['model', 'keyId', 'member', 'idempotencyKey', 'reason'] },
+  'caps list': { pos: [cliAccount], opts: [] },
+  'caps floor': { pos: [cliAccount, cliAmount], opts: ['idempotencyKey', 'reason'] },
 };
 const cliArgv: fc.Arbitrary<{ libsql: boolean; argv: string[] }> = fc.constantFrom(...Object.keys(COMMANDS)).chain((command) => {
   const c = COMMANDS[command] as (typeof COMMANDS)[string];
@@ -526,7 +538,8 @@ const cliArgv: fc.Arbitrary<{ libsql: boolean; argv: string[] }> = fc.constantFr
     .map(({ libsql, jsonFirst, json, positionals, arity, required, dropRequired, options, stray }) => {
       const pos = arity < 0 ? positionals.slice(0, -1) : arity > 0 ? [...positionals, 'extra'] : positionals;
       const flags = [...(dropRequired ? [] : required.flat()), ...(own.length > 0 || stray ? options.flat() : [])];
-      const argv = json && jsonFirst ? ['--json', command, ...pos, ...flags] : [command, ...pos, ...flags, ...(json ? ['--json'] : [])];
+      const words = command.split(' '); // "caps set": a command group and its subcommand
+      const argv = json && jsonFirst ? ['--json', ...words, ...pos, ...flags] : [...words, ...pos, ...flags, ...(json ? ['--json'] : [])];
       return { libsql, argv: argv.map((a) => a.replaceAll('\u0000', '')) };
     });
 });

@@ -19,7 +19,7 @@ export interface FileDb {
   close(): Promise<void>;
 }
 
-export async function openFileDb(driver: ConcurrencyDriver, file: string): Promise<FileDb> {
+export async function openFileDb(driver: ConcurrencyDriver, file: string, options: { clock?: () => number } = {}): Promise<FileDb> {
   if (driver === 'better-sqlite3') {
     const { default: Database } = await import('better-sqlite3');
     const { drizzle } = await import('drizzle-orm/better-sqlite3');
@@ -27,7 +27,7 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string): Promi
     client.pragma('journal_mode = WAL');
     client.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return {
-      ledger: createLedger(drizzle(client)),
+      ledger: createLedger(drizzle(client), options),
       all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
       exec: async (sql) => void client.exec(sql),
       close: async () => void client.close(),
@@ -43,7 +43,7 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string): Promi
   await client.execute('PRAGMA journal_mode = WAL');
   if (process.env.CONC_LIBSQL_NO_BUSY_PRAGMA !== '1') await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   return {
-    ledger: createLedger(drizzle(client)),
+    ledger: createLedger(drizzle(client), options),
     all: async (sql, args = []) => {
       const rs = await client.execute({ sql, args: args as never });
       return rs.rows.map((r) => Object.fromEntries(rs.columns.map((c, i) => [c, r[i]])));

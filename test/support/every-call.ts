@@ -30,4 +30,8 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['analytics.summary', () => l.analytics.summary({ from: 0, to: 3_600_000 })],
   ['entries', () => l.entries({ limit: 10 })],
   ['entry', () => l.entry('ce_1')],
+  ['caps.set', () => l.caps.set({ account: 'a', window: 'day', limit: 1 })],
+  ['caps.remove', () => l.caps.remove({ account: 'a', window: 'day' })],
+  ['caps.list', () => l.caps.list('a')],
+  ['caps.floor', () => l.caps.floor({ account: 'a', floor: 1 })],
 ];

@@ -3,22 +3,52 @@
  * API and rules expects each call to do, with no SQL and no projections. Property tests run random
  * operation sequences against it and the real ledger and require them to agree.
  */
-import { MAX_AMOUNT, PRIORITY_DEFAULT } from '../../src/index.js';
+import { type CapAction, type CapWindow, MAX_AMOUNT, PRIORITY_DEFAULT, windowStart } from '../../src/index.js';
+
+/** Who spends: the model and actor a debit or hold is attributed to (spend caps filter on them). */
+interface Spender {
+  model?: string;
+  actor?: string;
+}
 
 export type Op =
   | { op: 'grant'; account: string; amount: number; key?: string; expiresAt?: number; priority?: number }
-  | { op: 'debit'; account: string; amount: number }
-  | { op: 'debitOnce'; account: string; amount: number; key: string }
+  | ({ op: 'debit'; account: string; amount: number } & Spender)
+  | ({ op: 'debitOnce'; account: string; amount: number; key: string } & Spender)
   | { op: 'refund'; target: number; amount?: number; key?: string }
   | { op: 'adjust'; account: string; delta: number; key?: string }
-  | { op: 'hold'; account: string; amount: number; ttl: number }
+  | ({ op: 'hold'; account: string; amount: number; ttl: number } & Spender)
   | { op: 'capture'; target: number; amount?: number }
   | { op: 'release'; target: number }
   | { op: 'advance'; ms: number }
-  | { op: 'sweep' };
+  | { op: 'sweep' }
+  | { op: 'capSet'; account: string; window: CapWindow; limit: number; action: CapAction; model?: string; member?: string; key?: string }
+  | { op: 'capRemove'; account: string; window: CapWindow; model?: string; member?: string; key?: string }
+  | { op: 'floor'; account: string; floor: number; key?: string };
 
-/** What a call returned, reduced to what both sides can be compared on. */
-export type Outcome = { outcome: string; balance?: number; available?: number; entryId?: string } | { error: string };
+/** Config operations answer with an outcome and an entry, not balances. */
+export const CONFIG_OPS: ReadonlySet<string> = new Set(['capSet', 'capRemove', 'floor']);
+
+/**
+ * What a call returned, reduced to what both sides can be compared on. `headroom`: of the cap
+ * a capped call reports (limit − spent − held); `warnings`: the ids of the warn caps an
+ * applied call took over, sorted.
+ */
+export type Outcome =
+  | { outcome: string; balance?: number; available?: number; entryId?: string; headroom?: number; warnings?: string[] }
+  | { error: string };
+
+/** A cap as `caps.list` reports it, reduced to what the model knows. */
+export interface ModelCapView {
+  id: string;
+  window: CapWindow;
+  limit: number;
+  action: CapAction;
+  model: string | null;
+  member: string | null;
+  spent: number;
+  held: number;
+}
 
 const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released']);
 
@@ -36,7 +66,7 @@ interface Lot {
   priority: number;
   expiresAt: number | null;
 }
-interface Hold {
+interface Hold extends Spender {
   id: string;
   account: string;
   amount: number;
@@ -45,12 +75,13 @@ interface Hold {
   capture?: { id: string; amount: number };
   release?: string;
 }
-interface MoneyOut {
+interface MoneyOut extends Spender {
   id: string;
   account: string;
   kind: string;
   amount: number;
   refunded: number;
+  createdAt: number;
   /** lot id → drawn, in draw order */
   drawn: { lot: string; amount: number; back: number }[];
 }
@@ -58,7 +89,26 @@ interface Account {
   posted: number;
   seq: number;
   lots: Lot[];
+  floor: number;
+  /** Spend caps by identity (window and filters). */
+  caps: Map<string, ModelCap>;
 }
+
+/** A cap: its setting only. Its spend is computed from the spends themselves (the counting rules). */
+interface ModelCap {
+  id: string;
+  window: CapWindow;
+  limit: number;
+  action: CapAction;
+  model: string | null;
+  member: string | null;
+}
+
+/** The log position in an entry id (`ce_42` → 42): caps.list orders caps by it. */
+const position = (id: string) => Number(/[0-9]+$/.exec(id)?.[0] ?? Number.NaN);
+const capIdentity = (window: string, model?: string, member?: string) => JSON.stringify([window, model ?? null, member ?? null]);
+const capMatches = (c: ModelCap, who: Spender) =>
+  (c.model === null || c.model === who.model) && (c.member === null || c.member === who.actor);
 
 export class Model {
   now: number;
@@ -77,7 +127,7 @@ export class Model {
   private acct(a: string): Account {
     let s = this.accounts.get(a);
     if (!s) {
-      s = { posted: 0, seq: 0, lots: [] };
+      s = { posted: 0, seq: 0, lots: [], floor: 0, caps: new Map() };
       this.accounts.set(a, s);
     }
     return s;
@@ -96,14 +146,71 @@ export class Model {
   balanceOf(a: string) {
     const balance = this.acct(a).posted - this.expired(a);
     const held = this.held(a);
-    return { balance, held, available: Math.max(0, balance - held) };
+    const floor = this.acct(a).floor;
+    return { balance, held, available: Math.min(MAX_AMOUNT, Math.max(0, balance - held - floor)), floor };
   }
   private numbers(a: string) {
     const b = this.balanceOf(a);
     return { balance: b.balance, available: b.available };
   }
   private spendable(a: string) {
-    return this.acct(a).posted - this.expired(a) - this.held(a);
+    return this.acct(a).posted - this.expired(a) - this.held(a) - this.acct(a).floor;
+  }
+
+  /** The cap's window spend now: debits and captures in the window matching it, less their refunds. */
+  private capSpent(a: string, c: ModelCap) {
+    const w = windowStart(c.window, this.now);
+    let n = 0;
+    for (const o of this.outs.values())
+      if (o.account === a && (o.kind === 'debit' || o.kind === 'capture') && capMatches(c, o) && windowStart(c.window, o.createdAt) === w)
+        n += o.amount - o.refunded;
+    return n;
+  }
+  private capHeld(a: string, c: ModelCap) {
+    return this.holds.reduce(
+      (n, h) => n + (h.account === a && h.status === 'open' && h.expiresAt > this.now && capMatches(c, h) ? h.amount : 0),
+      0,
+    );
+  }
+
+  /** Every cap of the account as caps.list reports it, by id. */
+  capsOf(a: string): ModelCapView[] {
+    return [...this.acct(a).caps.values()]
+      .map((c) => ({
+        id: c.id,
+        window: c.window,
+        limit: c.limit,
+        action: c.action,
+        model: c.model,
+        member: c.member,
+        spent: this.capSpent(a, c),
+        held: this.capHeld(a, c),
+      }))
+      .sort((x, y) => position(x.id) - position(y.id));
+  }
+
+  /**
+   * What the caps say about spending `amount` as `who` (a capture: settling hold `settled`,
+   * which counts already where it matches): the least headroom among the deny caps it would
+   * take past their limit (undefined: none refuses), and the warn caps it takes over.
+   */
+  private capCheck(a: string, who: Spender, amount: number, settled?: Hold): { headroom?: number; warn: string[] } {
+    let headroom: number | undefined;
+    const warn: string[] = [];
+    for (const c of this.acct(a).caps.values()) {
+      if (!capMatches(c, who) || c.action === 'notify') continue;
+      const inc = amount - (settled !== undefined && capMatches(c, settled) ? settled.amount : 0);
+      const room = c.limit - this.capSpent(a, c) - this.capHeld(a, c);
+      if (inc <= 0 || inc <= room) continue;
+      if (c.action === 'warn') warn.push(c.id);
+      else headroom = Math.min(headroom ?? room, room);
+    }
+    return { headroom, warn: warn.sort() };
+  }
+
+  /** `extra`: the warn caps an applied call took over, when there are any. */
+  private static warned(warn: string[]) {
+    return warn.length === 0 ? {} : { warnings: warn };
   }
 
   /** Applies `op`; `newId` is the id the real ledger gave the entry it wrote (ids are its to choose). */
@@ -133,9 +240,16 @@ export class Model {
           return { outcome: 'granted', ...this.numbers(op.account), entryId: id };
         });
       case 'debit':
-        return this.debit(op.account, op.amount, newId);
+        return this.debit(op.account, op.amount, op, newId);
       case 'debitOnce':
-        return this.keyed(op.account, 'debit', op.key, { amount: op.amount }, () => this.debit(op.account, op.amount, newId));
+        // The model and actor are part of the request: a retry with others under the key conflicts.
+        return this.keyed(
+          op.account,
+          'debit',
+          op.key,
+          { amount: op.amount, extra: JSON.stringify([op.model ?? null, op.actor ?? null]) },
+          () => this.debit(op.account, op.amount, op, newId),
+        );
       case 'adjust':
         return this.keyed(op.account, 'adjust', op.key, { amount: op.delta }, () => {
           const s = this.acct(op.account);
@@ -154,10 +268,37 @@ export class Model {
       case 'hold': {
         if (this.acct(op.account).seq === 0 || this.spendable(op.account) < op.amount)
           return { outcome: 'insufficient', ...this.numbers(op.account) };
+        const caps = this.capCheck(op.account, op, op.amount);
+        if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(op.account), headroom: caps.headroom };
         const id = this.write(op.account, 'hold', 0, newId);
-        this.holds.push({ id, account: op.account, amount: op.amount, expiresAt: this.now + op.ttl, status: 'open' });
-        return { outcome: 'held', ...this.numbers(op.account), entryId: id };
+        this.holds.push({
+          id,
+          account: op.account,
+          amount: op.amount,
+          expiresAt: this.now + op.ttl,
+          status: 'open',
+          model: op.model,
+          actor: op.actor,
+        });
+        return { outcome: 'held', ...this.numbers(op.account), entryId: id, ...Model.warned(caps.warn) };
       }
+      case 'capSet':
+        return this.capSet(op, newId);
+      case 'capRemove':
+        return this.keyed(op.account, 'cap_remove', op.key, { extra: capIdentity(op.window, op.model, op.member) }, () => {
+          const caps = this.acct(op.account).caps;
+          const k = capIdentity(op.window, op.model, op.member);
+          if (!caps.has(k)) return { outcome: 'absent' };
+          caps.delete(k);
+          return { outcome: 'removed', entryId: this.write(op.account, 'cap_remove', 0, newId) };
+        });
+      case 'floor':
+        return this.keyed(op.account, 'floor_set', op.key, { extra: String(op.floor) }, () => {
+          const s = this.acct(op.account);
+          if (op.key === undefined && s.floor === op.floor) return { outcome: 'replayed' };
+          s.floor = op.floor;
+          return { outcome: 'set', entryId: this.write(op.account, 'floor_set', 0, newId) };
+        });
       case 'capture': {
         const h = this.holds.find((x) => x.id === target);
         if (h === undefined) return { error: 'not_found' };
@@ -169,11 +310,14 @@ export class Model {
         if (st === 'expired') return { error: 'hold_expired' };
         if (st !== 'open') return { error: 'hold_closed' };
         if (this.spendable(h.account) + h.amount < amount) return { outcome: 'insufficient', ...this.numbers(h.account) };
+        // The capture keeps the hold's model and actor.
+        const caps = this.capCheck(h.account, h, amount, h);
+        if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(h.account), headroom: caps.headroom };
         const id = this.write(h.account, 'capture', -amount, newId);
         h.status = 'captured';
         h.capture = { id, amount };
-        this.draw(h.account, id, 'capture', amount);
-        return { outcome: 'captured', ...this.numbers(h.account), entryId: id };
+        this.draw(h.account, id, 'capture', amount, h);
+        return { outcome: 'captured', ...this.numbers(h.account), entryId: id, ...Model.warned(caps.warn) };
       }
       case 'release': {
         const h = this.holds.find((x) => x.id === target);
@@ -205,22 +349,44 @@ export class Model {
     return id;
   }
 
-  private debit(account: string, amount: number, newId: string | undefined): Outcome {
+  private debit(account: string, amount: number, who: Spender, newId: string | undefined): Outcome {
     if (this.acct(account).seq === 0 || this.spendable(account) < amount) return { outcome: 'insufficient', ...this.numbers(account) };
+    const caps = this.capCheck(account, who, amount);
+    if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(account), headroom: caps.headroom };
     const id = this.write(account, 'debit', -amount, newId);
-    this.draw(account, id, 'debit', amount);
-    return { outcome: 'debited', ...this.numbers(account), entryId: id };
+    this.draw(account, id, 'debit', amount, who);
+    return { outcome: 'debited', ...this.numbers(account), entryId: id, ...Model.warned(caps.warn) };
+  }
+
+  /** caps.set: with a key, written unless the key was used; without, nothing when exactly this cap is in force. */
+  private capSet(op: Extract<Op, { op: 'capSet' }>, newId: string | undefined): Outcome {
+    const setting = JSON.stringify([op.window, op.limit, op.action, op.model ?? null, op.member ?? null]);
+    return this.keyed(op.account, 'cap_set', op.key, { extra: setting }, () => {
+      const caps = this.acct(op.account).caps;
+      const k = capIdentity(op.window, op.model, op.member);
+      const existing = caps.get(k);
+      if (op.key === undefined && existing !== undefined && existing.limit === op.limit && existing.action === op.action)
+        return { outcome: 'replayed' };
+      const id = this.write(op.account, 'cap_set', 0, newId);
+      if (existing !== undefined) {
+        existing.limit = op.limit;
+        existing.action = op.action;
+      } else {
+        caps.set(k, { id, window: op.window, limit: op.limit, action: op.action, model: op.model ?? null, member: op.member ?? null });
+      }
+      return { outcome: 'set', entryId: id };
+    });
   }
 
   /** Lots by priority, soonest expiry (never last), oldest; live ones only; unlotted rest last. */
-  private draw(account: string, id: string, kind: string, amount: number) {
+  private draw(account: string, id: string, kind: string, amount: number, who: Spender = {}) {
     const live = this.acct(account)
       .lots.filter((l) => l.remaining > 0 && (l.expiresAt === null || l.expiresAt > this.now))
       .sort(
         (a, b) =>
           a.priority - b.priority || (a.expiresAt ?? Number.POSITIVE_INFINITY) - (b.expiresAt ?? Number.POSITIVE_INFINITY) || a.seq - b.seq,
       );
-    const out: MoneyOut = { id, account, kind, amount, refunded: 0, drawn: [] };
+    const out: MoneyOut = { id, account, kind, amount, refunded: 0, createdAt: this.now, model: who.model, actor: who.actor, drawn: [] };
     let left = amount;
     for (const l of live) {
       if (left === 0) break;

@@ -329,6 +329,22 @@ const F = {
 
 const attribution = { reason: F.reason, model: F.label, keyId: F.label, actor: F.label, metadata: F.metadata };
 
+/** ledger.caps.*: windows, limits (0 included) and floors (signed), the filters as labels. */
+const capWindow = strField(fc.constantFrom('day', 'week', 'month'), true);
+const capFilters = { model: F.label, keyId: F.label, member: F.label };
+const capCommon = { idempotencyKey: F.idempotencyKey, reason: F.reason, actor: F.label };
+const capLimit = numField(
+  fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 500 }) }, { weight: 1, arbitrary: fc.constantFrom(0, MAX_AMOUNT) }),
+  true,
+);
+const floorValue = numField(
+  fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: -500, max: 500 }) },
+    { weight: 1, arbitrary: fc.constantFrom(0, MAX_AMOUNT, -MAX_AMOUNT) },
+  ),
+  true,
+);
+
 /** Input fields of every object-taking method, as the README documents them. */
 export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   grant: {
@@ -376,6 +392,16 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
     kinds: { valid: fc.subarray([...ENTRY_KINDS], { minLength: 1 }), bad: fc.oneof(hostileValue, fc.constant([]), fc.constant(['nope'])) },
   },
   keySpend: { from: numField(timestamp), to: numField(timestamp) },
+  'caps.set': {
+    account: F.account,
+    window: capWindow,
+    limit: capLimit,
+    action: strField(fc.constantFrom('deny', 'warn', 'notify')),
+    ...capFilters,
+    ...capCommon,
+  },
+  'caps.remove': { account: F.account, window: capWindow, ...capFilters, ...capCommon },
+  'caps.floor': { account: F.account, floor: floorValue, ...capCommon },
   expiring: { withinMs: numField(fc.integer({ min: 1, max: EXPIRING_MAX_WINDOW_MS }), true) },
   'analytics.spend': {
     from: numField(from, true),
@@ -556,6 +582,10 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   'analytics.summary': fc.tuple(inputArb(INPUT_FIELDS['analytics.summary'] as Record<string, Field>)),
   entries: fc.tuple(inputArb(INPUT_FIELDS.entries as Record<string, Field>, { optional: true })),
   entry: fc.tuple(stringArg(entryId)),
+  'caps.set': fc.tuple(inputArb(INPUT_FIELDS['caps.set'] as Record<string, Field>)),
+  'caps.remove': fc.tuple(inputArb(INPUT_FIELDS['caps.remove'] as Record<string, Field>)),
+  'caps.list': fc.tuple(stringArg(account)),
+  'caps.floor': fc.tuple(inputArb(INPUT_FIELDS['caps.floor'] as Record<string, Field>)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

@@ -29,6 +29,10 @@ export const METHODS = [
   'analytics.summary',
   'entries',
   'entry',
+  'caps.set',
+  'caps.remove',
+  'caps.list',
+  'caps.floor',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -46,17 +50,18 @@ export const READ_METHODS: ReadonlySet<Method> = new Set([
   'analytics.summary',
   'entries',
   'entry',
+  'caps.list',
 ]);
 
 /** Outcomes each writing method may return. */
 export const OUTCOMES: Record<string, readonly string[]> = {
   grant: ['granted', 'replayed'],
-  debitIfCovers: ['debited', 'insufficient'],
-  debitOnceIfCovers: ['debited', 'replayed', 'insufficient'],
+  debitIfCovers: ['debited', 'insufficient', 'capped'],
+  debitOnceIfCovers: ['debited', 'replayed', 'insufficient', 'capped'],
   refund: ['refunded', 'replayed'],
   adjust: ['adjusted', 'replayed', 'insufficient'],
-  hold: ['held', 'replayed', 'insufficient'],
-  capture: ['captured', 'replayed', 'insufficient'],
+  hold: ['held', 'replayed', 'insufficient', 'capped'],
+  capture: ['captured', 'replayed', 'insufficient', 'capped'],
   release: ['released', 'replayed'],
   extendHold: ['extended', 'replayed'],
 };
@@ -87,7 +92,10 @@ export const BATCH_OP_METHOD: Record<string, string> = {
 };
 
 /** Outcomes that mean "nothing was written". */
-export const NOT_APPLIED = new Set(['insufficient', 'replayed', 'rejected']);
+export const NOT_APPLIED = new Set(['insufficient', 'capped', 'replayed', 'rejected', 'absent']);
+
+/** Config entries (caps and floors) move nothing: delta and amount 0. */
+const CONFIG_KINDS = new Set(['cap_set', 'cap_remove', 'floor_set']);
 
 const CODES = new Set<string>(ERROR_CODES);
 const KINDS = new Set<string>(ENTRY_KINDS);
@@ -118,8 +126,11 @@ function checkEntry(e: unknown, at: string, out: string[]): void {
   if (!safeInt(e.seq, 1)) out.push(`${at}.seq: ${String(e.seq)} is not a safe integer ≥ 1`);
   if (!KINDS.has(String(e.kind))) out.push(`${at}.kind: unknown kind ${String(e.kind)}`);
   if (!safeInt(e.delta)) out.push(`${at}.delta: ${String(e.delta)} is not a safe integer`);
-  if (!safeInt(e.amount, 1)) out.push(`${at}.amount: ${String(e.amount)} is not a safe integer ≥ 1`);
-  if (!safeInt(e.balance, 0)) out.push(`${at}.balance: ${String(e.balance)} is not a safe integer ≥ 0`);
+  const config = CONFIG_KINDS.has(String(e.kind));
+  if (config ? e.amount !== 0 || e.delta !== 0 : !safeInt(e.amount, 1))
+    out.push(`${at}.amount: ${String(e.amount)} is not a safe integer ≥ 1 (or 0, delta 0 on a config entry)`);
+  // A config entry carries the balance as it stands, which a negative floor may have taken below 0.
+  if (!safeInt(e.balance, config ? Number.MIN_SAFE_INTEGER : 0)) out.push(`${at}.balance: ${String(e.balance)} is not a safe integer ≥ 0`);
   for (const f of ['reason', 'idempotencyKey', 'ref', 'model', 'keyId', 'actor'])
     if (!nullableString(e[f])) out.push(`${at}.${f}: not a string or null`);
   if (!(e.metadata === null || isObj(e.metadata))) out.push(`${at}.metadata: not an object or null`);
@@ -149,6 +160,28 @@ function checkHold(h: unknown, at: string, out: string[]): void {
   if (!safeInt(h.createdAt, 0)) out.push(`${at}.createdAt: not a safe integer`);
 }
 
+function checkCap(c: unknown, at: string, out: string[], account?: unknown): void {
+  if (!isObj(c)) {
+    out.push(`${at}: cap is not an object`);
+    return;
+  }
+  if (typeof c.id !== 'string') out.push(`${at}.id: not a string`);
+  if (account !== undefined && c.account !== account) out.push(`${at}.account: not the input account`);
+  if (!['day', 'week', 'month'].includes(String(c.window))) out.push(`${at}.window: ${String(c.window)}`);
+  if (!['deny', 'warn', 'notify'].includes(String(c.action))) out.push(`${at}.action: ${String(c.action)}`);
+  for (const f of ['limit', 'held', 'remaining', 'resetsAt']) if (!safeInt(c[f], 0)) out.push(`${at}.${f}: not a safe integer ≥ 0`);
+  if (!safeInt(c.spent)) out.push(`${at}.spent: not a safe integer`);
+  for (const f of ['model', 'keyId', 'member'])
+    if (!(c[f] === null || (typeof c[f] === 'string' && c[f] !== ''))) out.push(`${at}.${f}: not a label or null`);
+  if (
+    safeInt(c.limit) &&
+    safeInt(c.spent) &&
+    safeInt(c.held) &&
+    c.remaining !== Math.max(0, (c.limit as number) - (c.spent as number) - (c.held as number))
+  )
+    out.push(`${at}.remaining ≠ max(0, limit − spent − held)`);
+}
+
 function checkLot(l: unknown, at: string, out: string[]): void {
   if (!isObj(l)) {
     out.push(`${at}: lot is not an object`);
@@ -169,9 +202,13 @@ export function checkWriteResult(method: string, r: unknown, input: unknown, at 
   if (!allowed.includes(String(r.outcome))) out.push(`${at}.outcome: ${String(r.outcome)} not in ${allowed.join('|')}`);
   checkAfter(r, at, out);
   const account = isObj(input) && typeof input.account === 'string' ? input.account : undefined;
-  if (r.outcome === 'insufficient') {
-    if (r.entry !== undefined) out.push(`${at}: insufficient with an entry`);
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') {
+    if (r.entry !== undefined) out.push(`${at}: ${String(r.outcome)} with an entry`);
     if (!safeInt(r.requested, 1)) out.push(`${at}.requested: not a safe integer ≥ 1`);
+    if (r.outcome === 'capped') {
+      checkCap(r.cap, `${at}.cap`, out);
+      for (const f of ['spent', 'held', 'limit']) if (!safeInt(r[f], 0)) out.push(`${at}.${f}: not a safe integer ≥ 0`);
+    }
   } else {
     checkEntry(r.entry, `${at}.entry`, out);
     const e = r.entry as Obj | undefined;
@@ -179,8 +216,14 @@ export function checkWriteResult(method: string, r: unknown, input: unknown, at 
     if (isObj(e) && account !== undefined && e.account !== account)
       out.push(`${at}.entry.account: ${JSON.stringify(e.account)} is not the input's ${JSON.stringify(account)}`);
   }
-  if (['hold', 'capture', 'release', 'extendHold'].includes(method) && r.outcome !== 'insufficient') checkHold(r.hold, `${at}.hold`, out);
-  if (method === 'capture' && r.outcome !== 'insufficient' && !safeInt(r.released, 0)) out.push(`${at}.released: not a safe integer ≥ 0`);
+  const refused = r.outcome === 'insufficient' || r.outcome === 'capped';
+  if (['hold', 'capture', 'release', 'extendHold'].includes(method) && (!refused || method === 'capture'))
+    checkHold(r.hold, `${at}.hold`, out);
+  if (method === 'capture' && !refused && !safeInt(r.released, 0)) out.push(`${at}.released: not a safe integer ≥ 0`);
+  if (r.warnings !== undefined) {
+    if (!Array.isArray(r.warnings) || r.warnings.length === 0) out.push(`${at}.warnings: present but not a non-empty array`);
+    else for (const [i, w] of r.warnings.entries()) checkCap((w as Obj)?.cap, `${at}.warnings[${i}].cap`, out);
+  }
   if (method === 'refund' && !safeInt(r.refundable, 0)) out.push(`${at}.refundable: not a safe integer ≥ 0`);
   return out;
 }
@@ -196,8 +239,17 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       checkAfter(r, 'getBalance', out);
       if (!safeInt(r.held, 0)) out.push('getBalance.held: not a safe integer ≥ 0');
       if (!safeInt(r.seq, 0)) out.push('getBalance.seq: not a safe integer ≥ 0');
-      if (safeInt(r.balance) && safeInt(r.held) && r.available !== Math.max(0, (r.balance as number) - (r.held as number)))
-        out.push('getBalance: available ≠ max(0, balance − held)');
+      if (!safeInt(r.floor)) out.push('getBalance.floor: not a safe integer');
+      if (
+        safeInt(r.balance) &&
+        safeInt(r.held) &&
+        safeInt(r.floor) &&
+        r.available !== Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, (r.balance as number) - (r.held as number) - (r.floor as number)))
+      )
+        out.push('getBalance: available ≠ max(0, balance − held − floor)');
+      if (!Array.isArray(r.caps)) out.push('getBalance.caps: not an array');
+      else for (const [i, c] of r.caps.entries()) checkCap(c, `getBalance.caps[${i}]`, out, first);
+      if (!(r.headroom === null || safeInt(r.headroom, 0))) out.push('getBalance.headroom: not null or a safe integer ≥ 0');
       return out;
     }
     case 'history': {
@@ -319,6 +371,35 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
     case 'entry':
       if (r !== null) checkEntry(r, 'entry', out);
       return out;
+    case 'caps.list':
+      if (!Array.isArray(r)) return ['caps.list: not an array'];
+      for (const [i, c] of r.entries()) checkCap(c, `caps.list[${i}]`, out, first);
+      return out;
+    case 'caps.set':
+    case 'caps.remove':
+    case 'caps.floor': {
+      if (!isObj(r)) return [`${method}: not an object`];
+      const allowed = {
+        'caps.set': ['set', 'replayed'],
+        'caps.remove': ['removed', 'absent', 'replayed'],
+        'caps.floor': ['set', 'replayed'],
+      }[method];
+      if (!allowed.includes(String(r.outcome))) out.push(`${method}.outcome: ${String(r.outcome)}`);
+      const account = isObj(first) ? first.account : undefined;
+      if (r.entry !== undefined) {
+        checkEntry(r.entry, `${method}.entry`, out);
+        const e = r.entry as Obj;
+        if (e.account !== account) out.push(`${method}.entry.account: not the input account`);
+        if (e.kind !== { 'caps.set': 'cap_set', 'caps.remove': 'cap_remove', 'caps.floor': 'floor_set' }[method])
+          out.push(`${method}.entry.kind: ${String(e.kind)}`);
+      }
+      if ((r.outcome === 'set' || r.outcome === 'removed') && r.entry === undefined)
+        out.push(`${method}: ${String(r.outcome)} without an entry`);
+      if (r.outcome === 'absent' && r.entry !== undefined) out.push(`${method}: absent with an entry`);
+      if (method === 'caps.set' && !(r.cap === null && r.outcome === 'replayed')) checkCap(r.cap, 'caps.set.cap', out, account);
+      if (method === 'caps.floor' && !safeInt(r.floor)) out.push('caps.floor.floor: not a safe integer');
+      return out;
+    }
     default:
       return checkWriteResult(method, r, first);
   }

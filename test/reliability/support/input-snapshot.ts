@@ -1,12 +1,12 @@
 /**
- * Byte-for-byte snapshots of the three tables the ledger writes (the log, with each entry's
- * allocations, and its two projections), in one statement: every column of every row as
+ * Byte-for-byte snapshots of the tables the ledger writes (the log, with each entry's
+ * allocations, and its projections: lots, holds, caps, floors), in one statement: every column of every row as
  * `typeof:hex(value)`, rows in rowid order (primary-key order for WITHOUT ROWID tables).
  * Equal snapshots mean no byte of the ledger's data changed.
  */
 import type { TestDb } from '../../support/drivers.js';
 
-export const LEDGER_TABLES = ['credit_entry', 'credit_lot', 'credit_hold'] as const;
+export const LEDGER_TABLES = ['credit_entry', 'credit_lot', 'credit_hold', 'credit_cap', 'credit_floor'] as const;
 
 export interface LedgerSnapshot {
   /** Rows per table. */
