@@ -27,7 +27,7 @@ export interface WorkerPlan {
 }
 
 export type OpKind = 'plain' | 'keyed' | 'retry' | 'oversized';
-/** 'capped' cannot happen here (the scenario sets no caps) but is a debit's outcome too. */
+/** 'capped': the user has a deny cap (scenario.ts sets some) that this debit would pass. */
 export type Outcome = 'debited' | 'replayed' | 'insufficient' | 'capped';
 
 export interface WorkerReport {

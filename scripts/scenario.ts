@@ -5,9 +5,12 @@
  *  2. 300 users get credits (varying amounts, some grants keyed and retried);
  *  3. 4 OS processes hammer them at once with debits (scripts/scenario-worker.ts): plain,
  *     keyed with cross-process and immediate retries, conflicting key reuse, oversized;
+ *     Some users have spend caps: a daily deny cap, a monthly deny cap on one model, a warn
+ *     cap; some of their debits come back `capped`;
  *  4. a few debits are refunded (partial, full, one retried with its key, one too many);
- *  5. a summary, cross-checks between what the workers were told and what the log holds,
- *     and the auditor's verdict. Exit code 1 if any check fails.
+ *  5. a summary, cross-checks between what the workers were told and what the log holds
+ *     (no deny cap passed), the auditor's verdict, and usage analytics (spend by model, the
+ *     top accounts, the summary). Exit code 1 if any check fails.
  *
  * SCENARIO_OPS (per worker, default 5000) and SCENARIO_SEED change the run.
  */
@@ -48,6 +51,10 @@ log(`migrated ${FILE} (${migrated.applied.join(', ')})`);
 const grants = await grantUsers(ledger);
 log(`granted ${grants.granted} times to ${USERS} users (${grants.replayed} keyed retries replayed) in ${elapsed(t0)}`);
 
+// Caps on some users (config rows on their logs): every deny cap is part of the debit's guard.
+const capped = await capUsers(ledger);
+log(`caps: ${capped.deny} deny caps and ${capped.warn} warn caps on ${capped.users.length} users`);
+
 // 3. The hammer.
 const hammer = await runWorkers();
 const hammerSeconds = (Math.max(...hammer.map((r) => r.endedAt)) - Math.min(...hammer.map((r) => r.startedAt))) / 1000;
@@ -64,6 +71,12 @@ const report = await ledger.verify();
 const balances = await Promise.all(Array.from({ length: USERS }, (_, i) => ledger.getBalance(`user_${i}`)));
 const minBalance = Math.min(...balances.map((b) => b.balance));
 const sumBalances = balances.reduce((s, b) => s + b.balance, 0);
+const capLists = await Promise.all(capped.users.map((u) => ledger.caps.list(u)));
+const overCap = capLists.flat().filter((c) => c.action === 'deny' && c.spent + c.held > c.limit);
+const analyticsRange = { from: 0, to: Date.now() + 3_600_000 };
+const byModel = await ledger.analytics.spend({ ...analyticsRange, groupBy: ['model'] });
+const topAccounts = await ledger.analytics.top({ ...analyticsRange, by: 'account', limit: 5 });
+const summary = await ledger.analytics.summary(analyticsRange);
 const keyedInLog = Number(
   (
     client.prepare(`SELECT COUNT(*) AS n FROM credit_entry WHERE kind = 'debit' AND idempotency_key IS NOT NULL`).get() as {
@@ -75,7 +88,7 @@ client.close();
 
 const sum = (f: (r: WorkerReport) => number) => hammer.reduce((s, r) => s + f(r), 0);
 const kinds: OpKind[] = ['plain', 'keyed', 'retry', 'oversized'];
-const outcomes: Outcome[] = ['debited', 'replayed', 'insufficient'];
+const outcomes: Outcome[] = ['debited', 'replayed', 'insufficient', 'capped'];
 const outcomeTotal = (k: OpKind, o: Outcome) => sum((r) => r.outcomes[k][o]);
 const incidents = hammer.flatMap((r) => r.incidents.map((i) => `worker ${r.worker}: ${i}`));
 
@@ -89,6 +102,10 @@ const checks: [string, string | number, string | number][] = [
   ['keyed debit rows = keyed debits applied', sum((r) => r.keyedDebitEntries), keyedInLog],
   ['credits refunded = refunds applied', refunds.amount, stats.refunded],
   ['grant rows = grants applied', grants.granted, stats.byKind.grant?.entries ?? 0],
+  ['deny caps spent past their limit', 0, overCap.length],
+  ['some debits were capped', 'yes', kinds.some((k) => outcomeTotal(k, 'capped') > 0) ? 'yes' : 'no'],
+  ['analytics consumed = debited − refunded', stats.debited - stats.refunded, summary.consumed],
+  ['Σ spend by model = consumed', summary.consumed, byModel.reduce((s, r) => s + r.net, 0)],
   ['worker incidents', 0, incidents.length],
 ];
 const failed = checks.filter(([, want, got]) => (want === '≥ 0' ? minBalance < 0 : want !== got));
@@ -114,7 +131,7 @@ log(
       ...kinds.map((k) => [k, ...outcomes.map((o) => outcomeTotal(k, o)), outcomes.reduce((s, o) => s + outcomeTotal(k, o), 0)]),
       ['all', ...outcomes.map((o) => kinds.reduce((s, k) => s + outcomeTotal(k, o), 0)), totalOps],
     ],
-    ['left', 'right', 'right', 'right', 'right'],
+    ['left', 'right', 'right', 'right', 'right', 'right'],
   ),
 );
 log(
@@ -141,6 +158,35 @@ log(
     ['auditor (ledger.verify)', report.ok ? 'ok' : 'PROBLEMS FOUND'],
     ['accounts / entries replayed', `${report.accounts} / ${report.entries}`],
     ['problems', report.problemCount],
+  ]),
+);
+log('Usage analytics: spend by model (ledger.analytics.spend, groupBy model)');
+log(
+  gridTable(
+    ['model', 'debited', 'refunded', 'net', 'debits'],
+    byModel.map((r) => [r.model ?? '(none)', r.debited, r.refunded, r.net, r.count]),
+    ['left', 'right', 'right', 'right', 'right'],
+  ),
+);
+log('Top accounts (ledger.analytics.top)');
+log(
+  gridTable(
+    ['account', 'net', 'debits'],
+    topAccounts.map((r) => [r.account ?? '', r.net, r.count]),
+    ['left', 'right', 'right'],
+  ),
+);
+log('Summary (ledger.analytics.summary)');
+log(
+  keyValueTable([
+    ['consumed', summary.consumed],
+    ['granted', summary.granted],
+    ['refunded', summary.refunded],
+    ['expired', summary.expired],
+    ['active accounts', summary.activeAccounts],
+    ['average daily spend', summary.avgDailySpend],
+    ['top model', summary.topModel === null ? '-' : `${summary.topModel.model ?? '(none)'} (${summary.topModel.net})`],
+    ['top account', summary.topAccount === null ? '-' : `${summary.topAccount.account} (${summary.topAccount.net})`],
   ]),
 );
 for (const p of report.problems.slice(0, 10)) log(`  ${p.code} ${p.account ?? ''} #${p.seq ?? ''}: ${p.message}`);
@@ -170,6 +216,35 @@ async function grantUsers(l: Ledger): Promise<{ granted: number; replayed: numbe
     }
   }
   return { granted, replayed };
+}
+
+/**
+ * Every 5th of the busiest users: a daily deny cap; every 10th user: a monthly deny cap on one
+ * model; every 11th: a warn cap (lets debits through with `warnings`).
+ */
+async function capUsers(l: Ledger): Promise<{ users: string[]; deny: number; warn: number }> {
+  const users = new Set<string>();
+  let deny = 0;
+  let warn = 0;
+  for (let i = 0; i < USERS; i++) {
+    const account = `user_${i}`;
+    if (i < USERS / 5 && i % 5 === 0) {
+      await l.caps.set({ account, window: 'day', limit: 120, reason: 'daily budget' });
+      deny++;
+      users.add(account);
+    }
+    if (i % 10 === 3) {
+      await l.caps.set({ account, window: 'month', limit: 60, model: 'gpt-4o', reason: 'gpt-4o allowance' });
+      deny++;
+      users.add(account);
+    }
+    if (i % 11 === 0) {
+      await l.caps.set({ account, window: 'day', limit: 200, action: 'warn' });
+      warn++;
+      users.add(account);
+    }
+  }
+  return { users: [...users], deny, warn };
 }
 
 async function runWorkers(): Promise<WorkerReport[]> {
