@@ -73,7 +73,8 @@ const minBalance = Math.min(...balances.map((b) => b.balance));
 const sumBalances = balances.reduce((s, b) => s + b.balance, 0);
 const capLists = await Promise.all(capped.users.map((u) => ledger.caps.list(u)));
 const overCap = capLists.flat().filter((c) => c.action === 'deny' && c.spent + c.held > c.limit);
-const analyticsRange = { from: 0, to: Date.now() + 3_600_000 };
+// The last 24 hours: the whole run, and a day for avgDailySpend.
+const analyticsRange = { from: Date.now() - 86_400_000, to: Date.now() + 1 };
 const byModel = await ledger.analytics.spend({ ...analyticsRange, groupBy: ['model'] });
 const topAccounts = await ledger.analytics.top({ ...analyticsRange, by: 'account', limit: 5 });
 const summary = await ledger.analytics.summary(analyticsRange);
