@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { spendTable, summaryText } from '../src/cli/analytics.js';
 import { gridTable, keyValueTable } from '../src/cli/format.js';
 import { createLedger, type Entry, isLedgerError, type Ledger } from '../src/index.js';
 import type { OpKind, Outcome, WorkerPlan, WorkerReport } from './scenario-worker.js';
@@ -161,35 +162,13 @@ log(
     ['problems', report.problemCount],
   ]),
 );
+// The same tables as the CLI's `spend`, `top` and `summary`.
 log('Usage analytics: spend by model (ledger.analytics.spend, groupBy model)');
-log(
-  gridTable(
-    ['model', 'debited', 'refunded', 'net', 'debits'],
-    byModel.map((r) => [r.model ?? '(none)', r.debited, r.refunded, r.net, r.count]),
-    ['left', 'right', 'right', 'right', 'right'],
-  ),
-);
+log(spendTable(byModel, ['model']));
 log('Top accounts (ledger.analytics.top)');
-log(
-  gridTable(
-    ['account', 'net', 'debits'],
-    topAccounts.map((r) => [r.account ?? '', r.net, r.count]),
-    ['left', 'right', 'right'],
-  ),
-);
+log(spendTable(topAccounts, ['account']));
 log('Summary (ledger.analytics.summary)');
-log(
-  keyValueTable([
-    ['consumed', summary.consumed],
-    ['granted', summary.granted],
-    ['refunded', summary.refunded],
-    ['expired', summary.expired],
-    ['active accounts', summary.activeAccounts],
-    ['average daily spend', summary.avgDailySpend],
-    ['top model', summary.topModel === null ? '-' : `${summary.topModel.model ?? '(none)'} (${summary.topModel.net})`],
-    ['top account', summary.topAccount === null ? '-' : `${summary.topAccount.account} (${summary.topAccount.net})`],
-  ]),
-);
+log(summaryText(summary));
 for (const p of report.problems.slice(0, 10)) log(`  ${p.code} ${p.account ?? ''} #${p.seq ?? ''}: ${p.message}`);
 for (const i of incidents.slice(0, 10)) log(`  incident: ${i}`);
 log(`total ${elapsed(t0)}`);

@@ -6,28 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
+import { captureCli } from '../support/cli-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-cli-caps-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _e, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function cli(args: string[]) {
-  const [out, err] = [sink(), sink()];
-  const code = await runCli(['--db', join(dir, 'caps.db'), ...args], { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text() };
+  return captureCli(['--db', join(dir, 'caps.db'), ...args]);
 }
 
 async function json(args: string[]) {

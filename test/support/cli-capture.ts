@@ -1,0 +1,20 @@
+/** Runs the CLI in-process (runCli) and captures what it writes: for the CLI suites. */
+import { Writable } from 'node:stream';
+import { runCli } from '../../src/cli/program.js';
+
+function sink() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _e, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+export async function captureCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [out, err] = [sink(), sink()];
+  const code = await runCli(args, { stdout: out.stream, stderr: err.stream });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
