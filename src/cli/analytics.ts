@@ -149,7 +149,8 @@ export function summaryText(s: UsageSummary): string {
   return keyValueTable([
     ['from', isoTime(s.from)],
     ['to', isoTime(s.to)],
-    ['days', s.days],
+    // The hours counted, in days: 25 hours show as 1.04, not 1.0416666666666667 (--json has the exact value).
+    ['days', Number(s.days.toFixed(2))],
     ['consumed (debited − refunded)', s.consumed],
     ['debited', s.debited],
     ['refunded', s.refunded],
