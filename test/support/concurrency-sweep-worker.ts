@@ -151,10 +151,11 @@ async function debitWorker(db: FileDb, go: SweepGo): Promise<void> {
 
   const step = async (n: number) => {
     const roll = rand() * 100;
-    if (roll < 28) {
-      // One debit in twenty asks for more than any account ever holds: the run refuses some
-      // as insufficient however few operations a loaded machine lets it make in its window.
-      const p = { account: pickAccount(), amount: rand() < 0.05 ? 1_000_000_000 : int(1, 30) };
+    // A worker's first step, and one debit in twenty, asks for more than any account ever
+    // holds: the run refuses some as insufficient however few operations a loaded machine
+    // lets it make in its window.
+    if (n === 0 || roll < 28) {
+      const p = { account: pickAccount(), amount: n === 0 || rand() < 0.05 ? 1_000_000_000 : int(1, 30) };
       const t0 = Date.now();
       const r = await ledger.debitIfCovers(p);
       ack(n, 'debit', false, p, r, t0);
