@@ -52,10 +52,22 @@ const deltaSchema = z
   .max(MAX_AMOUNT, { error: `delta must be at most ${MAX_AMOUNT} (2^53 − 1)` })
   .refine((d) => d !== 0, { error: 'delta must not be zero' });
 
-export const accountSchema = id(ACCOUNT_MAX_LENGTH, 'account');
+/**
+ * Accounts and idempotency keys that begin with `$` are the ledger's own: plan definitions
+ * and pricing versions are logged on `$plan:<id>` and `$pricing`, and a period's allowance
+ * is a grant keyed `$allowance:…`, so an app's key can never pre-empt one.
+ */
+export const RESERVED_PREFIX = '$';
+const notReserved = (s: string) => !s.startsWith(RESERVED_PREFIX);
+const reservedMessage = (what: string) => ({
+  error: `${what} must not begin with "${RESERVED_PREFIX}" (reserved for the ledger's own logs)`,
+});
+
+export const accountSchema = id(ACCOUNT_MAX_LENGTH, 'account').refine(notReserved, reservedMessage('account'));
 export const entryIdSchema = id(ENTRY_ID_MAX_LENGTH, 'entryId');
 export const keyIdSchema = id(LABEL_MAX_LENGTH, 'keyId');
-const idempotencyKey = id(IDEMPOTENCY_KEY_MAX_LENGTH, 'idempotencyKey');
+export const idempotencyKeySchema = id(IDEMPOTENCY_KEY_MAX_LENGTH, 'idempotencyKey').refine(notReserved, reservedMessage('idempotencyKey'));
+const idempotencyKey = idempotencyKeySchema;
 const label = (what: string) => id(LABEL_MAX_LENGTH, what);
 const reason = z
   .string({ error: 'reason must be a string' })

@@ -21,8 +21,20 @@ const BAD_AMOUNTS: unknown[] = [
   [],
   10n,
 ];
-const BAD_ACCOUNTS: unknown[] = ['', 'x'.repeat(ACCOUNT_MAX_LENGTH + 1), 'a\nb', 'nul\u0000', 42, null, undefined, {}, ['a']];
-const BAD_KEYS: unknown[] = ['', 'k'.repeat(IDEMPOTENCY_KEY_MAX_LENGTH + 1), 7, null, {}];
+const BAD_ACCOUNTS: unknown[] = [
+  '',
+  '$pricing',
+  '$plan:pro',
+  'x'.repeat(ACCOUNT_MAX_LENGTH + 1),
+  'a\nb',
+  'nul\u0000',
+  42,
+  null,
+  undefined,
+  {},
+  ['a'],
+];
+const BAD_KEYS: unknown[] = ['', '$allowance:1:0', 'k'.repeat(IDEMPOTENCY_KEY_MAX_LENGTH + 1), 7, null, {}];
 
 describe.each(DRIVERS)('bad input on $name', (driver) => {
   let db: TestDb;

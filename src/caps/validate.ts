@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { LedgerError } from '../errors.js';
-import { IDEMPOTENCY_KEY_MAX_LENGTH, LABEL_MAX_LENGTH, MAX_AMOUNT, REASON_MAX_LENGTH } from '../limits.js';
+import { LABEL_MAX_LENGTH, MAX_AMOUNT, REASON_MAX_LENGTH } from '../limits.js';
 import { CAP_ACTIONS, CAP_WINDOWS } from '../schema.js';
-import { accountSchema, parse, wellFormed } from '../validate.js';
+import { accountSchema, idempotencyKeySchema, parse, wellFormed } from '../validate.js';
 
 // Control characters make ids unprintable in logs and ambiguous in CLIs (as in validate.ts).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
@@ -42,7 +42,7 @@ const filters = {
   member: label('member').optional(),
 };
 const common = {
-  idempotencyKey: label('idempotencyKey', IDEMPOTENCY_KEY_MAX_LENGTH).optional(),
+  idempotencyKey: idempotencyKeySchema.optional(),
   reason: reason.optional(),
   actor: label('actor').optional(),
 };
