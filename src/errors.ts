@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'overflow',
   'hold_closed',
   'hold_expired',
+  'already_subscribed',
   'schema_missing',
   'schema_newer',
   'schema_conflict',

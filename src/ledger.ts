@@ -16,6 +16,7 @@ import { allocations, expiring, lots } from './ops/lots.js';
 import { getBalance, history, keySpend, stats } from './ops/reads.js';
 import { planRefund, refund } from './ops/refund.js';
 import { type SweepOptions, sweep } from './ops/sweep.js';
+import { createPlans, type Plans } from './plans/index.js';
 import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
 import { checkingSchema } from './runner/schema-check.js';
@@ -189,6 +190,8 @@ export class Ledger {
   readonly analytics: Analytics;
   /** Spend caps per window and the account floor (src/caps/). */
   readonly caps: Caps;
+  /** Plans with period allowances, subscriptions and entitlements (src/plans/). */
+  readonly plans: Plans;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -212,6 +215,7 @@ export class Ledger {
     };
     this.analytics = new Analytics(this.#ctx);
     this.caps = createCaps(this.#ctx);
+    this.plans = createPlans(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
@@ -383,7 +387,7 @@ export class Ledger {
 
   /** Drops and re-derives every projection from the log. */
   rebuild(): Promise<RebuildReport> {
-    return guard(() => rebuild(this.#ctx.runner, this.#ctx.ids));
+    return guard(() => rebuild(this.#ctx.runner, this.#ctx.ids, this.#ctx.now()));
   }
 
   getBalance(account: string): Promise<Balance> {
@@ -420,7 +424,7 @@ export class Ledger {
    * deleted, inserted or reordered since (problem `digest_mismatch`).
    */
   verify(options?: { digest?: string }): Promise<VerifyReport> {
-    return guard(() => verify(this.#ctx.runner, this.#ctx.ids, parse(verifyOptions, options, 'verify') ?? {}));
+    return guard(() => verify(this.#ctx.runner, this.#ctx.ids, parse(verifyOptions, options, 'verify') ?? {}, this.#ctx.now()));
   }
 
   /**

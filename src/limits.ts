@@ -98,3 +98,7 @@ export const TZ_OFFSET_STEP_MINUTES = 15;
 /** `ledger.entries()` pages (the change feed). */
 export const ENTRIES_DEFAULT_LIMIT = 100;
 export const ENTRIES_MAX_LIMIT = 1_000;
+
+/** ledger.plans: features per plan, and the longest string a feature may carry. */
+export const PLAN_FEATURES_MAX = 100;
+export const PLAN_FEATURE_VALUE_MAX_LENGTH = 1000;

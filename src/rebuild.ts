@@ -2,6 +2,7 @@ import { capRebuild } from './caps/rebuild.js';
 import { num } from './entry.js';
 import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
+import { plansRebuild } from './plans/replay.js';
 import type { Runner, Statement } from './runner/index.js';
 import type { VerifyProblem } from './types.js';
 import { rebuildUsage } from './usage/rebuild.js';
@@ -69,7 +70,7 @@ export function inserts(table: string, columns: string[], rows: unknown[][]): St
  * grew since it was replayed, so a write that raced the rebuild is never left out; the
  * rebuild then waits a little and replays again, and after REBUILD_ATTEMPTS says `busy`.
  */
-export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> {
+export async function rebuild(runner: Runner, ids: Ids, now = Date.now()): Promise<RebuildReport> {
   let last: unknown;
   for (let attempt = 1; attempt <= REBUILD_ATTEMPTS; attempt++) {
     if (attempt > 1) await backoff(attempt - 1);
@@ -117,6 +118,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
         ]),
       ),
       ...capRebuild(d),
+      ...plansRebuild(d, now, inserts),
       ...rebuildUsage(d.lastRowid),
     ];
     try {

@@ -6,6 +6,7 @@
  */
 import { CapsReplay, type CapsSink } from './caps/replay.js';
 import { PRIORITY_DEFAULT } from './limits.js';
+import { ofTerms, PlansReplay, type PlansSink } from './plans/replay.js';
 import type { HoldStatus, VerifyProblem } from './types.js';
 
 export interface LogRow {
@@ -24,6 +25,7 @@ export interface LogRow {
   keyId: string | null;
   actor: string | null;
   metadata: string | null;
+  idempotencyKey: string | null;
 }
 
 export interface DerivedLot {
@@ -70,7 +72,7 @@ interface AccountState {
 }
 
 /** Receives the derived projections account by account; memory stays per account. */
-export interface ReplaySink extends CapsSink {
+export interface ReplaySink extends CapsSink, PlansSink {
   lot(l: DerivedLot): void;
   hold(h: DerivedHold): void;
   problem(p: VerifyProblem): void;
@@ -97,12 +99,17 @@ export class AccountReplay {
   private balance = 0;
   /** Spend caps and the floor (src/caps/replay.ts). */
   readonly caps: CapsReplay;
+  /** Plan definitions and the subscription (src/plans/replay.ts). */
+  readonly plans: PlansReplay;
+  /** The idempotency key of each grant that opened a lot (allowances lapse with their terms). */
+  private readonly lotKeys = new Map<string, string | null>();
 
   constructor(
     readonly account: string,
     private readonly sink: ReplaySink,
   ) {
     this.caps = new CapsReplay(account, sink);
+    this.plans = new PlansReplay(account, sink);
   }
 
   /** Applies one row; returns the allocations the rules give it (to compare with the stored ones). */
@@ -128,7 +135,9 @@ export class AccountReplay {
     };
     switch (r.kind) {
       case 'grant':
+        this.plans.grant(r);
         if (r.expiresAt !== null || r.priority !== null) {
+          this.lotKeys.set(r.id, r.idempotencyKey);
           s.lots.push({
             id: r.id,
             account: r.account,
@@ -152,6 +161,21 @@ export class AccountReplay {
       case 'floor_set':
         this.caps.config(r);
         break;
+      case 'plan_define':
+      case 'plan_subscribe':
+      case 'plan_change':
+      case 'plan_cancel': {
+        // An immediate change or a cancellation now: the allowance and rollover of the ended terms lapse now.
+        const ended = this.plans.config(r);
+        if (ended !== null) {
+          for (const l of s.lots) {
+            if (l.remaining > 0 && l.expiresAt !== null && l.expiresAt > r.createdAt && ofTerms(this.lotKeys.get(l.id) ?? null, ended)) {
+              l.expiresAt = r.createdAt;
+            }
+          }
+        }
+        break;
+      }
       case 'adjust':
         if (r.delta < 0) {
           covers(r.amount, 'negative adjustment');
@@ -310,5 +334,6 @@ export class AccountReplay {
     for (const l of this.s.lots) this.sink.lot(l);
     for (const h of this.s.holds.values()) this.sink.hold(h);
     this.caps.finish();
+    this.plans.finish();
   }
 }

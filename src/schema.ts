@@ -20,6 +20,11 @@ export const ENTRY_KINDS = [
   'cap_set',
   'cap_remove',
   'floor_set',
+  // Plans (src/plans/): definitions on the reserved log `$plan:<id>`, subscriptions on the account's.
+  'plan_define',
+  'plan_subscribe',
+  'plan_change',
+  'plan_cancel',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -234,3 +239,63 @@ export const creditUsageCursor = sqliteTable(
 
 export type CreditCapRow = typeof creditCap.$inferSelect;
 export type CreditUsageRow = typeof creditUsage.$inferSelect;
+
+/** Allowance periods: UTC, anchored like Stripe's billing cycle (src/plans/period.ts). */
+export const PLAN_PERIODS = ['day', 'week', 'month', 'year'] as const;
+export type PlanPeriod = (typeof PLAN_PERIODS)[number];
+
+/**
+ * Projection: plan versions, one per `plan_define` row on the log `$plan:<id>` (the version
+ * is that row's seq). `allowance` is 0 for a plan without one; `definition` is the canonical
+ * JSON the row carries, so an identical definition is recognised and replays.
+ */
+export const creditPlan = sqliteTable(
+  'credit_plan',
+  {
+    id: text('id').notNull(),
+    version: integer('version').notNull(),
+    name: text('name'),
+    allowance: integer('allowance').notNull(),
+    every: text('every', { enum: PLAN_PERIODS }),
+    rolloverMax: integer('rollover_max').notNull(),
+    features: text('features').notNull(),
+    definition: text('definition').notNull(),
+    definedBy: integer('defined_by').notNull(),
+    definedAt: integer('defined_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.version] })],
+);
+
+/**
+ * Projection: an account's subscription, kept by triggers on `plan_subscribe`, `plan_change`
+ * and `plan_cancel` rows. The terms in force are (plan_id, version, anchor), set by the row at
+ * `terms_pos` and in force since `since`; a `next_period` change waits in `next_*` until
+ * `next_at`. `cancel_at` ends the terms. `due_at` is the earliest time at which the account has
+ * something to write down (a period's allowance, a pending change, the end): every spending
+ * statement refuses while `due_at <= now`, so the allowance is always written first, in the
+ * same atomic unit (src/plans/settle.ts).
+ */
+export const creditSubscription = sqliteTable(
+  'credit_subscription',
+  {
+    account: text('account').primaryKey(),
+    planId: text('plan_id').notNull(),
+    version: integer('version').notNull(),
+    termsPos: integer('terms_pos').notNull(),
+    anchor: integer('anchor').notNull(),
+    since: integer('since').notNull(),
+    cancelAt: integer('cancel_at'),
+    nextPlanId: text('next_plan_id'),
+    nextVersion: integer('next_version'),
+    nextPos: integer('next_pos'),
+    nextAnchor: integer('next_anchor'),
+    nextAt: integer('next_at'),
+    dueAt: integer('due_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  // The sweep finds idle accounts whose allowance is due without scanning every subscription.
+  (t) => [index('credit_subscription_due').on(t.dueAt).where(sql`due_at IS NOT NULL`)],
+);
+
+export type CreditPlanRow = typeof creditPlan.$inferSelect;
+export type CreditSubscriptionRow = typeof creditSubscription.$inferSelect;

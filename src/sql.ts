@@ -4,6 +4,7 @@
  */
 import { CAPS_ALLOW, FLOOR, type SpendOp } from './caps/guard.js';
 import { ENTRY_POS } from './ids.js';
+import { NOT_DUE } from './plans/guard.js';
 
 /**
  * Column order of every INSERT into the log; statement builders supply values in this
@@ -43,10 +44,12 @@ export const COVERS = (h: string, account: string, now: string, amount: string) 
   `${h}.balance - ${EXPIRED(account, now)} - ${HELD(account, now)} - ${amount} >= ${FLOOR(account)}`;
 
 /**
- * The guard of an operation that spends or reserves: covers, and no deny cap it matches
- * would pass its limit (src/caps/guard.ts). Both are read under the write lock the INSERT holds.
+ * The guard of an operation that spends or reserves: nothing is due for the account (its
+ * period's allowance is written down first, src/plans/settle.ts), covers, and no deny cap it
+ * matches would pass its limit (src/caps/guard.ts). All are read under the write lock the INSERT holds.
  */
-export const SPEND_GUARD = (h: string, op: SpendOp) => `${COVERS(h, op.account, op.now, op.amount)} AND ${CAPS_ALLOW(op)}`;
+export const SPEND_GUARD = (h: string, op: SpendOp) =>
+  `${NOT_DUE(op.account, op.now)} AND ${COVERS(h, op.account, op.now, op.amount)} AND ${CAPS_ALLOW(op)}`;
 
 const BALANCE_NOW = `${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
   ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,
@@ -69,7 +72,8 @@ export const RETURNING_COMPUTED = `RETURNING pos, seq, balance, ${BALANCE_NOW}`;
 export const snapshotOf = (p: string, extra = '') => `WITH p AS (SELECT ${p})
 SELECT COALESCE((SELECT seq FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS seq,
        COALESCE((SELECT balance FROM credit_entry WHERE account = p.account ORDER BY seq DESC LIMIT 1), 0) AS balance,
-       ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now, ${FLOOR('p.account')} AS floor_now${extra}
+       ${HELD('p.account', 'p.now')} AS held_now, ${EXPIRED('p.account', 'p.now')} AS expired_now, ${FLOOR('p.account')} AS floor_now,
+       NOT ${NOT_DUE('p.account', 'p.now')} AS due${extra}
 FROM p`;
 
 /** The account's numbers at `now`, for explaining a no-op. Args: account, now. */

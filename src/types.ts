@@ -158,6 +158,8 @@ export interface SweepReport {
   batches: number;
   /** Log positions sweep() folded into the usage rollup afterwards (0 on a dry run). */
   usageFolded: number;
+  /** Subscribed accounts whose due allowance, rollover or pending change the sweep wrote down. */
+  subscriptionsSettled: number;
 }
 
 export interface HistoryPage {
@@ -212,6 +214,8 @@ export interface VerifyProblem {
     | 'digest_mismatch'
     | 'corrupt_file'
     | 'cap_mismatch'
+    | 'plan_mismatch'
+    | 'subscription_mismatch'
     | 'floor_mismatch'
     | 'cap_exceeded'
     | 'bad_config'

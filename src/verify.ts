@@ -5,6 +5,7 @@ import { num } from './entry.js';
 import type { Ids } from './ids.js';
 import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
+import { comparePlans, type DerivedPlan, type DerivedSubscription } from './plans/replay.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
@@ -28,6 +29,10 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   cap_set: (d, a) => d === 0 && a === 0,
   cap_remove: (d, a) => d === 0 && a === 0,
   floor_set: (d, a) => d === 0 && a === 0,
+  plan_define: (d, a) => d === 0 && a === 0,
+  plan_subscribe: (d, a) => d === 0 && a === 0,
+  plan_change: (d, a) => d === 0 && a === 0,
+  plan_cancel: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -38,6 +43,9 @@ export interface Derived {
   /** Caps by the id (pos) of the row that set them, and floors by account. */
   caps: Map<string, DerivedCap>;
   floors: Map<string, DerivedFloor>;
+  /** Plan versions by id and version, subscriptions by account (src/plans/replay.ts). */
+  plans: Map<string, DerivedPlan>;
+  subscriptions: Map<string, DerivedSubscription>;
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -58,6 +66,8 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     holds: new Map(),
     caps: new Map(),
     floors: new Map(),
+    plans: new Map(),
+    subscriptions: new Map(),
     allocations: 0,
     accounts: 0,
     entries: 0,
@@ -69,6 +79,8 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     hold: (h: DerivedHold) => d.holds.set(h.id, h),
     cap: (c: DerivedCap) => d.caps.set(c.id, c),
     floor: (f: DerivedFloor) => d.floors.set(f.account, f),
+    plan: (p: DerivedPlan) => d.plans.set(`${p.id}\u0000${p.version}`, p),
+    subscription: (s: DerivedSubscription) => d.subscriptions.set(s.account, s),
     problem: report,
   };
   const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
@@ -80,7 +92,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
   for (;;) {
     const [rows = []] = await runner.read([
       {
-        sql: `SELECT pos, account, seq, kind, delta, amount, balance, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations FROM credit_entry
+        sql: `SELECT pos, account, seq, kind, delta, amount, balance, ref, model, key_id, actor, metadata, expires_at, priority, created_at, allocations, idempotency_key FROM credit_entry
               WHERE (account, seq) > (?, ?) AND rowid <= ? ORDER BY account, seq LIMIT ?`,
         args: [after[0], after[1], d.lastRowid, VERIFY_PAGE_ROWS],
       },
@@ -199,6 +211,7 @@ function toLogRow(r: Row): LogRow {
     keyId: nullableText(r.key_id),
     actor: nullableText(r.actor),
     metadata: nullableText(r.metadata),
+    idempotencyKey: nullableText(r.idempotency_key),
   };
 }
 
@@ -225,7 +238,7 @@ export async function* pages(runner: Runner, table: string, key: string[]): Asyn
  * promise at the moment it ran, then compares the derived projections with the stored
  * ones and reports each difference.
  */
-export async function verify(runner: Runner, ids: Ids, options: { digest?: string } = {}): Promise<VerifyReport> {
+export async function verify(runner: Runner, ids: Ids, options: { digest?: string } = {}, now = Date.now()): Promise<VerifyReport> {
   // A malformed digest is misuse: refuse it before reading anything.
   const expected = options.digest === undefined ? undefined : parseDigest(options.digest);
   const problems: VerifyProblem[] = [];
@@ -295,6 +308,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
   for (const h of d.holds.values())
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
   await compareCaps(pages(runner, 'credit_cap', ['id']), pages(runner, 'credit_floor', ['account']), d, report);
+  await comparePlans(pages(runner, 'credit_plan', ['id', 'version']), pages(runner, 'credit_subscription', ['account']), d, now, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

@@ -446,15 +446,27 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const entries = await count('credit_entry');
     const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
     const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
+    const [plans, subscriptions] = [await count('credit_plan'), await count('credit_subscription')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection (caps and floors too) + the refund/duplicate-key checks + the usage rollup: the fold's
+    // scan per projection (caps, floors, plans and subscriptions too) + the refund/duplicate-key checks + the usage rollup: the fold's
     // state, the folded log rows by position, the buckets (each page with the cursor).
     const [fold] = await h.raw(
       'SELECT (SELECT COUNT(*) FROM credit_entry WHERE pos <= c.through) AS folded, (SELECT COUNT(*) FROM credit_usage) AS buckets FROM credit_usage_cursor AS c',
     );
     const usageBound = 1 + pages(Number(fold?.folded)) + pages(Number(fold?.buckets));
-    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + pages(caps) + pages(floors) + 1 + usageBound;
+    const verifyBound =
+      1 +
+      1 +
+      pages(entries) +
+      pages(lots) +
+      pages(holds) +
+      pages(caps) +
+      pages(floors) +
+      pages(plans) +
+      pages(subscriptions) +
+      1 +
+      usageBound;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);

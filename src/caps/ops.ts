@@ -5,6 +5,7 @@
 import { entryFrom, num, toBalance, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { assertSameRequest, type Context, type Plan, runPlan } from '../ops/context.js';
+import { settleForRead } from '../plans/settle.js';
 import type { Row, Unit, UnitResult } from '../runner/index.js';
 import type { EntryKind } from '../schema.js';
 import { SELECT_BY_KEY, snapshotOf } from '../sql.js';
@@ -183,7 +184,9 @@ const BALANCE = snapshotOf('? AS account, CAST(? AS INTEGER) AS now', `, ${CAPS_
  */
 export async function balanceWithCaps(ctx: Context, account: string): Promise<Balance> {
   const now = ctx.now();
-  const [rows] = await ctx.runner.read([{ sql: BALANCE, args: [account, now] }]);
+  let [rows] = await ctx.runner.read([{ sql: BALANCE, args: [account, now] }]);
+  // A subscription's allowance due and not yet written down: write it (as a spend would), then read.
+  if (await settleForRead(ctx, account, rows?.[0]?.due, now)) [rows] = await ctx.runner.read([{ sql: BALANCE, args: [account, now] }]);
   const row = rows?.[0];
   const caps = capsFromJson(row?.caps, account, now, ctx.ids);
   const bounding = caps.filter((c) => c.action === 'deny' && c.model === null && c.keyId === null && c.member === null);

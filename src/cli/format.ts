@@ -192,6 +192,7 @@ export function sweepText(r: SweepReport): string {
     [r.dryRun ? 'credits would be released' : 'credits released', r.creditsReleased],
     ['batches', r.batches],
     ['usage rollup: log rows folded', r.usageFolded],
+    ['subscriptions settled (allowances written down)', r.subscriptionsSettled],
   ]);
 }
 

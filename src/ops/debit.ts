@@ -1,6 +1,7 @@
 import { coverableOf, explainRefusal, warningsOf } from '../caps/decode.js';
 import { CAP_WARNINGS, CAPS_EXPLAIN, type SpendOp } from '../caps/guard.js';
 import { entryFrom, toEntry } from '../entry.js';
+import { settleAccount } from '../plans/settle.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SPEND_GUARD, snapshotOf } from '../sql.js';
 import type { DebitResult } from '../types.js';
@@ -67,6 +68,7 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
       ],
     },
     explain,
+    settle: settleAccount(req.account, now),
   };
   return {
     unit,

@@ -3,6 +3,8 @@ import { CAP_WARNINGS, CAPS_ALLOW, CAPS_EXPLAIN, FLOOR, type SpendOp } from '../
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
+import { NOT_DUE } from '../plans/guard.js';
+import { settleAccount, settleOfEntry } from '../plans/settle.js';
 import type { Row, Statement, Unit, UnitResult } from '../runner/index.js';
 import {
   DRAW,
@@ -111,7 +113,8 @@ SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
        p.reason, p.ikey, c.id, c.model, c.key_id, c.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('c.account', 'p.now', 'c.amt')}
 FROM p JOIN c JOIN credit_hold AS ch ON ch.id = c.id JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
-WHERE h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${FLOOR('c.account')}
+WHERE ${NOT_DUE('c.account', 'p.now')}
+  AND h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${FLOOR('c.account')}
   AND ${CAPS_ALLOW(CAPTURE_OP)}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_HOLD}, ${CAP_WARNINGS('capture')}`;
@@ -195,6 +198,7 @@ export function planHold(ctx: Context, req: HoldRequest): Plan<HoldResult> {
       ],
     },
     explain,
+    settle: settleAccount(req.account, now),
   };
   return {
     unit,
@@ -268,6 +272,7 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
       { sql: CAPTURE_BY_KEY, args: [...hold, key] },
       { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
     ],
+    settle: settleOfEntry(ctx.ids.parse(req.holdId), now),
   };
   return {
     unit,

@@ -1,4 +1,5 @@
 import { num } from '../entry.js';
+import { settleWrites } from '../plans/settle.js';
 import type { Unit } from '../runner/index.js';
 import { ENTRY_COLUMNS, headJoin, int } from '../sql.js';
 import type { SweepReport } from '../types.js';
@@ -32,6 +33,8 @@ FROM p JOIN credit_hold AS hx ON hx.id = p.hold JOIN credit_entry AS h ON ${head
 WHERE hx.status = 'open' AND hx.expires_at <= p.now
 RETURNING pos, amount`;
 
+/** Settling moves due_at past now (or clears it), so each account comes back at most once. */
+const DUE_ACCOUNTS = 'SELECT account FROM credit_subscription WHERE due_at <= ? ORDER BY due_at LIMIT ?';
 const LAPSED_LOTS = 'SELECT id FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
 const LAPSED_HOLDS = "SELECT id FROM credit_hold WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";
 // Ledger-wide totals can pass 2^53 (each account is bounded, their sum is not): TOTAL()
@@ -40,7 +43,8 @@ const PENDING = `WITH p AS (SELECT ? AS now)
 SELECT (SELECT COUNT(*) FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= p.now) AS lots,
   (SELECT TOTAL(remaining) FROM credit_lot WHERE open = 1 AND remaining > 0 AND expires_at <= p.now) AS credits,
   (SELECT COUNT(*) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS holds,
-  (SELECT TOTAL(amount) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS held
+  (SELECT TOTAL(amount) FROM credit_hold WHERE status = 'open' AND expires_at <= p.now) AS held,
+  (SELECT COUNT(*) FROM credit_subscription WHERE due_at <= p.now) AS subscriptions
 FROM p`;
 
 /**
@@ -59,8 +63,21 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     creditsReleased: 0,
     batches: 0,
     usageFolded: 0, // set by the ledger after the sweep (src/usage/analytics.ts)
+    subscriptionsSettled: 0,
   };
-  const [[pending] = []] = await ctx.runner.read([{ sql: PENDING, args: [now] }]);
+  const [[pending] = [], firstDue = []] = await ctx.runner.read([
+    { sql: PENDING, args: [now] },
+    { sql: DUE_ACCOUNTS, args: [now, batchSize] },
+  ]);
+  // Idle subscribed accounts first: their period's allowance, rollover or pending change
+  // written down (a round trip only when there are some).
+  if (opts.dryRun) report.subscriptionsSettled = num(pending?.subscriptions);
+  for (let due = firstDue; !opts.dryRun && due.length > 0; ) {
+    await ctx.runner.exec(due.flatMap((r) => settleWrites(String(r.account), now)));
+    report.subscriptionsSettled += due.length;
+    if (due.length < batchSize) break;
+    [due = []] = await ctx.runner.read([{ sql: DUE_ACCOUNTS, args: [now, batchSize] }]);
+  }
   if (opts.dryRun) {
     report.lotsExpired = num(pending?.lots);
     report.creditsExpired = num(pending?.credits);

@@ -31,8 +31,10 @@ export function flatten(units: readonly Unit[]): { statements: Statement[]; spli
   const shapes: { at: number; skip: number; explain: number; after: number }[] = [];
   for (const u of units) {
     if (u.precheck !== undefined) statements.push(u.precheck);
+    // Always sent: each is a no-op unless something is due, and a probe would cost a round trip.
+    if (u.settle !== undefined) statements.push(...u.settle.writes);
     const explain = u.with === undefined ? (u.explain ?? []) : [];
-    const middle = u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with];
+    const middle = [...(u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with]), ...(u.follow ?? [])];
     shapes.push({ at: statements.length, skip: middle.length, explain: explain.length, after: u.after?.length ?? 0 });
     statements.push(u.primary, ...middle, ...explain, ...(u.after ?? []));
   }

@@ -3,6 +3,7 @@ import { LedgerError } from '../errors.js';
 import { betterSqlite3Runner } from './better-sqlite3.js';
 import { bunSqliteRunner } from './bun-sqlite.js';
 import { d1Runner } from './d1.js';
+import { settlingLazily } from './lazy-settle.js';
 import { libsqlRunner } from './libsql.js';
 import type { Runner } from './types.js';
 
@@ -53,8 +54,8 @@ export function runnerFor(db: AnySQLiteDatabase): Runner {
     if (typeof client.pragma === 'function') return betterSqlite3Runner(client as never);
     if (typeof client.query === 'function' && typeof client.prepare === 'function') return bunSqliteRunner(client as never);
   } else if (hasBatch) {
-    if (typeof client.execute === 'function' && typeof client.batch === 'function') return libsqlRunner(client as never);
-    if (typeof client.prepare === 'function' && typeof client.batch === 'function') return d1Runner(client as never);
+    if (typeof client.execute === 'function' && typeof client.batch === 'function') return settlingLazily(libsqlRunner(client as never));
+    if (typeof client.prepare === 'function' && typeof client.batch === 'function') return settlingLazily(d1Runner(client as never));
   }
   throw new LedgerError(
     'driver_unsupported',

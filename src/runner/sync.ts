@@ -80,9 +80,12 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     }
   };
 
+  const due = (unit: Unit): boolean => unit.settle !== undefined && all(unit.settle.probe).length > 0;
+
   /** Runs one unit; the caller provides the transaction when there is one. */
-  const runUnit = (unit: Unit): UnitResult => {
+  const runUnit = (unit: Unit, settle = due(unit)): UnitResult => {
     if (unit.precheck !== undefined) all(unit.precheck);
+    if (settle) for (const s of unit.settle?.writes ?? []) prepare(s.sql).run(s.args);
     const rows = all(unit.primary);
     const row = rows[0];
     let explain: Row[][] = [];
@@ -91,6 +94,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     } else {
       explain = (unit.explain ?? []).map(all);
     }
+    for (const s of unit.follow ?? []) prepare(s.sql).run(s.args);
     return { rows, explain, after: (unit.after ?? []).map(all) };
   };
 
@@ -120,11 +124,15 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     async write(unit) {
       try {
         refuseInsideAppTransaction();
-        if (unit.after === undefined && unit.with === undefined) {
+        if (unit.after === undefined && unit.with === undefined && unit.follow === undefined) {
           // The schema check aborts by failing; on its own it writes nothing.
           if (unit.precheck !== undefined) all(unit.precheck);
           const rows = all(unit.primary);
-          if (rows.length > 0 || unit.explain === undefined) return { rows, explain: [], after: [] };
+          if (rows.length > 0) return { rows, explain: [], after: [] };
+          // Refused while something was due (the allowance of a new period): write it down and
+          // run the operation again, as one unit.
+          if (due(unit)) return transaction('BEGIN IMMEDIATE', () => runUnit(unit, true));
+          if (unit.explain === undefined) return { rows, explain: [], after: [] };
           // A no-op: explain it from one read snapshot. Rows are only ever appended, so
           // what made the insert a no-op (a replayed key, a missing entry) is still there.
           return { rows, explain: readAll(unit.explain), after: [] };
@@ -137,7 +145,7 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     async writeMany(units) {
       try {
         refuseInsideAppTransaction();
-        return transaction('BEGIN IMMEDIATE', () => units.map(runUnit));
+        return transaction('BEGIN IMMEDIATE', () => units.map((u) => runUnit(u)));
       } catch (e) {
         wrapDriverError(e);
       }

@@ -26,6 +26,26 @@ export interface Unit {
   readonly with?: readonly Statement[];
   /** Runs first, aborting the unit by failing (the schema check of a ledger's first write). */
   readonly precheck?: Statement;
+  /**
+   * The ledger's own writes that must precede the primary when something is due for its
+   * account (a subscription's period allowance, src/plans/settle.ts): idempotent, and no-ops
+   * unless due. Batch drivers always send them first in the unit (still one round trip). Sync
+   * drivers send the primary alone — its guard refuses while anything is due — and only when
+   * it did nothing and `probe` returns a row, run the whole unit again as one transaction
+   * with these first: an account without a subscription keeps the one-statement path.
+   */
+  readonly settle?: Settle;
+  /**
+   * The ledger's own writes after the primary (and the app's `with`), whether or not it
+   * inserted: idempotent statements that are no-ops unless its row made them due (the first
+   * allowance of a new subscription). Their results are not returned.
+   */
+  readonly follow?: readonly Statement[];
+}
+
+export interface Settle {
+  readonly probe: Statement;
+  readonly writes: readonly Statement[];
 }
 
 export interface UnitResult {

@@ -11,6 +11,7 @@ const report = (lots: number, holds: number, batches: number) => ({
   creditsReleased: holds,
   batches,
   usageFolded: 0,
+  subscriptionsSettled: 0,
 });
 
 function fakeTerminal(): { stream: PassThrough; output: () => string } {
