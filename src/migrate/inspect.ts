@@ -5,7 +5,18 @@
  */
 import { getTableConfig, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Runner } from '../runner/index.js';
-import { creditCap, creditEntry, creditFloor, creditHold, creditLot, creditUnitGuard, creditUsage, creditUsageCursor } from '../schema.js';
+import {
+  creditCap,
+  creditEntry,
+  creditFloor,
+  creditHold,
+  creditLot,
+  creditPriceActive,
+  creditPriceVersion,
+  creditUnitGuard,
+  creditUsage,
+  creditUsageCursor,
+} from '../schema.js';
 
 /** The triggers the ledger relies on (migration 0009): without them writes would succeed and lie. */
 export const LEDGER_TRIGGERS = [
@@ -21,9 +32,12 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_counts_cap',
   'credit_entry_uncounts_cap',
   'credit_entry_sets_floor',
+  // migration 0011
+  'credit_entry_publishes_price',
+  'credit_entry_activates_price',
 ] as const;
 
-const TABLES: SQLiteTable[] = [creditEntry, creditLot, creditHold, creditUnitGuard, creditCap, creditFloor, creditUsage, creditUsageCursor];
+const TABLES: SQLiteTable[] = [creditEntry, creditLot, creditHold, creditUnitGuard, creditCap, creditFloor, creditUsage, creditUsageCursor, creditPriceVersion, creditPriceActive];
 
 export interface SchemaReport {
   /** One line per ledger table that exists with other columns than this version's. */
