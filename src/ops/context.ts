@@ -73,6 +73,37 @@ export function fingerprintOf(req: {
 }
 
 /**
+ * What a family adds to a spending statement it reuses (a charge's debit or capture): a
+ * condition ANDed into the statement's WHERE, its args bound after the statement's own; a read
+ * appended last to the unit's explain reads; and its own replay comparison with the original
+ * entry (it throws `idempotency_conflict`), instead of the operation's.
+ */
+export interface Extension {
+  readonly guard?: Statement;
+  readonly explain?: Statement;
+  readonly sameRequest?: (original: Entry) => void;
+}
+
+/** A statement's SQL with an extension's guard spliced in at `marker` (memoized: one text per guard). */
+export function extendedSql(base: (where: string) => string, cache: Map<string, string>, extension?: Extension): string {
+  const where = extension?.guard === undefined ? '' : ` AND ${extension.guard.sql}`;
+  let sql = cache.get(where);
+  if (sql === undefined) {
+    sql = base(where);
+    cache.set(where, sql);
+  }
+  return sql;
+}
+
+/** The statement's own args followed by the extension guard's. */
+export const extendedArgs = (args: unknown[], extension?: Extension): unknown[] =>
+  extension?.guard === undefined ? args : [...args, ...extension.guard.args];
+
+/** The unit's explain reads followed by the extension's. */
+export const extendedExplain = (explain: Statement[], extension?: Extension): Statement[] =>
+  extension?.explain === undefined ? explain : [...explain, extension.explain];
+
+/**
  * An operation, computed up front: the atomic unit to send, and how to read its result.
  * Single calls run one plan; `ledger.batch()` runs many in one unit.
  */
