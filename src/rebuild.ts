@@ -2,6 +2,7 @@ import { capRebuild } from './caps/rebuild.js';
 import { num } from './entry.js';
 import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
+import { pricingRebuild } from './pricing/rebuild.js';
 import type { Runner, Statement } from './runner/index.js';
 import type { VerifyProblem } from './types.js';
 import { rebuildUsage } from './usage/rebuild.js';
@@ -43,6 +44,8 @@ export interface RebuildReport {
   /** Spend caps (with their counters) and account floors re-derived. */
   caps: number;
   floors: number;
+  /** Pricing versions re-derived from the `$pricing` log. */
+  pricingVersions: number;
   /** Allocation pairs on the log's entries (they are part of the log: checked, not rewritten). */
   allocations: number;
   entries: number;
@@ -117,6 +120,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
         ]),
       ),
       ...capRebuild(d),
+      ...pricingRebuild(d.pricing),
       ...rebuildUsage(d.lastRowid),
     ];
     try {
@@ -131,6 +135,7 @@ export async function rebuild(runner: Runner, ids: Ids): Promise<RebuildReport> 
       holds: d.holds.size,
       caps: d.caps.size,
       floors: d.floors.size,
+      pricingVersions: d.pricing.versions.size,
       allocations: d.allocations,
       entries: d.entries,
       problems,

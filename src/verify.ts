@@ -5,6 +5,8 @@ import { num } from './entry.js';
 import type { Ids } from './ids.js';
 import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
+import { comparePricing } from './pricing/audit.js';
+import { PRICING_KINDS, PricingReplay } from './pricing/replay.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
@@ -28,6 +30,8 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   cap_set: (d, a) => d === 0 && a === 0,
   cap_remove: (d, a) => d === 0 && a === 0,
   floor_set: (d, a) => d === 0 && a === 0,
+  pricing_publish: (d, a) => d === 0 && a === 0,
+  pricing_activate: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -38,6 +42,8 @@ export interface Derived {
   /** Caps by the id (pos) of the row that set them, and floors by account. */
   caps: Map<string, DerivedCap>;
   floors: Map<string, DerivedFloor>;
+  /** Pricing versions and the active one, from the `$pricing` log. */
+  pricing: PricingReplay;
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -58,6 +64,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     holds: new Map(),
     caps: new Map(),
     floors: new Map(),
+    pricing: new PricingReplay(report),
     allocations: 0,
     accounts: 0,
     entries: 0,
@@ -130,6 +137,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
       }
       replay.remember(r);
       const derived = replay.apply(r);
+      if (PRICING_KINDS.has(r.kind)) d.pricing.apply(r);
       // Only a spend under a negative floor takes a balance below 0 (each spend's own floor
       // is checked by the replay); a later, higher floor does not make that balance wrong.
       const lowest = replay.caps.lowestFloor;
@@ -295,6 +303,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
   for (const h of d.holds.values())
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
   await compareCaps(pages(runner, 'credit_cap', ['id']), pages(runner, 'credit_floor', ['account']), d, report);
+  await comparePricing(pages(runner, 'credit_price_version', ['version']), pages(runner, 'credit_price_active', ['id']), d.pricing, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

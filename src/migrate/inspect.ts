@@ -37,7 +37,18 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_activates_price',
 ] as const;
 
-const TABLES: SQLiteTable[] = [creditEntry, creditLot, creditHold, creditUnitGuard, creditCap, creditFloor, creditUsage, creditUsageCursor, creditPriceVersion, creditPriceActive];
+const TABLES: SQLiteTable[] = [
+  creditEntry,
+  creditLot,
+  creditHold,
+  creditUnitGuard,
+  creditCap,
+  creditFloor,
+  creditUsage,
+  creditUsageCursor,
+  creditPriceVersion,
+  creditPriceActive,
+];
 
 export interface SchemaReport {
   /** One line per ledger table that exists with other columns than this version's. */

@@ -24,11 +24,15 @@ function priceOf(rates: RateCard, model: string, meter: string, version: number)
   }
   const price = Object.hasOwn(meters, meter) ? meters[meter] : undefined;
   if (price === undefined) {
-    throw new LedgerError('invalid_argument', `pricing version ${version} has no meter ${JSON.stringify(meter)} for model ${JSON.stringify(model)}`, {
-      model,
-      meter,
-      version,
-    });
+    throw new LedgerError(
+      'invalid_argument',
+      `pricing version ${version} has no meter ${JSON.stringify(meter)} for model ${JSON.stringify(model)}`,
+      {
+        model,
+        meter,
+        version,
+      },
+    );
   }
   return price;
 }

@@ -49,6 +49,10 @@ WHERE v.version = (SELECT version FROM credit_price_active WHERE id = 1)`;
 /** One version. Args: version. */
 export const PRICING_VERSION = `SELECT ${VERSION_COLUMNS} FROM credit_price_version AS v WHERE v.version = ?`;
 
+/** The version a keyed publish wrote. Args: account, key. */
+export const PRICING_BY_KEY = `SELECT ${VERSION_COLUMNS} FROM credit_price_version AS v JOIN credit_entry AS e ON e.pos = v.entry
+WHERE e.account = ? AND e.kind = 'pricing_publish' AND e.idempotency_key = ?`;
+
 /** Every version, oldest first. */
 export const PRICING_HISTORY = `SELECT ${VERSION_COLUMNS} FROM credit_price_version AS v ORDER BY v.version`;
 

@@ -133,8 +133,4 @@ export interface ChargeApplied extends Settled {
   quote: Quote;
 }
 
-export type ChargeResult =
-  | ChargeApplied
-  | (Insufficient & Settled & { quote: Quote })
-  | (Capped & Settled & { quote: Quote })
-  | FreeCharge;
+export type ChargeResult = ChargeApplied | (Insufficient & Settled & { quote: Quote }) | (Capped & Settled & { quote: Quote }) | FreeCharge;

@@ -20,16 +20,7 @@ import {
   PRICING_METER_MAX_LENGTH,
 } from '../limits.js';
 import { PRICE_ROUNDINGS } from '../schema.js';
-import {
-  accountSchema,
-  canonicalJson,
-  entryIdSchema,
-  idempotencyKeySchema,
-  label,
-  metadata,
-  reason,
-  wellFormed,
-} from '../validate.js';
+import { accountSchema, canonicalJson, entryIdSchema, idempotencyKeySchema, label, metadata, reason, wellFormed } from '../validate.js';
 
 // Control characters make names unprintable in logs and ambiguous in CLIs (as in validate.ts).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
