@@ -16,7 +16,7 @@
  *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
  *   the account's whole history.
  */
-import type { BatchOp } from '../src/index.js';
+import type { BatchOp, ChargeResult } from '../src/index.js';
 import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
 import type { Conn } from './suite-driver.js';
 import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
@@ -272,6 +272,36 @@ export const SCENARIOS: readonly ScenarioDef[] = [
           const caps = await ledger.caps.list(account);
           if (caps.length !== CAPS.length) throw new Error(`caps.list: ${caps.length} caps, expected ${CAPS.length}`);
           for (const c of caps) if (c.spent < 1) throw new Error(`cap ${c.id} (${c.window}) counted nothing`);
+        },
+      };
+    },
+  },
+  {
+    key: 'charge',
+    label: 'charge (priced with the active version, new key)',
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'charge',
+    api: true,
+    async prepare(conn, account) {
+      const { ledger } = conn;
+      // Untimed: a rate card (400 input tokens at 0.0025 cost 1 credit), and the active version
+      // read once into the ledger's cache, so the timed charges are the steady state: one
+      // statement each, the version's compare-and-set inside its WHERE.
+      await ledger.pricing.publish({ rates: { [CAP_MODEL]: { input: '0.0025', output: '0.01' } } });
+      await ledger.pricing.quote({ model: CAP_MODEL, usage: { input: 400 } });
+      let last: ChargeResult | undefined;
+      return {
+        async op(i) {
+          last = await ledger.charge({ account, model: CAP_MODEL, usage: { input: 400 }, idempotencyKey: `chg-${i}` });
+          expect('charge', last.outcome, 'debited');
+        },
+        async check() {
+          if (last === undefined || last.outcome === 'free' || last.entry?.amount !== 1)
+            throw new Error('charge: the last charge did not debit 1');
         },
       };
     },
