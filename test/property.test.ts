@@ -336,23 +336,26 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
   it('agrees with the reference model after every step', () =>
     agrees(opArb, { runs: driver.slow ? 6 : 40, steps: driver.slow ? 25 : MAX_STEPS, coverage: [...COVERAGE, ...WITH_COVERAGE] }));
 
-  it('with charges and new rate cards (priced by the model with its own rationals): agrees after every step', () =>
-    agrees(chargeOpArb, {
-      runs: driver.name.startsWith('better-sqlite3') ? 30 : driver.slow ? 3 : 10,
+  /**
+   * A family's property: the same seeded sequences on every driver, the full run (and its
+   * coverage check) where a step costs microseconds, a prefix of it elsewhere, to keep the
+   * suite's time in bounds. `runs`: on better-sqlite3, on libSQL and bun, on D1.
+   */
+  const family = (arb: fc.Arbitrary<GenOp>, runs: [number, number, number], coverage: string[], prelude: Op[]) => {
+    const full = driver.name.startsWith('better-sqlite3');
+    return agrees(arb, {
+      runs: full ? runs[0] : driver.slow ? runs[2] : runs[1],
       steps: driver.slow ? 20 : 60,
-      coverage: driver.name.startsWith('better-sqlite3') ? CHARGE_COVERAGE : [],
-      prelude: FIRST_CARD,
-    }));
+      coverage: full ? coverage : [],
+      prelude,
+    });
+  };
+
+  it('with charges and new rate cards (priced by the model with its own rationals): agrees after every step', () =>
+    family(chargeOpArb, [30, 10, 3], CHARGE_COVERAGE, FIRST_CARD));
 
   it('with spend caps and floors (windows crossed by the clock, filters, holds, refunds): agrees after every step', () =>
-    // The same seeded sequences on every driver: the full run (and its coverage check) where a
-    // step costs microseconds, a prefix of it elsewhere, to keep the suite's time in bounds.
-    agrees(capsOpArb, {
-      runs: driver.name.startsWith('better-sqlite3') ? 40 : driver.slow ? 4 : 15,
-      steps: driver.slow ? 20 : 60,
-      coverage: driver.name.startsWith('better-sqlite3') ? CAPS_COVERAGE : [],
-      prelude: FUNDED,
-    }));
+    family(capsOpArb, [40, 15, 4], CAPS_COVERAGE, FUNDED));
 
   async function agrees(arb: fc.Arbitrary<GenOp>, o: { runs: number; steps: number; coverage: string[]; prelude?: Op[] }) {
     const seen = new Map<string, number>();

@@ -84,24 +84,29 @@ export interface Extension {
   readonly sameRequest?: (original: Entry) => void;
 }
 
-/** A statement's SQL with an extension's guard spliced in at `marker` (memoized: one text per guard). */
-export function extendedSql(base: (where: string) => string, cache: Map<string, string>, extension?: Extension): string {
+/**
+ * The primary statement and explain reads of a unit, with an extension's additions: its guard
+ * ANDed in where `sql` puts `where` (one SQL text per guard, memoized in `cache`), its args
+ * bound after the statement's own, its explain read last.
+ */
+export function extended(
+  sql: (where: string) => string,
+  cache: Map<string, string>,
+  args: unknown[],
+  explain: Statement[],
+  extension?: Extension,
+): Pick<Unit, 'primary' | 'explain'> {
   const where = extension?.guard === undefined ? '' : ` AND ${extension.guard.sql}`;
-  let sql = cache.get(where);
-  if (sql === undefined) {
-    sql = base(where);
-    cache.set(where, sql);
+  let text = cache.get(where);
+  if (text === undefined) {
+    text = sql(where);
+    cache.set(where, text);
   }
-  return sql;
+  return {
+    primary: { sql: text, args: extension?.guard === undefined ? args : [...args, ...extension.guard.args] },
+    explain: extension?.explain === undefined ? explain : [...explain, extension.explain],
+  };
 }
-
-/** The statement's own args followed by the extension guard's. */
-export const extendedArgs = (args: unknown[], extension?: Extension): unknown[] =>
-  extension?.guard === undefined ? args : [...args, ...extension.guard.args];
-
-/** The unit's explain reads followed by the extension's. */
-export const extendedExplain = (explain: Statement[], extension?: Extension): Statement[] =>
-  extension?.explain === undefined ? explain : [...explain, extension.explain];
 
 /**
  * An operation, computed up front: the atomic unit to send, and how to read its result.

@@ -4,17 +4,7 @@ import { entryFrom, toEntry } from '../entry.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SPEND_GUARD, snapshotOf } from '../sql.js';
 import type { DebitResult } from '../types.js';
-import {
-  assertSameRequest,
-  type Context,
-  type Extension,
-  extendedArgs,
-  extendedExplain,
-  extendedSql,
-  fingerprintOf,
-  type Plan,
-  runPlan,
-} from './context.js';
+import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface DebitRequest {
@@ -65,26 +55,13 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   const now = ctx.now();
   const explain = [{ sql: SPEND_SNAPSHOT, args: [req.account, now, req.model ?? null, req.keyId ?? null, req.actor ?? null, req.amount] }];
   if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
-  const unit: Unit = {
-    primary: {
-      sql: extendedSql(DEBIT, DEBIT_SQL, req.extension),
-      args: extendedArgs(
-        [
-          req.account,
-          req.amount,
-          req.reason ?? null,
-          key,
-          req.model ?? null,
-          req.keyId ?? null,
-          req.actor ?? null,
-          req.metadata ?? null,
-          now,
-        ],
-        req.extension,
-      ),
-    },
-    explain: extendedExplain(explain, req.extension),
-  };
+  const unit: Unit = extended(
+    DEBIT,
+    DEBIT_SQL,
+    [req.account, req.amount, req.reason ?? null, key, req.model ?? null, req.keyId ?? null, req.actor ?? null, req.metadata ?? null, now],
+    explain,
+    req.extension,
+  );
   return {
     unit,
     decode: ({ rows, explain: why }: UnitResult): DebitResult => {

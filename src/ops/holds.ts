@@ -18,17 +18,7 @@ import {
   snapshotOf,
 } from '../sql.js';
 import type { CaptureResult, ExtendResult, Hold, HoldResult, HoldStatus, ReleaseResult } from '../types.js';
-import {
-  assertSameRequest,
-  type Context,
-  type Extension,
-  extendedArgs,
-  extendedExplain,
-  extendedSql,
-  fingerprintOf,
-  type Plan,
-  runPlan,
-} from './context.js';
+import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { SPEND_SNAPSHOT } from './debit.js';
 import { after } from './grant.js';
 
@@ -277,34 +267,28 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const hold = idArgs(ctx.ids.parse(req.holdId));
-  const unit: Unit = {
-    primary: {
-      sql: extendedSql(CAPTURE, CAPTURE_SQL, req.extension),
-      args: extendedArgs(
-        [
-          ...hold,
-          req.amount ?? null,
-          req.reason ?? null,
-          key,
-          req.actor ?? null,
-          req.metadata ?? null,
-          req.model ?? null,
-          req.keyId ?? null,
-          now,
-        ],
-        req.extension,
-      ),
-    },
-    explain: extendedExplain(
-      [
-        { sql: HOLD_STATE, args: hold },
-        { sql: RESOLUTION, args: hold },
-        { sql: CAPTURE_BY_KEY, args: [...hold, key] },
-        { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
-      ],
-      req.extension,
-    ),
-  };
+  const unit: Unit = extended(
+    CAPTURE,
+    CAPTURE_SQL,
+    [
+      ...hold,
+      req.amount ?? null,
+      req.reason ?? null,
+      key,
+      req.actor ?? null,
+      req.metadata ?? null,
+      req.model ?? null,
+      req.keyId ?? null,
+      now,
+    ],
+    [
+      { sql: HOLD_STATE, args: hold },
+      { sql: RESOLUTION, args: hold },
+      { sql: CAPTURE_BY_KEY, args: [...hold, key] },
+      { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
+    ],
+    req.extension,
+  );
   return {
     unit,
     decode: ({ rows, explain }: UnitResult): CaptureResult => {

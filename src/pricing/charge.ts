@@ -19,22 +19,11 @@ import { canonicalJson } from '../validate.js';
 import { priceUsage } from './decimal.js';
 import { activeCard, type Card, cardOf, stateOf } from './ops.js';
 import { ACTIVE_IS, ACTIVE_VERSION } from './sql.js';
-import type { ChargeRecord, ChargeResult, Quote, Usage } from './types.js';
+import type { ChargeInput, ChargeRecord, ChargeResult, Quote } from './types.js';
 import { CHARGE_KEY } from './validate.js';
 
-export interface ChargeRequest {
-  account: string;
-  model: string;
-  usage: Usage;
-  idempotencyKey: string;
-  holdId?: string;
-  keyId?: string;
-  actor?: string;
-  reason?: string;
-  /** The app's metadata as canonical JSON (validated: no `charge` key). */
-  metadata?: string;
-  version?: number;
-}
+/** A charge as validated: the app's metadata as canonical JSON (no `charge` key). */
+export type ChargeRequest = Omit<ChargeInput, 'metadata'> & { metadata?: string };
 
 /** The CAS refused: the active version changed since the card was read. */
 export interface Stale {

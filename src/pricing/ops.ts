@@ -23,24 +23,10 @@ import {
   PRICING_PUBLISH,
   PRICING_VERSION,
 } from './sql.js';
-import type { ActivateResult, PricingVersion, PublishResult, RateCard } from './types.js';
+import type { ActivateInput, ActivateResult, PricingVersion, PublishInput, PublishResult, RateCard } from './types.js';
 
-export interface PublishRequest {
-  rates: RateCard;
-  label?: string;
-  rounding?: PriceRounding;
-  activate?: boolean;
-  idempotencyKey?: string;
-  reason?: string;
-  actor?: string;
-}
-
-export interface ActivateRequest {
-  version: number;
-  idempotencyKey?: string;
-  reason?: string;
-  actor?: string;
-}
+export type PublishRequest = PublishInput;
+export type ActivateRequest = ActivateInput;
 
 /** A version as a charge prices with it. */
 export interface Card {

@@ -41,12 +41,17 @@ function nameProblem(k: string, what: string, max: number): string | null {
 const plainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
 
+/** A hand-written check: `check` returns the value, or calls `fail` with why it is not one. */
+const checked = <T>(check: (v: unknown, fail: (message: string) => never) => T) =>
+  z.unknown().transform((v, ctx) =>
+    check(v, (message) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER as never;
+    }),
+  );
+
 /** A rate card: { model: { meter: "price" } }, non-empty at both levels, bounded. */
-export const rateCard = z.unknown().transform((v, ctx) => {
-  const fail = (message: string) => {
-    ctx.addIssue({ code: 'custom', message });
-    return z.NEVER;
-  };
+export const rateCard = checked((v, fail) => {
   if (!plainObject(v)) return fail('rates must be an object of models, each an object of meter → price');
   const models = Object.keys(v);
   if (models.length === 0) return fail('rates must price at least one model');
@@ -81,11 +86,7 @@ export const rateCard = z.unknown().transform((v, ctx) => {
 });
 
 /** Usage: { meter: quantity }, at least one meter, quantities non-negative safe integers. */
-export const usageSchema = z.unknown().transform((v, ctx) => {
-  const fail = (message: string) => {
-    ctx.addIssue({ code: 'custom', message });
-    return z.NEVER;
-  };
+export const usageSchema = checked((v, fail) => {
   if (!plainObject(v)) return fail('usage must be an object of meter → quantity');
   const meters = Object.keys(v);
   if (meters.length === 0) return fail('usage must name at least one meter');

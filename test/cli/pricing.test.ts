@@ -8,16 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { captureCli } from '../support/cli-capture.js';
+import { cliOn } from '../support/cli-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-cli-pricing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const cli = (args: string[]) => captureCli(['--db', join(dir, 'pricing.db'), ...args]);
-async function json(args: string[]) {
-  const r = await cli(['--json', ...args]);
-  return { ...r, json: JSON.parse(r.stdout) as Record<string, unknown> };
-}
+const { cli, json } = cliOn(join(dir, 'pricing.db'));
 
 describe('drizzle-credits pricing and charge', () => {
   it('publish (file or --rates), activate, list, show, quote', async () => {
