@@ -282,7 +282,10 @@ export class Ledger {
       if (ops.length > BATCH_MAX_OPS) throw new LedgerError('invalid_argument', `batch: at most ${BATCH_MAX_OPS} ops, got ${ops.length}`);
       // Array.from: a sparse array's holes become undefined and are rejected, not skipped.
       const parsed = Array.from(ops, (o, i) => this.#parseBatchOp(o, i));
-      const plans = await Promise.all(parsed.map((p) => p(this.#ctx)));
+      // A charge op may read its pricing version first; without one, the unit starts at once
+      // (inside the app's synchronous transaction callback, which refuses it).
+      const made = parsed.map((p) => p(this.#ctx));
+      const plans = made.some((p) => p instanceof Promise) ? await Promise.all(made) : (made as Plan<unknown>[]);
       const chunk = this.#ctx.runner.driver === 'd1' || this.#ctx.runner.driver === 'libsql' ? BATCH_CHUNK_OPS : Math.max(1, plans.length);
       const out: BatchResult[] = [];
       for (let i = 0; i < plans.length; i += chunk) {
@@ -341,7 +344,11 @@ export class Ledger {
       }
       case 'charge': {
         const req = parse(chargeInput, input, at);
-        return async (ctx) => batchCharge(planCharge(ctx, req, await chargeCard(ctx, req, false), req.version === undefined));
+        return (ctx) => {
+          const card = chargeCard(ctx, req, false);
+          const plan = (c: Awaited<typeof card>) => batchCharge(planCharge(ctx, req, c, req.version === undefined));
+          return card instanceof Promise ? card.then(plan) : plan(card);
+        };
       }
       default:
         throw new LedgerError(

@@ -216,7 +216,8 @@ export interface VerifyProblem {
     | 'cap_exceeded'
     | 'bad_config'
     | 'usage_mismatch'
-    | 'pricing_mismatch';
+    | 'pricing_mismatch'
+    | 'charge_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

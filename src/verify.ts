@@ -6,6 +6,7 @@ import type { Ids } from './ids.js';
 import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
 import { comparePricing } from './pricing/audit.js';
+import { auditCharges } from './pricing/charges.js';
 import { PRICING_KINDS, PricingReplay } from './pricing/replay.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
@@ -304,6 +305,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
   await compareCaps(pages(runner, 'credit_cap', ['id']), pages(runner, 'credit_floor', ['account']), d, report);
   await comparePricing(pages(runner, 'credit_price_version', ['version']), pages(runner, 'credit_price_active', ['id']), d.pricing, report);
+  await auditCharges(runner, d.pricing, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

@@ -448,13 +448,19 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection (caps and floors too) + the refund/duplicate-key checks + the usage rollup: the fold's
+    // scan per projection (caps, floors and pricing too) + the refund/duplicate-key checks + the usage rollup: the fold's
     // state, the folded log rows by position, the buckets (each page with the cursor).
     const [fold] = await h.raw(
       'SELECT (SELECT COUNT(*) FROM credit_entry WHERE pos <= c.through) AS folded, (SELECT COUNT(*) FROM credit_usage) AS buckets FROM credit_usage_cursor AS c',
     );
     const usageBound = 1 + pages(Number(fold?.folded)) + pages(Number(fold?.buckets));
-    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + pages(caps) + pages(floors) + 1 + usageBound;
+    // Pricing: its versions and the active one, and the charge entries the auditor prices again.
+    const [versions, active] = [await count('credit_price_version'), await count('credit_price_active')];
+    const charges = await count(
+      `(SELECT 1 FROM credit_entry WHERE kind IN ('debit', 'capture') AND json_extract(metadata, '$.charge') IS NOT NULL)`,
+    );
+    const pricingBound = pages(versions) + pages(active) + pages(charges);
+    const verifyBound = 1 + 1 + pages(entries) + pages(lots) + pages(holds) + pages(caps) + pages(floors) + 1 + usageBound + pricingBound;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);

@@ -120,12 +120,14 @@ async function replayQuote(ctx: Context, req: ChargeRequest, r: ChargeResult): P
 }
 
 /** The card a charge prices with: the version it names, or the active one (cached unless `fresh`). */
-export const chargeCard = (ctx: Context, req: ChargeRequest, fresh: boolean): Promise<Card> =>
+export const chargeCard = (ctx: Context, req: ChargeRequest, fresh: boolean): Card | Promise<Card> =>
   req.version === undefined ? activeCard(ctx, 'charge', fresh) : cardOf(ctx, req.version, 'charge');
 
 export async function charge(ctx: Context, req: ChargeRequest, app?: readonly Statement[]): Promise<ChargeResult> {
   for (let attempt = 1; attempt <= CHARGE_ATTEMPTS; attempt++) {
-    const card = await chargeCard(ctx, req, attempt > 1);
+    // A cached card is used as it is, so the first attempt's write starts in the caller's step.
+    const got = chargeCard(ctx, req, attempt > 1);
+    const card = got instanceof Promise ? await got : got;
     const plan = planCharge(ctx, req, card, req.version === undefined);
     // Free: nothing to write (the app's `with` statements neither).
     if (plan.quote.credits === 0) return { outcome: 'free', quote: plan.quote };

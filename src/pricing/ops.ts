@@ -193,25 +193,35 @@ export async function history(ctx: Context): Promise<PricingVersion[]> {
   return rows.map((r) => toVersion(r, ctx));
 }
 
-/** A version's card, from the cache or read once (`not_found` when there is no such version). */
-export async function cardOf(ctx: Context, version: number, op: string): Promise<Card> {
+/**
+ * A version's card: from the cache as it is (no await: a charge whose card is cached starts
+ * its write in the caller's synchronous step), else read once (`not_found` when there is no
+ * such version).
+ */
+export function cardOf(ctx: Context, version: number, op: string): Card | Promise<Card> {
   const cached = stateOf(ctx).cards.get(version);
   if (cached !== undefined) return cached;
-  const v = await getVersion(ctx, version);
-  if (v === null) throw new LedgerError('not_found', `${op}: no pricing version ${version}`, { version });
-  return v;
+  return getVersion(ctx, version).then((v) => {
+    if (v === null) throw new LedgerError('not_found', `${op}: no pricing version ${version}`, { version });
+    return v;
+  });
 }
 
 /**
  * The active version's card: from the cache unless `fresh` or never read. `invalid_argument`
  * when no version is active.
  */
-export async function activeCard(ctx: Context, op: string, fresh: boolean): Promise<Card> {
+export function activeCard(ctx: Context, op: string, fresh: boolean): Card | Promise<Card> {
   const state = stateOf(ctx);
-  if (fresh || state.active === undefined) {
-    const [[row] = []] = await ctx.runner.read([{ sql: ACTIVE_VERSION, args: [] }]);
+  if (!fresh && state.active !== undefined) return activeOf(ctx, state.active, op);
+  return ctx.runner.read([{ sql: ACTIVE_VERSION, args: [] }]).then((rows: Row[][]) => {
+    const row = rows[0]?.[0];
     state.active = row === undefined ? null : num(row.version);
-  }
-  if (state.active === null) throw new LedgerError('invalid_argument', `${op}: no pricing version is active (publish one first)`);
-  return cardOf(ctx, state.active, op);
+    return activeOf(ctx, state.active, op);
+  });
 }
+
+const activeOf = (ctx: Context, active: number | null, op: string): Card | Promise<Card> => {
+  if (active === null) throw new LedgerError('invalid_argument', `${op}: no pricing version is active (publish one first)`);
+  return cardOf(ctx, active, op);
+};

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ChargeResult, LedgerError, MAX_AMOUNT } from '../../src/index.js';
-import { DRIVERS, type TestDb } from '../support/drivers.js';
+import { DRIVERS, posOf, type TestDb } from '../support/drivers.js';
 import { uniq, useDb } from '../support/suite.js';
 
 const accountState = async (db: TestDb, a: string) => ({
@@ -195,5 +195,28 @@ describe.each(DRIVERS)('charge on $name', (driver) => {
     expect(r[0]).toMatchObject({ quote: { version, credits: 2 } });
     expect((await l().getBalance(a)).balance).toBe(3);
     expect((await l().verify()).ok).toBe(true);
+  });
+});
+
+describe.each(DRIVERS.filter((d) => !d.slow))('the charge audit on $name', (driver) => {
+  const t = useDb(driver);
+  it('verify flags a charge whose recorded cost its version does not give; a plain debit with its own `charge` metadata is not one', async () => {
+    const model = uniq('model');
+    const a = uniq();
+    await t.db.ledger.grant({ account: a, amount: 100 });
+    await t.db.ledger.pricing.publish({ rates: { [model]: { in: '0.5' } } });
+    const r = await t.db.ledger.charge({ account: a, model, usage: { in: 3 }, idempotencyKey: 'c' });
+    if (r.outcome !== 'debited') throw new Error(r.outcome);
+    await t.db.ledger.debitIfCovers({ account: a, amount: 1, metadata: { charge: 'my own' } });
+    expect((await t.db.ledger.verify()).ok).toBe(true);
+    await t.db.exec(
+      `UPDATE credit_entry SET metadata = replace(metadata, '"exact":"1.5"', '"exact":"1.4"') WHERE pos = ${posOf(r.entry.id)}`,
+    );
+    const problems = (await t.db.ledger.verify()).problems;
+    expect(problems).toEqual([expect.objectContaining({ code: 'charge_mismatch', account: a, entryId: r.entry.id })]);
+    await t.db.exec(
+      `UPDATE credit_entry SET metadata = replace(metadata, '"exact":"1.4"', '"exact":"1.5"') WHERE pos = ${posOf(r.entry.id)}`,
+    );
+    expect((await t.db.ledger.verify()).ok).toBe(true);
   });
 });
