@@ -16,7 +16,7 @@
  *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
  *   the account's whole history.
  */
-import type { BatchOp } from '../src/index.js';
+import type { BatchOp, ChargeResult, Ledger } from '../src/index.js';
 import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
 import type { Conn } from './suite-driver.js';
 import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
@@ -99,6 +99,25 @@ const rawRow = (sql: string, table: Table, extra: (account: string) => unknown[]
       },
     };
   };
+
+/** A scenario through the API that appends one row per op to a fresh copy of the plain fixture. */
+const oneRow = (
+  key: string,
+  label: string,
+  unit: string,
+  prepare: (ledger: Ledger, account: string) => Promise<Prepared>,
+): ScenarioDef => ({
+  key,
+  label,
+  fixture: 'plain',
+  table: 'credit_entry',
+  writes: true,
+  rowsPerOp: 1,
+  unitsPerOp: 1,
+  unit,
+  api: true,
+  prepare: (conn, account) => prepare(conn.ledger, account),
+});
 
 export const SCENARIOS: readonly ScenarioDef[] = [
   {
@@ -246,36 +265,42 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       };
     },
   },
-  {
-    key: 'debit_caps',
-    label: 'debitIfCovers, 3 caps live (day, month, per-model month)',
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: 1,
-    unitsPerOp: 1,
-    unit: 'debit',
-    api: true,
-    async prepare(conn, account) {
-      const { ledger } = conn;
-      // Untimed: three deny caps far above anything a round spends, so every debit passes all
-      // three guards and counts toward all three counters (the per-model cap matches it).
-      for (const cap of CAPS) {
-        const r = await ledger.caps.set({ account, limit: CAP_LIMIT, ...cap });
-        expect('caps.set', r.outcome, 'set');
-      }
-      return {
-        async op() {
-          expect('debitIfCovers (caps)', (await ledger.debitIfCovers({ account, amount: 1, model: CAP_MODEL })).outcome, 'debited');
-        },
-        async check() {
-          const caps = await ledger.caps.list(account);
-          if (caps.length !== CAPS.length) throw new Error(`caps.list: ${caps.length} caps, expected ${CAPS.length}`);
-          for (const c of caps) if (c.spent < 1) throw new Error(`cap ${c.id} (${c.window}) counted nothing`);
-        },
-      };
-    },
-  },
+  oneRow('debit_caps', 'debitIfCovers, 3 caps live (day, month, per-model month)', 'debit', async (ledger, account) => {
+    // Untimed: three deny caps far above anything a round spends, so every debit passes all
+    // three guards and counts toward all three counters (the per-model cap matches it).
+    for (const cap of CAPS) {
+      const r = await ledger.caps.set({ account, limit: CAP_LIMIT, ...cap });
+      expect('caps.set', r.outcome, 'set');
+    }
+    return {
+      async op() {
+        expect('debitIfCovers (caps)', (await ledger.debitIfCovers({ account, amount: 1, model: CAP_MODEL })).outcome, 'debited');
+      },
+      async check() {
+        const caps = await ledger.caps.list(account);
+        if (caps.length !== CAPS.length) throw new Error(`caps.list: ${caps.length} caps, expected ${CAPS.length}`);
+        for (const c of caps) if (c.spent < 1) throw new Error(`cap ${c.id} (${c.window}) counted nothing`);
+      },
+    };
+  }),
+  oneRow('charge', 'charge (priced with the active version, new key)', 'charge', async (ledger, account) => {
+    // Untimed: a rate card (400 input tokens at 0.0025 cost 1 credit), and the active version
+    // read once into the ledger's cache, so the timed charges are the steady state: one
+    // statement each, the version's compare-and-set inside its WHERE.
+    await ledger.pricing.publish({ rates: { [CAP_MODEL]: { input: '0.0025', output: '0.01' } } });
+    await ledger.pricing.quote({ model: CAP_MODEL, usage: { input: 400 } });
+    let last: ChargeResult | undefined;
+    return {
+      async op(i) {
+        last = await ledger.charge({ account, model: CAP_MODEL, usage: { input: 400 }, idempotencyKey: `chg-${i}` });
+        expect('charge', last.outcome, 'debited');
+      },
+      async check() {
+        if (last === undefined || last.outcome === 'free' || last.entry?.amount !== 1)
+          throw new Error('charge: the last charge did not debit 1');
+      },
+    };
+  }),
   {
     key: 'batch',
     label: `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`,

@@ -875,6 +875,8 @@ export async function runSuite(): Promise<void> {
       if (l1k !== undefined && l1m !== undefined) flatGoal(d, 'debit with 3 lots + 2 holds flatness, 1M ÷ 1k', l1k, l1m);
       const [c1k, c1m] = [sc('1k', 'debit_caps'), sc('1M', 'debit_caps')];
       if (c1k !== undefined && c1m !== undefined) flatGoal(d, 'debit with 3 caps flatness, 1M ÷ 1k', c1k, c1m);
+      const [g1k, g1m] = [sc('1k', 'charge'), sc('1M', 'charge')];
+      if (g1k !== undefined && g1m !== undefined) flatGoal(d, 'charge flatness, 1M ÷ 1k', g1k, g1m);
       for (const size of ['1k', '1M']) {
         const b = sc(size, 'batch');
         if (b !== undefined) {

@@ -23,6 +23,8 @@ export { createLedger, Ledger } from './ledger.js';
 export * from './limits.js';
 export type { MigrateResult } from './migrate/index.js';
 export { REFUNDABLE_KINDS } from './ops/refund.js';
+export type { Pricing } from './pricing/index.js';
+export type * from './pricing/types.js';
 export type { AnySQLiteDatabase, DriverName } from './runner/index.js';
 export {
   CAP_ACTIONS,
@@ -32,6 +34,7 @@ export {
   ENTRY_KINDS,
   type EntryKind,
   MIGRATIONS_TABLE,
+  PRICE_ROUNDINGS,
 } from './schema.js';
 export type * from './types.js';
 export type { Analytics } from './usage/analytics.js';

@@ -17,6 +17,10 @@ import { getBalance, history, keySpend, stats } from './ops/reads.js';
 import { planRefund, refund } from './ops/refund.js';
 import { type SweepOptions, sweep } from './ops/sweep.js';
 import { createPlans, type Plans } from './plans/index.js';
+import { batchCharge, charge, chargeCard, planCharge } from './pricing/charge.js';
+import { createPricing, type Pricing } from './pricing/index.js';
+import type { ChargeInput, ChargeResult } from './pricing/types.js';
+import { chargeInput } from './pricing/validate.js';
 import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
 import { checkingSchema } from './runner/schema-check.js';
@@ -159,7 +163,8 @@ export type BatchOp =
   | ({ op: 'adjust' } & AdjustInput)
   | ({ op: 'hold' } & HoldInput)
   | ({ op: 'capture' } & CaptureInput)
-  | ({ op: 'release' } & ReleaseInput);
+  | ({ op: 'release' } & ReleaseInput)
+  | ({ op: 'charge' } & ChargeInput);
 
 /** A batch op that the ledger refused for its own reason (conflict, not found, …); it wrote nothing. */
 export interface Rejected {
@@ -167,7 +172,16 @@ export interface Rejected {
   error: LedgerError;
 }
 
-export type BatchResult = GrantResult | DebitResult | RefundResult | AdjustResult | HoldResult | CaptureResult | ReleaseResult | Rejected;
+export type BatchResult =
+  | GrantResult
+  | DebitResult
+  | RefundResult
+  | AdjustResult
+  | HoldResult
+  | CaptureResult
+  | ReleaseResult
+  | ChargeResult
+  | Rejected;
 
 export interface LedgerOptions {
   /** Milliseconds since the epoch; injectable so expiry and windows are testable. */
@@ -192,6 +206,8 @@ export class Ledger {
   readonly caps: Caps;
   /** Plans with period allowances, subscriptions and entitlements (src/plans/). */
   readonly plans: Plans;
+  /** Versioned rate cards and quotes (src/pricing/); `charge` prices and spends. */
+  readonly pricing: Pricing;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -216,6 +232,7 @@ export class Ledger {
     this.analytics = new Analytics(this.#ctx);
     this.caps = createCaps(this.#ctx);
     this.plans = createPlans(this.#ctx);
+    this.pricing = createPricing(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
@@ -247,6 +264,15 @@ export class Ledger {
   }
 
   /**
+   * Prices `usage` of `model` with the active pricing version (or `version`) and spends it in
+   * the same atomic unit: a debit, or with `holdId` a capture of the hold at the priced amount.
+   * Outcomes as a debit's, with the `quote`; `free` (nothing written) when it rounds to 0.
+   */
+  charge(input: ChargeInput, options?: WriteOptions): Promise<ChargeResult> {
+    return guard(() => charge(this.#ctx, parse(chargeInput, input, 'charge'), appStatements(options, 'charge')));
+  }
+
+  /**
    * Applies many operations in order, as one atomic unit per chunk: one transaction on
    * better-sqlite3 and bun:sqlite (the whole batch), one `batch` round trip per
    * ${BATCH_CHUNK_OPS} ops on D1 and libSQL. Each op has the same guards as the single call
@@ -260,7 +286,10 @@ export class Ledger {
       if (ops.length > BATCH_MAX_OPS) throw new LedgerError('invalid_argument', `batch: at most ${BATCH_MAX_OPS} ops, got ${ops.length}`);
       // Array.from: a sparse array's holes become undefined and are rejected, not skipped.
       const parsed = Array.from(ops, (o, i) => this.#parseBatchOp(o, i));
-      const plans = parsed.map((p) => p(this.#ctx));
+      // A charge op may read its pricing version first; without one, the unit starts at once
+      // (inside the app's synchronous transaction callback, which refuses it).
+      const made = parsed.map((p) => p(this.#ctx));
+      const plans = made.some((p) => p instanceof Promise) ? await Promise.all(made) : (made as Plan<unknown>[]);
       const chunk = this.#ctx.runner.driver === 'd1' || this.#ctx.runner.driver === 'libsql' ? BATCH_CHUNK_OPS : Math.max(1, plans.length);
       const out: BatchResult[] = [];
       for (let i = 0; i < plans.length; i += chunk) {
@@ -279,7 +308,7 @@ export class Ledger {
     });
   }
 
-  #parseBatchOp(o: unknown, i: number): (ctx: Context) => Plan<unknown> {
+  #parseBatchOp(o: unknown, i: number): (ctx: Context) => Plan<unknown> | Promise<Plan<unknown>> {
     if (o === null || typeof o !== 'object' || Array.isArray(o))
       throw new LedgerError('invalid_argument', `batch[${i}]: an op must be an object`);
     const { op, ...input } = o as { op?: unknown };
@@ -316,6 +345,14 @@ export class Ledger {
       case 'release': {
         const req = parse(releaseInput, input, at);
         return (ctx) => planRelease(ctx, req);
+      }
+      case 'charge': {
+        const req = parse(chargeInput, input, at);
+        return (ctx) => {
+          const card = chargeCard(ctx, req, false);
+          const plan = (c: Awaited<typeof card>) => batchCharge(planCharge(ctx, req, c, req.version === undefined));
+          return card instanceof Promise ? card.then(plan) : plan(card);
+        };
       }
       default:
         throw new LedgerError(

@@ -102,3 +102,21 @@ export const ENTRIES_MAX_LIMIT = 1_000;
 /** ledger.plans: features per plan, and the longest string a feature may carry. */
 export const PLAN_FEATURES_MAX = 100;
 export const PLAN_FEATURE_VALUE_MAX_LENGTH = 1000;
+/** The reserved account whose log holds every pricing version and activation. */
+export const PRICING_ACCOUNT = '$pricing';
+/** A rate card: at most this many models, and meters per model. */
+export const PRICING_MAX_MODELS = 500;
+export const PRICING_MAX_METERS = 32;
+/** Meter names (`input_tokens`, `requests`, `gpu_seconds` …). */
+export const PRICING_METER_MAX_LENGTH = 64;
+/** A version's label. */
+export const PRICING_LABEL_MAX_LENGTH = 200;
+/** A rate card as canonical JSON (it is stored on the log row and in the projection). */
+export const PRICING_CARD_MAX_BYTES = 65_536;
+/** Prices: decimal strings with at most this many integer digits and decimal places. */
+export const PRICE_MAX_INTEGER_DIGITS = 15;
+export const PRICE_MAX_DECIMALS = 12;
+/** Pricing versions a ledger instance keeps parsed in memory (they are immutable). */
+export const PRICING_CACHE_VERSIONS = 64;
+/** A charge re-reads the active version and retries at most this many times when it changed meanwhile. */
+export const CHARGE_ATTEMPTS = 4;

@@ -3,6 +3,7 @@ import { num } from './entry.js';
 import { LedgerError } from './errors.js';
 import type { Ids } from './ids.js';
 import { plansRebuild } from './plans/replay.js';
+import { pricingRebuild } from './pricing/rebuild.js';
 import type { Runner, Statement } from './runner/index.js';
 import type { VerifyProblem } from './types.js';
 import { rebuildUsage } from './usage/rebuild.js';
@@ -44,6 +45,8 @@ export interface RebuildReport {
   /** Spend caps (with their counters) and account floors re-derived. */
   caps: number;
   floors: number;
+  /** Pricing versions re-derived from the `$pricing` log. */
+  pricingVersions: number;
   /** Allocation pairs on the log's entries (they are part of the log: checked, not rewritten). */
   allocations: number;
   entries: number;
@@ -119,6 +122,7 @@ export async function rebuild(runner: Runner, ids: Ids, now = Date.now()): Promi
       ),
       ...capRebuild(d),
       ...plansRebuild(d, now, inserts),
+      ...pricingRebuild(d.pricing),
       ...rebuildUsage(d.lastRowid),
     ];
     try {
@@ -133,6 +137,7 @@ export async function rebuild(runner: Runner, ids: Ids, now = Date.now()): Promi
       holds: d.holds.size,
       caps: d.caps.size,
       floors: d.floors.size,
+      pricingVersions: d.pricing.versions.size,
       allocations: d.allocations,
       entries: d.entries,
       problems,

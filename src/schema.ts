@@ -25,6 +25,9 @@ export const ENTRY_KINDS = [
   'plan_subscribe',
   'plan_change',
   'plan_cancel',
+  // Pricing, on the reserved account `$pricing` (config rows too).
+  'pricing_publish',
+  'pricing_activate',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -299,3 +302,35 @@ export const creditSubscription = sqliteTable(
 
 export type CreditPlanRow = typeof creditPlan.$inferSelect;
 export type CreditSubscriptionRow = typeof creditSubscription.$inferSelect;
+/** How a pricing version rounds a charge's exact cost to whole credits, once per charge. */
+export const PRICE_ROUNDINGS = ['up', 'half_even', 'down'] as const;
+export type PriceRounding = (typeof PRICE_ROUNDINGS)[number];
+
+/**
+ * Projection: pricing versions, one per `pricing_publish` row on the `$pricing` log. The
+ * version number is assigned inside the INSERT that writes the row (MAX + 1 under the write
+ * lock) and recorded in the row's metadata; the trigger copies the setting here. Immutable:
+ * nothing updates a version once written.
+ */
+export const creditPriceVersion = sqliteTable('credit_price_version', {
+  version: integer('version').primaryKey(),
+  /** The pos of the pricing_publish row. */
+  entry: integer('entry').notNull(),
+  label: text('label'),
+  rounding: text('rounding', { enum: PRICE_ROUNDINGS }).notNull(),
+  /** The rate card as JSON: { model: { meter: "price" } }. */
+  rates: text('rates').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Projection: the active pricing version (one row once a version was activated). */
+export const creditPriceActive = sqliteTable(
+  'credit_price_active',
+  {
+    id: integer('id').primaryKey(),
+    version: integer('version').notNull(),
+    /** The pos of the row that activated it (a pricing_publish or a pricing_activate). */
+    setBy: integer('set_by').notNull(),
+  },
+  () => [check('credit_price_active_one_row', sql`id = 1`)],
+);

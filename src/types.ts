@@ -219,7 +219,9 @@ export interface VerifyProblem {
     | 'floor_mismatch'
     | 'cap_exceeded'
     | 'bad_config'
-    | 'usage_mismatch';
+    | 'usage_mismatch'
+    | 'pricing_mismatch'
+    | 'charge_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

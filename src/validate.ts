@@ -68,8 +68,8 @@ export const entryIdSchema = id(ENTRY_ID_MAX_LENGTH, 'entryId');
 export const keyIdSchema = id(LABEL_MAX_LENGTH, 'keyId');
 export const idempotencyKeySchema = id(IDEMPOTENCY_KEY_MAX_LENGTH, 'idempotencyKey').refine(notReserved, reservedMessage('idempotencyKey'));
 const idempotencyKey = idempotencyKeySchema;
-const label = (what: string) => id(LABEL_MAX_LENGTH, what);
-const reason = z
+export const label = (what: string) => id(LABEL_MAX_LENGTH, what);
+export const reason = z
   .string({ error: 'reason must be a string' })
   .max(REASON_MAX_LENGTH, { error: `reason must be at most ${REASON_MAX_LENGTH} characters` })
   .refine(wellFormed, { error: 'reason must be well-formed Unicode (no lone surrogates)' });
@@ -85,7 +85,7 @@ export const timestamp = (what: string) =>
  * (so no stack overflow and no cycle), plain objects only, no `__proto__` key (it would be
  * dropped silently), well-formed strings — then stored as canonical JSON (sorted keys).
  */
-const metadata = z.unknown().transform((m, ctx) => {
+export const metadata = z.unknown().transform((m, ctx) => {
   const problem = jsonProblem(m, 0, true);
   if (problem !== null) {
     ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });

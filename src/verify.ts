@@ -6,6 +6,9 @@ import type { Ids } from './ids.js';
 import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
 import { comparePlans, type DerivedPlan, type DerivedSubscription } from './plans/replay.js';
+import { comparePricing } from './pricing/audit.js';
+import { auditCharges } from './pricing/charges.js';
+import { PRICING_KINDS, PricingReplay } from './pricing/replay.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
@@ -33,6 +36,8 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   plan_subscribe: (d, a) => d === 0 && a === 0,
   plan_change: (d, a) => d === 0 && a === 0,
   plan_cancel: (d, a) => d === 0 && a === 0,
+  pricing_publish: (d, a) => d === 0 && a === 0,
+  pricing_activate: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -46,6 +51,8 @@ export interface Derived {
   /** Plan versions by id and version, subscriptions by account (src/plans/replay.ts). */
   plans: Map<string, DerivedPlan>;
   subscriptions: Map<string, DerivedSubscription>;
+  /** Pricing versions and the active one, from the `$pricing` log. */
+  pricing: PricingReplay;
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -68,6 +75,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     floors: new Map(),
     plans: new Map(),
     subscriptions: new Map(),
+    pricing: new PricingReplay(report),
     allocations: 0,
     accounts: 0,
     entries: 0,
@@ -142,6 +150,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
       }
       replay.remember(r);
       const derived = replay.apply(r);
+      if (PRICING_KINDS.has(r.kind)) d.pricing.apply(r);
       // Only a spend under a negative floor takes a balance below 0 (each spend's own floor
       // is checked by the replay); a later, higher floor does not make that balance wrong.
       const lowest = replay.caps.lowestFloor;
@@ -309,6 +318,8 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
     report({ code: 'hold_mismatch', account: h.account, entryId: h.id, message: 'hold missing from credit_hold' });
   await compareCaps(pages(runner, 'credit_cap', ['id']), pages(runner, 'credit_floor', ['account']), d, report);
   await comparePlans(pages(runner, 'credit_plan', ['id', 'version']), pages(runner, 'credit_subscription', ['account']), d, now, report);
+  await comparePricing(pages(runner, 'credit_price_version', ['version']), pages(runner, 'credit_price_active', ['id']), d.pricing, report);
+  await auditCharges(runner, d.pricing, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

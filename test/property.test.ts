@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerError, MAX_AMOUNT } from '../src/index.js';
+import { LedgerError, MAX_AMOUNT, type PriceRounding, type RateCard } from '../src/index.js';
 import { APP_LINKS_DDL, linkInsert } from './support/app-links.js';
 import { DRIVERS, manualClock, type TestDb } from './support/drivers.js';
 import { appliedInCall, CONFIG_OPS, Model, type ModelCapView, type Op, type Outcome } from './support/model.js';
@@ -34,6 +34,19 @@ const spender = {
   actor: fc.option(fc.constantFrom('u1', 'u2'), { nil: undefined, freq: 3 }),
 };
 const HOUR = 3_600_000;
+/** Pricing: two models, two meters; prices with few and many decimals, 0 included (free charges happen). */
+const PRICED_MODELS = ['p1', 'p2'];
+const priceArb = fc.constantFrom('0.1', '0.25', '0.7', '1', '3', '0.000001', '0.333333333333', '0');
+const cardArb: fc.Arbitrary<RateCard> = fc.record({
+  p1: fc.record({ in: priceArb, out: priceArb }),
+  p2: fc.record({ in: priceArb, out: priceArb }),
+});
+const roundingArb = fc.constantFrom<PriceRounding>('up', 'half_even', 'down');
+const usageArb = fc.oneof(
+  fc.record({ in: fc.integer({ min: 0, max: 40 }) }),
+  fc.record({ in: fc.integer({ min: 0, max: 40 }), out: fc.integer({ min: 0, max: 40 }) }),
+  fc.record({ out: fc.integer({ min: 0, max: 1_000_000 }) }),
+);
 /** Spends of the caps property: mostly below the caps' small limits, sometimes relative to what is available. */
 const capSpend = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 15 }) }, { weight: 1, arbitrary: rel });
 /** Every run of the caps property starts with credits on each account: the caps, not the balance, should refuse most. */
@@ -109,6 +122,28 @@ const opArb: fc.Arbitrary<GenOp> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('replay' as const), n: fc.nat() }) },
 );
 
+/**
+ * The pricing property: the ops above with charges priced by the active card (the model prices
+ * with its own BigInt rationals, test/support/rational.ts) and a new card now and then.
+ */
+const chargeOpArb: fc.Arbitrary<GenOp> = fc.oneof(
+  { weight: 5, arbitrary: opArb },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('charge' as const),
+      account,
+      model: fc.constantFrom(...PRICED_MODELS),
+      usage: usageArb,
+      key,
+      actor: spender.actor,
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('publish' as const), rates: cardArb, rounding: roundingArb }) },
+);
+
+/** A run's first card: charges price with it until the run publishes another. */
+const FIRST_CARD: Op[] = [{ op: 'publish', rates: { p1: { in: '0.1', out: '0.7' }, p2: { in: '0.25', out: '3' } }, rounding: 'up' }];
 const COVERAGE = [
   'grant:granted',
   'grant:replayed',
@@ -138,6 +173,16 @@ const COVERAGE = [
   'release:replayed',
   'release:hold_closed',
   'release:hold_expired',
+];
+
+const CHARGE_COVERAGE = [
+  'charge:debited',
+  'charge:replayed',
+  'charge:insufficient',
+  'charge:free',
+  'charge:idempotency_conflict',
+  'publish:published',
+  'refund:refunded',
 ];
 
 /**
@@ -291,15 +336,26 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
   it('agrees with the reference model after every step', () =>
     agrees(opArb, { runs: driver.slow ? 6 : 40, steps: driver.slow ? 25 : MAX_STEPS, coverage: [...COVERAGE, ...WITH_COVERAGE] }));
 
-  it('with spend caps and floors (windows crossed by the clock, filters, holds, refunds): agrees after every step', () =>
-    // The same seeded sequences on every driver: the full run (and its coverage check) where a
-    // step costs microseconds, a prefix of it elsewhere, to keep the suite's time in bounds.
-    agrees(capsOpArb, {
-      runs: driver.name.startsWith('better-sqlite3') ? 40 : driver.slow ? 4 : 15,
+  /**
+   * A family's property: the same seeded sequences on every driver, the full run (and its
+   * coverage check) where a step costs microseconds, a prefix of it elsewhere, to keep the
+   * suite's time in bounds. `runs`: on better-sqlite3, on libSQL and bun, on D1.
+   */
+  const family = (arb: fc.Arbitrary<GenOp>, runs: [number, number, number], coverage: string[], prelude: Op[]) => {
+    const full = driver.name.startsWith('better-sqlite3');
+    return agrees(arb, {
+      runs: full ? runs[0] : driver.slow ? runs[2] : runs[1],
       steps: driver.slow ? 20 : 60,
-      coverage: driver.name.startsWith('better-sqlite3') ? CAPS_COVERAGE : [],
-      prelude: FUNDED,
-    }));
+      coverage: full ? coverage : [],
+      prelude,
+    });
+  };
+
+  it('with charges and new rate cards (priced by the model with its own rationals): agrees after every step', () =>
+    family(chargeOpArb, [30, 10, 3], CHARGE_COVERAGE, FIRST_CARD));
+
+  it('with spend caps and floors (windows crossed by the clock, filters, holds, refunds): agrees after every step', () =>
+    family(capsOpArb, [40, 15, 4], CAPS_COVERAGE, FUNDED));
 
   async function agrees(arb: fc.Arbitrary<GenOp>, o: { runs: number; steps: number; coverage: string[]; prelude?: Op[] }) {
     const seen = new Map<string, number>();
@@ -364,6 +420,11 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
       holds: await db.all('SELECT * FROM credit_hold ORDER BY id'),
       caps: await db.all('SELECT * FROM credit_cap ORDER BY id'),
       floors: await db.all('SELECT * FROM credit_floor ORDER BY account'),
+      pricing: (await db.all('SELECT * FROM credit_price_version ORDER BY version')).map((v) => ({
+        ...v,
+        rates: JSON.parse(String(v.rates)),
+      })),
+      active: await db.all('SELECT * FROM credit_price_active'),
     });
     const before = await projections();
     const rebuilt = await db.ledger.rebuild();
@@ -511,6 +572,18 @@ async function perform(
       }
       case 'floor':
         return config(await db.ledger.caps.floor({ account: ns + op.account, floor: op.floor, idempotencyKey: op.key }));
+      case 'publish':
+        return { outcome: (await db.ledger.pricing.publish({ rates: op.rates, rounding: op.rounding })).outcome };
+      case 'charge': {
+        const r = await db.ledger.charge({
+          account: ns + op.account,
+          model: op.model,
+          usage: op.usage,
+          idempotencyKey: op.key,
+          actor: op.actor,
+        });
+        return r.outcome === 'free' ? { outcome: 'free' } : norm(r);
+      }
     }
   } catch (e) {
     if (e instanceof LedgerError) return { error: e.code };

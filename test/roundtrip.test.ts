@@ -449,12 +449,18 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const [plans, subscriptions] = [await count('credit_plan'), await count('credit_subscription')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
-    // scan per projection (caps, floors, plans and subscriptions too) + the refund/duplicate-key checks + the usage rollup: the fold's
+    // scan per projection (caps, floors and pricing too) + the refund/duplicate-key checks + the usage rollup: the fold's
     // state, the folded log rows by position, the buckets (each page with the cursor).
     const [fold] = await h.raw(
       'SELECT (SELECT COUNT(*) FROM credit_entry WHERE pos <= c.through) AS folded, (SELECT COUNT(*) FROM credit_usage) AS buckets FROM credit_usage_cursor AS c',
     );
     const usageBound = 1 + pages(Number(fold?.folded)) + pages(Number(fold?.buckets));
+    // Pricing: its versions and the active one, and the charge entries the auditor prices again.
+    const [versions, active] = [await count('credit_price_version'), await count('credit_price_active')];
+    const charges = await count(
+      `(SELECT 1 FROM credit_entry WHERE kind IN ('debit', 'capture') AND json_extract(metadata, '$.charge') IS NOT NULL)`,
+    );
+    const pricingBound = pages(versions) + pages(active) + pages(charges);
     const verifyBound =
       1 +
       1 +
@@ -466,7 +472,8 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
       pages(plans) +
       pages(subscriptions) +
       1 +
-      usageBound;
+      usageBound +
+      pricingBound;
     const v = await measure('verify', () => ledger.verify());
     expect(v.value).toMatchObject({ ok: true, entries });
     expect(v.trips.length).toBeLessThanOrEqual(verifyBound);

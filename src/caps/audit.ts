@@ -4,6 +4,7 @@
  * (the window it is on and the spend counted there, by the counting rules), so `spent` at
  * any now agrees too. Problems: `cap_mismatch`, `floor_mismatch`.
  */
+import { pairByKey } from '../audit-rows.js';
 import { num } from '../entry.js';
 import type { Row } from '../runner/index.js';
 import type { VerifyProblem } from '../types.js';
@@ -62,22 +63,24 @@ export async function compareCaps(
   for (const c of caps.values())
     report({ code: 'cap_mismatch', account: c.account, entryId: c.id, message: 'cap missing from credit_cap' });
 
-  const floors = new Map(d.floors);
-  for await (const r of floorRows) {
-    const account = String(r.account);
-    const want = floors.get(account);
-    floors.delete(account);
-    if (want === undefined) {
-      report({ code: 'floor_mismatch', account, message: `stored floor ${num(r.floor)} is set by no floor_set row` });
-    } else if (want.floor !== num(r.floor) || want.setBy !== String(r.set_by)) {
-      report({
-        code: 'floor_mismatch',
-        account,
-        entryId: want.setBy,
-        message: `stored floor ${num(r.floor)} (set by ${String(r.set_by)}), replayed ${want.floor} (set by ${want.setBy})`,
-      });
-    }
-  }
-  for (const f of floors.values())
+  const missing = await pairByKey(
+    floorRows,
+    d.floors,
+    (r) => String(r.account),
+    (r, want) => {
+      const account = String(r.account);
+      if (want === undefined) {
+        report({ code: 'floor_mismatch', account, message: `stored floor ${num(r.floor)} is set by no floor_set row` });
+      } else if (want.floor !== num(r.floor) || want.setBy !== String(r.set_by)) {
+        report({
+          code: 'floor_mismatch',
+          account,
+          entryId: want.setBy,
+          message: `stored floor ${num(r.floor)} (set by ${String(r.set_by)}), replayed ${want.floor} (set by ${want.setBy})`,
+        });
+      }
+    },
+  );
+  for (const f of missing)
     report({ code: 'floor_mismatch', account: f.account, entryId: f.setBy, message: 'floor missing from credit_floor' });
 }

@@ -53,7 +53,7 @@ function capNow(ctx: Context, op: string): number {
 const identityArgs = (r: Identity) => [r.account, r.window, r.model ?? '', r.keyId ?? '', r.member ?? ''];
 
 /** A config entry from what the call sent and what the INSERT returned. */
-function configEntry(ctx: Context, row: Row, kind: EntryKind, account: string, req: Common, metadata: string, now: number): Entry {
+export function configEntry(ctx: Context, row: Row, kind: EntryKind, account: string, req: Common, metadata: string, now: number): Entry {
   return entryFrom(row, ctx.ids, {
     account,
     kind,

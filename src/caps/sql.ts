@@ -9,12 +9,16 @@
 import { ENTRY_COLUMNS, headJoin, int } from '../sql.js';
 import { capHeld, capSpent, FLOOR } from './guard.js';
 
-/** The head of the account (or none: a config row can open an account, at seq 1, balance 0). */
-const CONFIG_ROW = (kind: string) =>
+/**
+ * The SELECT list of a config row of `kind` from a parameter row `p` (account, reason, ikey,
+ * actor, now) and the head `h` of the account (or none: a config row can open an account, at
+ * seq 1, balance 0). `metadata` is the SQL of its setting (default `p.metadata`).
+ */
+export const CONFIG_ROW = (kind: string, metadata = 'p.metadata') =>
   `SELECT p.account, COALESCE(h.seq, 0) + 1, '${kind}', 0, 0, COALESCE(h.balance, 0),
-       p.reason, p.ikey, NULL, NULL, NULL, p.actor, p.metadata, NULL, NULL, p.now, NULL`;
+       p.reason, p.ikey, NULL, NULL, NULL, p.actor, ${metadata}, NULL, NULL, p.now, NULL`;
 
-const KEYED = `ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+export const KEYED = `ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING pos, seq, balance`;
 
 /** The cap of `p` (account, win, model, key_id, member; '' = no filter) in `credit_cap` alias c. */

@@ -55,6 +55,30 @@ function whole(
   return n;
 }
 
+/** A pricing version: "3" → 3. */
+export const parseVersion = (raw: string): number => whole('version', raw, 1, MAX_AMOUNT);
+
+/** A usage quantity: "1200" → 1200; 0 … 2^53-1. */
+export const parseQuantity = (meter: string, raw: string): number => whole(`usage.${meter}`, raw, 0, MAX_AMOUNT);
+
+/** Usage as typed: meter=quantity pairs ("input=1200 output=350") → { input: 1200, output: 350 }. */
+export function parseUsage(pairs: readonly string[]): Record<string, number> {
+  const usage: Record<string, number> = {};
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) reject('usage', pair, 'meter=quantity pairs, e.g. input=1200 output=350');
+    const meter = pair.slice(0, at);
+    if (Object.hasOwn(usage, meter)) reject('usage', pair, 'each meter once');
+    Object.defineProperty(usage, meter, {
+      value: parseQuantity(meter, pair.slice(at + 1)),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return usage;
+}
+
 /** An amount: "100" → 100; 1 … 2^53-1. */
 export const parseAmount = (raw: string): number => whole('amount', raw, 1, MAX_AMOUNT);
 

@@ -14,6 +14,7 @@ import * as commands from './commands.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { errorJson, errorText, json } from './format.js';
 import { type ConnectionOptions, openLedger } from './open.js';
+import { addPricingCommands } from './pricing.js';
 import { sweepProgressBar } from './progress.js';
 import { packageVersion } from './version.js';
 
@@ -65,6 +66,8 @@ Examples:
   $ drizzle-credits capture ce_4 140 --idempotency-key job-42-done
   $ drizzle-credits caps set user_42 day 5000 --model gpt-4o
   $ drizzle-credits caps floor user_42 -500
+  $ drizzle-credits pricing publish --rates '{"gpt-4o":{"input":"0.0025","output":"0.01"}}' --label launch
+  $ drizzle-credits charge user_42 gpt-4o input=1200 output=350 --idempotency-key req-7f3b
   $ drizzle-credits lots user_42
   $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
@@ -337,6 +340,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
 
   addAnalyticsCommands(program, run);
   addCapsCommands(program, run);
+  addPricingCommands(program, run);
 
   return program;
 }

@@ -12,6 +12,8 @@ import {
   creditHold,
   creditLot,
   creditPlan,
+  creditPriceActive,
+  creditPriceVersion,
   creditSubscription,
   creditUnitGuard,
   creditUsage,
@@ -38,6 +40,9 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_changes_plan',
   'credit_entry_cancels_plan',
   'credit_entry_schedules_plan',
+  // migration 0012
+  'credit_entry_publishes_price',
+  'credit_entry_activates_price',
 ] as const;
 
 const TABLES: SQLiteTable[] = [
@@ -51,6 +56,8 @@ const TABLES: SQLiteTable[] = [
   creditUsageCursor,
   creditPlan,
   creditSubscription,
+  creditPriceVersion,
+  creditPriceActive,
 ];
 
 export interface SchemaReport {

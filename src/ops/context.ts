@@ -73,6 +73,42 @@ export function fingerprintOf(req: {
 }
 
 /**
+ * What a family adds to a spending statement it reuses (a charge's debit or capture): a
+ * condition ANDed into the statement's WHERE, its args bound after the statement's own; a read
+ * appended last to the unit's explain reads; and its own replay comparison with the original
+ * entry (it throws `idempotency_conflict`), instead of the operation's.
+ */
+export interface Extension {
+  readonly guard?: Statement;
+  readonly explain?: Statement;
+  readonly sameRequest?: (original: Entry) => void;
+}
+
+/**
+ * The primary statement and explain reads of a unit, with an extension's additions: its guard
+ * ANDed in where `sql` puts `where` (one SQL text per guard, memoized in `cache`), its args
+ * bound after the statement's own, its explain read last.
+ */
+export function extended(
+  sql: (where: string) => string,
+  cache: Map<string, string>,
+  args: unknown[],
+  explain: Statement[],
+  extension?: Extension,
+): Pick<Unit, 'primary' | 'explain'> {
+  const where = extension?.guard === undefined ? '' : ` AND ${extension.guard.sql}`;
+  let text = cache.get(where);
+  if (text === undefined) {
+    text = sql(where);
+    cache.set(where, text);
+  }
+  return {
+    primary: { sql: text, args: extension?.guard === undefined ? args : [...args, ...extension.guard.args] },
+    explain: extension?.explain === undefined ? explain : [...explain, extension.explain],
+  };
+}
+
+/**
  * An operation, computed up front: the atomic unit to send, and how to read its result.
  * Single calls run one plan; `ledger.batch()` runs many in one unit.
  */

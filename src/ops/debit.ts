@@ -5,7 +5,7 @@ import { settleAccount } from '../plans/settle.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SPEND_GUARD, snapshotOf } from '../sql.js';
 import type { DebitResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
+import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
 
 export interface DebitRequest {
@@ -17,6 +17,8 @@ export interface DebitRequest {
   keyId?: string;
   actor?: string;
   metadata?: string;
+  /** A family's additions (a charge: the pricing version check and its replay rule). */
+  extension?: Extension;
 }
 
 /** The debit as the guard fragments see it: the columns of its parameter row `p`. */
@@ -27,14 +29,14 @@ const OP: SpendOp = { account: 'p.account', model: 'p.model', keyId: 'p.key_id',
 // account's floor, and no deny cap it matches would pass its limit. No head row → nothing
 // to spend. The lots it draws are computed in the same SELECT and applied to credit_lot by
 // the trigger that fires on the row (as are the caps' counters): one statement, every driver.
-const DEBIT = `INSERT INTO credit_entry (${ENTRY_COLUMNS})
+const DEBIT = (where: string) => `INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT p.account, h.seq + 1, 'debit', -p.amount, p.amount, h.balance - p.amount,
        p.reason, p.ikey, NULL, p.model, p.key_id, p.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('p.account', 'p.now', 'p.amount')}
 FROM (SELECT ? AS account, ${int('amount')}, ? AS reason, ? AS ikey, ? AS model, ? AS key_id, ? AS actor,
              ? AS metadata, ${int('now')}) AS p
 JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
-WHERE ${SPEND_GUARD('h', OP)}
+WHERE ${SPEND_GUARD('h', OP)}${where}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_COMPUTED}, ${CAP_WARNINGS('debit')}`;
 
@@ -47,15 +49,18 @@ export const SPEND_SNAPSHOT = snapshotOf(
   `, ${CAPS_EXPLAIN(OP)} AS caps`,
 );
 
+const DEBIT_SQL = new Map<string, string>();
+
 export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const explain = [{ sql: SPEND_SNAPSHOT, args: [req.account, now, req.model ?? null, req.keyId ?? null, req.actor ?? null, req.amount] }];
   if (key !== null) explain.push({ sql: SELECT_BY_KEY, args: [req.account, 'debit', key] });
   const unit: Unit = {
-    primary: {
-      sql: DEBIT,
-      args: [
+    ...extended(
+      DEBIT,
+      DEBIT_SQL,
+      [
         req.account,
         req.amount,
         req.reason ?? null,
@@ -66,8 +71,9 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
         req.metadata ?? null,
         now,
       ],
-    },
-    explain,
+      explain,
+      req.extension,
+    ),
     settle: settleAccount(req.account, now),
   };
   return {
@@ -94,7 +100,8 @@ export function planDebit(ctx: Context, req: DebitRequest): Plan<DebitResult> {
       const original = byKey?.[0];
       if (original !== undefined) {
         const entry = toEntry(original, ctx.ids);
-        assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
+        if (req.extension?.sameRequest !== undefined) req.extension.sameRequest(entry);
+        else assertSameRequest('debitOnceIfCovers', entry, fingerprintOf(req));
         return { outcome: 'replayed', entry, ...after(req.account, snapshot?.[0]) };
       }
       const state = snapshot?.[0];

@@ -20,7 +20,7 @@ import {
   snapshotOf,
 } from '../sql.js';
 import type { CaptureResult, ExtendResult, Hold, HoldResult, HoldStatus, ReleaseResult } from '../types.js';
-import { assertSameRequest, type Context, fingerprintOf, type Plan, runPlan } from './context.js';
+import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { SPEND_SNAPSHOT } from './debit.js';
 import { after } from './grant.js';
 
@@ -43,6 +43,11 @@ export interface CaptureRequest {
   reason?: string;
   actor?: string;
   metadata?: string;
+  /** Attribution recorded instead of the hold's (a charge's model and key); default the hold's. */
+  model?: string;
+  keyId?: string;
+  /** A family's additions (a charge: its account and pricing version checks, its replay rule). */
+  extension?: Extension;
 }
 
 export interface ReleaseRequest {
@@ -105,9 +110,12 @@ const CAPTURE_OP: SpendOp = {
 // against every window it stays open in. It keeps the hold's model and key, and its actor
 // unless the call names another, so member caps attribute the spend to the holder. The
 // trigger `credit_entry_resolves_hold` closes the hold inside the same statement.
-const CAPTURE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}),
-c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, he.model, he.key_id,
-             COALESCE(p.actor, he.actor) AS actor FROM p JOIN ${LIVE_HOLD})
+const CAPTURE = (
+  where: string,
+) => `WITH p AS (SELECT ${ENTRY_POS} AS hold, ${int('amount')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata,
+             ? AS model, ? AS key_id, ${int('now')}),
+c AS (SELECT hx.id, hx.account, hx.amount AS held, COALESCE(p.amount, hx.amount) AS amt, COALESCE(p.model, he.model) AS model,
+             COALESCE(p.key_id, he.key_id) AS key_id, COALESCE(p.actor, he.actor) AS actor FROM p JOIN ${LIVE_HOLD})
 INSERT INTO credit_entry (${ENTRY_COLUMNS})
 SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
        p.reason, p.ikey, c.id, c.model, c.key_id, c.actor, p.metadata, NULL, NULL, p.now,
@@ -115,7 +123,7 @@ SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
 FROM p JOIN c JOIN credit_hold AS ch ON ch.id = c.id JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
 WHERE ${NOT_DUE('c.account', 'p.now')}
   AND h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${FLOOR('c.account')}
-  AND ${CAPS_ALLOW(CAPTURE_OP)}
+  AND ${CAPS_ALLOW(CAPTURE_OP)}${where}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_HOLD}, ${CAP_WARNINGS('capture')}`;
 
@@ -257,21 +265,35 @@ function closedError(op: string, holdId: string, state: Row | undefined, now: nu
   });
 }
 
+const CAPTURE_SQL = new Map<string, string>();
+
 export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResult> {
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const hold = idArgs(ctx.ids.parse(req.holdId));
   const unit: Unit = {
-    primary: {
-      sql: CAPTURE,
-      args: [...hold, req.amount ?? null, req.reason ?? null, key, req.actor ?? null, req.metadata ?? null, now],
-    },
-    explain: [
-      { sql: HOLD_STATE, args: hold },
-      { sql: RESOLUTION, args: hold },
-      { sql: CAPTURE_BY_KEY, args: [...hold, key] },
-      { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
-    ],
+    ...extended(
+      CAPTURE,
+      CAPTURE_SQL,
+      [
+        ...hold,
+        req.amount ?? null,
+        req.reason ?? null,
+        key,
+        req.actor ?? null,
+        req.metadata ?? null,
+        req.model ?? null,
+        req.keyId ?? null,
+        now,
+      ],
+      [
+        { sql: HOLD_STATE, args: hold },
+        { sql: RESOLUTION, args: hold },
+        { sql: CAPTURE_BY_KEY, args: [...hold, key] },
+        { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
+      ],
+      req.extension,
+    ),
     settle: settleOfEntry(ctx.ids.parse(req.holdId), now),
   };
   return {
@@ -298,11 +320,14 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
       const fingerprint = { ...fingerprintOf({ ...req, actor, ref: h.id }), model: undefined, keyId: undefined };
       if (byKey !== undefined) {
         const entry = toEntry(byKey, ctx.ids);
-        assertSameRequest('capture', entry, fingerprint);
+        if (req.extension?.sameRequest !== undefined) req.extension.sameRequest(entry);
+        else assertSameRequest('capture', entry, fingerprint);
         return { outcome: 'replayed', entry, hold: h, released: Math.max(0, h.amount - entry.amount), ...after(h.account, snapshot) };
       }
       // A retried capture of the same amount is a replay; anything else on a closed hold is not.
+      // (A charge is keyed: only its own key replays it.)
       if (
+        req.extension === undefined &&
         resolution !== undefined &&
         String(resolution.kind) === 'capture' &&
         (req.amount === undefined || req.amount === num(resolution.amount))

@@ -73,6 +73,11 @@ const bump = (o: Record<string, number>, k: string) => {
 /** Seeds accounts with plain credits, lots, debits, a refund and holds; returns the id pools. */
 async function seed(ledger: Ledger, now: () => number): Promise<Pools> {
   const pools: Pools = { account: [], debit: [], capture: [], refund: [], grant: [], hold: [], any: [] };
+  // Rate cards (versions 1–4, the first active) for the models and meters the fuzzer uses.
+  for (const price of ['0.01', '0.5', '2', '0.000001']) {
+    await ledger.pricing.publish({ rates: { 'gpt-4o': { input: price, output: '0.03' }, claude: { input: '0.5', output: price } } });
+  }
+  await ledger.pricing.activate(1);
   for (const account of ['acct_a', 'acct_b', 'acct_c']) {
     pools.account.push(account);
     const g = await ledger.grant({ account, amount: 5_000, idempotencyKey: 'seed' });

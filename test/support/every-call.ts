@@ -34,4 +34,11 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['caps.remove', () => l.caps.remove({ account: 'a', window: 'day' })],
   ['caps.list', () => l.caps.list('a')],
   ['caps.floor', () => l.caps.floor({ account: 'a', floor: 1 })],
+  ['pricing.publish', () => l.pricing.publish({ rates: { m: { input: '0.5' } } })],
+  ['pricing.activate', () => l.pricing.activate(1)],
+  ['pricing.active', () => l.pricing.active()],
+  ['pricing.get', () => l.pricing.get(1)],
+  ['pricing.history', () => l.pricing.history()],
+  ['pricing.quote', () => l.pricing.quote({ model: 'm', usage: { input: 1 } })],
+  ['charge', () => l.charge({ account: 'a', model: 'm', usage: { input: 1 }, idempotencyKey: 'k' })],
 ];

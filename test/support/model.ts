@@ -3,7 +3,16 @@
  * API and rules expects each call to do, with no SQL and no projections. Property tests run random
  * operation sequences against it and the real ledger and require them to agree.
  */
-import { type CapAction, type CapWindow, MAX_AMOUNT, PRIORITY_DEFAULT, windowStart } from '../../src/index.js';
+import {
+  type CapAction,
+  type CapWindow,
+  MAX_AMOUNT,
+  PRIORITY_DEFAULT,
+  type PriceRounding,
+  type RateCard,
+  windowStart,
+} from '../../src/index.js';
+import { exactCost, rounded } from './rational.js';
 
 /** Who spends: the model and actor a debit or hold is attributed to (spend caps filter on them). */
 interface Spender {
@@ -24,7 +33,9 @@ export type Op =
   | { op: 'sweep' }
   | { op: 'capSet'; account: string; window: CapWindow; limit: number; action: CapAction; model?: string; member?: string; key?: string }
   | { op: 'capRemove'; account: string; window: CapWindow; model?: string; member?: string; key?: string }
-  | { op: 'floor'; account: string; floor: number; key?: string };
+  | { op: 'floor'; account: string; floor: number; key?: string }
+  | { op: 'publish'; rates: RateCard; rounding: PriceRounding }
+  | { op: 'charge'; account: string; model: string; usage: Record<string, number>; key: string; actor?: string };
 
 /** Config operations answer with an outcome and an entry, not balances. */
 export const CONFIG_OPS: ReadonlySet<string> = new Set(['capSet', 'capRemove', 'floor']);
@@ -119,6 +130,8 @@ export class Model {
   private readonly outs = new Map<string, MoneyOut>();
   private readonly keys = new Map<string, { entryId: string; amount: number; ref?: string; extra?: string }>();
   private readonly amounts = new Map<string, number>();
+  /** The active pricing version's card (the last one published). */
+  private card: { rates: RateCard; rounding: PriceRounding } | null = null;
 
   constructor(now: number) {
     this.now = now;
@@ -241,6 +254,11 @@ export class Model {
         });
       case 'debit':
         return this.debit(op.account, op.amount, op, newId);
+      case 'publish':
+        this.card = { rates: op.rates, rounding: op.rounding };
+        return { outcome: 'published' };
+      case 'charge':
+        return this.charge(op, newId);
       case 'debitOnce':
         // The model and actor are part of the request: a retry with others under the key conflicts.
         return this.keyed(
@@ -347,6 +365,24 @@ export class Model {
     if (kind !== 'expire') this.entries.push({ id, account, kind });
     this.amounts.set(id, Math.abs(delta));
     return id;
+  }
+
+  /**
+   * Priced with the model's own rational arithmetic, rounded once; then a keyed debit. The key
+   * replays a charge of the same model, usage and actor whatever the price is now (its amount is
+   * not compared); a cost of 0 writes nothing, before any key is looked at.
+   */
+  private charge(op: Extract<Op, { op: 'charge' }>, newId: string | undefined): Outcome {
+    const rates = this.card?.rates[op.model];
+    if (this.card === null || rates === undefined || Object.keys(op.usage).some((m) => rates[m] === undefined))
+      return { error: 'invalid_argument' };
+    const credits = rounded(exactCost(rates, op.usage), this.card.rounding);
+    if (credits > BigInt(MAX_AMOUNT)) return { error: 'overflow' };
+    if (credits === 0n) return { outcome: 'free' };
+    const usage = Object.fromEntries(Object.entries(op.usage).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return this.keyed(op.account, 'debit', op.key, { extra: JSON.stringify(['charge', op.model, usage, op.actor ?? null]) }, () =>
+      this.debit(op.account, Number(credits), { model: op.model, actor: op.actor }, newId),
+    );
   }
 
   private debit(account: string, amount: number, who: Spender, newId: string | undefined): Outcome {

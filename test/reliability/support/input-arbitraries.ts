@@ -345,6 +345,62 @@ const floorValue = numField(
   true,
 );
 
+/** ledger.pricing.* and charge: cards over the seeded models and meters, decimal-string prices, integer usage. */
+const MODELS = ['gpt-4o', 'claude'];
+const METERS = ['input', 'output'];
+const priceText = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('0.001', '0.5', '1', '2.25', '0.000000000001', '0') },
+  { weight: 1, arbitrary: fc.constantFrom('999999999999999.999999999999', '-1', '1e3', '.5', '01', 'NaN', '0.1234567890123', '') },
+  { weight: 1, arbitrary: hostileValue },
+);
+const rateCard = fc.dictionary(
+  fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...MODELS) }, { weight: 1, arbitrary: hostileString }),
+  fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...METERS) }, { weight: 1, arbitrary: hostileString }), priceText, {
+    maxKeys: 3,
+  }),
+  { minKeys: 1, maxKeys: 3 },
+);
+const usageArb = fc.dictionary(
+  fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...METERS) }, { weight: 1, arbitrary: hostileString }),
+  fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 2_000 }) }, { weight: 1, arbitrary: fc.constantFrom(MAX_AMOUNT, 0) }),
+  { minKeys: 1, maxKeys: 3 },
+);
+const objField = (valid: fc.Arbitrary<unknown>, required = false): Field => ({
+  valid,
+  bad: fc.oneof(hostileValue, fc.constant({}), fc.constant({ input: -1 }), fc.constant({ input: '1' })),
+  required,
+});
+const version = numField(
+  fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(MAX_AMOUNT) }),
+);
+const pricingModel = strField(fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...MODELS) }, { weight: 1, arbitrary: label }), true);
+const PRICING_FIELDS: Record<string, Record<string, Field>> = {
+  'pricing.publish': {
+    rates: objField(rateCard, true),
+    label: F.label,
+    rounding: strField(fc.constantFrom('up', 'half_even', 'down')),
+    activate: { valid: fc.boolean(), bad: hostileValue },
+    idempotencyKey: F.idempotencyKey,
+    reason: F.reason,
+    actor: F.label,
+  },
+  'pricing.activate': { version: { ...version, required: true }, idempotencyKey: F.idempotencyKey, reason: F.reason, actor: F.label },
+  'pricing.quote': { model: pricingModel, usage: objField(usageArb, true), version },
+  charge: {
+    account: F.account,
+    model: pricingModel,
+    usage: objField(usageArb, true),
+    idempotencyKey: F.requiredKey,
+    // Mostly absent (a debit), sometimes a hold from the pool (of whichever account).
+    holdId: { ...F.holdId, valid: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: F.holdId.valid }) },
+    keyId: F.label,
+    actor: F.label,
+    reason: F.reason,
+    metadata: { valid: metadata, bad: fc.oneof(hostileValue, hostileMetadata, fc.constant({ charge: 1 })) },
+    version,
+  },
+};
+
 /** Input fields of every object-taking method, as the README documents them. */
 export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   grant: {
@@ -402,6 +458,7 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   },
   'caps.remove': { account: F.account, window: capWindow, ...capFilters, ...capCommon },
   'caps.floor': { account: F.account, floor: floorValue, ...capCommon },
+  ...PRICING_FIELDS,
   expiring: { withinMs: numField(fc.integer({ min: 1, max: EXPIRING_MAX_WINDOW_MS }), true) },
   'analytics.spend': {
     from: numField(from, true),
@@ -531,6 +588,7 @@ const batchOp: fc.Arbitrary<unknown> = fc.oneof(
       ['hold', 'hold'],
       ['capture', 'capture'],
       ['release', 'release'],
+      ['charge', 'charge'],
     ] as const
   ).map(([op, method]) => {
     const fields = INPUT_FIELDS[method] as Record<string, Field>;
@@ -586,6 +644,17 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   'caps.remove': fc.tuple(inputArb(INPUT_FIELDS['caps.remove'] as Record<string, Field>)),
   'caps.list': fc.tuple(stringArg(account)),
   'caps.floor': fc.tuple(inputArb(INPUT_FIELDS['caps.floor'] as Record<string, Field>)),
+  'pricing.publish': fc.tuple(inputArb(INPUT_FIELDS['pricing.publish'] as Record<string, Field>)),
+  'pricing.activate': fc.oneof(
+    fc.tuple(version.valid),
+    fc.tuple(hostileNumber),
+    fc.tuple(inputArb(INPUT_FIELDS['pricing.activate'] as Record<string, Field>)),
+  ),
+  'pricing.active': fc.constant([]),
+  'pricing.get': fc.oneof(fc.tuple(version.valid), fc.tuple(hostileValue)),
+  'pricing.history': fc.constant([]),
+  'pricing.quote': fc.tuple(inputArb(INPUT_FIELDS['pricing.quote'] as Record<string, Field>)),
+  charge: fc.tuple(inputArb(INPUT_FIELDS.charge as Record<string, Field>)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

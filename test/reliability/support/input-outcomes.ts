@@ -33,6 +33,13 @@ export const METHODS = [
   'caps.remove',
   'caps.list',
   'caps.floor',
+  'pricing.publish',
+  'pricing.activate',
+  'pricing.active',
+  'pricing.get',
+  'pricing.history',
+  'pricing.quote',
+  'charge',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -51,6 +58,10 @@ export const READ_METHODS: ReadonlySet<Method> = new Set([
   'entries',
   'entry',
   'caps.list',
+  'pricing.active',
+  'pricing.get',
+  'pricing.history',
+  'pricing.quote',
 ]);
 
 /** Outcomes each writing method may return. */
@@ -64,6 +75,8 @@ export const OUTCOMES: Record<string, readonly string[]> = {
   capture: ['captured', 'replayed', 'insufficient', 'capped'],
   release: ['released', 'replayed'],
   extendHold: ['extended', 'replayed'],
+  charge: ['debited', 'replayed', 'insufficient', 'capped'],
+  chargeHold: ['debited', 'replayed', 'insufficient', 'capped'],
 };
 
 /** The entry kind each writing method's result carries. */
@@ -77,6 +90,8 @@ const ENTRY_KIND: Record<string, string> = {
   capture: 'capture',
   release: 'release',
   extendHold: 'extend',
+  charge: 'debit',
+  chargeHold: 'capture',
 };
 
 /** Batch op name → the single method it stands for. */
@@ -89,13 +104,14 @@ export const BATCH_OP_METHOD: Record<string, string> = {
   hold: 'hold',
   capture: 'capture',
   release: 'release',
+  charge: 'charge',
 };
 
 /** Outcomes that mean "nothing was written". */
-export const NOT_APPLIED = new Set(['insufficient', 'capped', 'replayed', 'rejected', 'absent']);
+export const NOT_APPLIED = new Set(['insufficient', 'capped', 'replayed', 'rejected', 'absent', 'free', 'unchanged']);
 
-/** Config entries (caps and floors) move nothing: delta and amount 0. */
-const CONFIG_KINDS = new Set(['cap_set', 'cap_remove', 'floor_set']);
+/** Config entries (caps, floors, pricing) move nothing: delta and amount 0. */
+const CONFIG_KINDS = new Set(['cap_set', 'cap_remove', 'floor_set', 'pricing_publish', 'pricing_activate']);
 
 const CODES = new Set<string>(ERROR_CODES);
 const KINDS = new Set<string>(ENTRY_KINDS);
@@ -228,6 +244,42 @@ export function checkWriteResult(method: string, r: unknown, input: unknown, at 
   return out;
 }
 
+function checkQuote(q: unknown, at: string, out: string[]): void {
+  if (!isObj(q)) {
+    out.push(`${at}: quote is not an object`);
+    return;
+  }
+  if (!safeInt(q.credits, 0)) out.push(`${at}.credits: ${String(q.credits)} is not a safe integer ≥ 0`);
+  if (typeof q.exact !== 'string' || !/^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$/.test(q.exact)) out.push(`${at}.exact: ${String(q.exact)}`);
+  if (!safeInt(q.version, 1)) out.push(`${at}.version: not a safe integer ≥ 1`);
+  if (!['up', 'half_even', 'down'].includes(String(q.rounding))) out.push(`${at}.rounding: ${String(q.rounding)}`);
+  if (!Array.isArray(q.lines) || q.lines.length === 0) out.push(`${at}.lines: not a non-empty array`);
+}
+
+function checkVersion(v: unknown, at: string, out: string[]): void {
+  if (!isObj(v)) {
+    out.push(`${at}: not an object`);
+    return;
+  }
+  if (!safeInt(v.version, 1)) out.push(`${at}.version: not a safe integer ≥ 1`);
+  if (!isObj(v.rates)) out.push(`${at}.rates: not an object`);
+  if (typeof v.active !== 'boolean') out.push(`${at}.active: not a boolean`);
+  if (!nullableString(v.label)) out.push(`${at}.label: not a string or null`);
+}
+
+/** A charge: a debit's result (a capture's with a hold) with its quote, or free. */
+function checkCharge(r: unknown, input: unknown, at: string): string[] {
+  if (!isObj(r)) return [`${at}: not an object`];
+  const out: string[] = [];
+  checkQuote(r.quote, `${at}.quote`, out);
+  if (r.outcome === 'free') {
+    if (r.entry !== undefined) out.push(`${at}: free with an entry`);
+    return out;
+  }
+  const withHold = isObj(input) && input.holdId !== undefined;
+  return [...out, ...checkWriteResult(withHold ? 'chargeHold' : 'charge', r, input, at)];
+}
+
 /** The result of any public method, given the arguments it was called with. */
 export function checkResult(method: Method, r: unknown, args: readonly unknown[]): string[] {
   const out: string[] = [];
@@ -316,7 +368,8 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
         if (isObj(x) && x.outcome === 'rejected') {
           const err = x.error as Obj | undefined;
           if (!isKnownCode(err?.code)) out.push(`batch[${i}]: rejected without a known code: ${JSON.stringify(err)}`);
-        } else out.push(...checkWriteResult(BATCH_OP_METHOD[String(op?.op)] ?? '?', x, op, `batch[${i}]`));
+        } else if (op?.op === 'charge') out.push(...checkCharge(x, op, `batch[${i}]`));
+        else out.push(...checkWriteResult(BATCH_OP_METHOD[String(op?.op)] ?? '?', x, op, `batch[${i}]`));
       });
       return out;
     }
@@ -398,6 +451,35 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       if (r.outcome === 'absent' && r.entry !== undefined) out.push(`${method}: absent with an entry`);
       if (method === 'caps.set' && !(r.cap === null && r.outcome === 'replayed')) checkCap(r.cap, 'caps.set.cap', out, account);
       if (method === 'caps.floor' && !safeInt(r.floor)) out.push('caps.floor.floor: not a safe integer');
+      return out;
+    }
+    case 'charge':
+      return checkCharge(r, first, 'charge');
+    case 'pricing.quote':
+      checkQuote(r, 'pricing.quote', out);
+      return out;
+    case 'pricing.active':
+    case 'pricing.get':
+      if (r !== null) checkVersion(r, method, out);
+      return out;
+    case 'pricing.history':
+      if (!Array.isArray(r)) return ['pricing.history: not an array'];
+      for (const [i, v] of r.entries()) checkVersion(v, `pricing.history[${i}]`, out);
+      return out;
+    case 'pricing.publish':
+    case 'pricing.activate': {
+      if (!isObj(r)) return [`${method}: not an object`];
+      const allowed = method === 'pricing.publish' ? ['published', 'replayed'] : ['activated', 'replayed', 'unchanged'];
+      if (!allowed.includes(String(r.outcome))) out.push(`${method}.outcome: ${String(r.outcome)}`);
+      if (!safeInt(r.version, 1)) out.push(`${method}.version: not a safe integer ≥ 1`);
+      if (r.entry !== undefined) {
+        checkEntry(r.entry, `${method}.entry`, out);
+        const e = r.entry as Obj;
+        if (e.account !== '$pricing') out.push(`${method}.entry.account: ${String(e.account)}`);
+        if (e.kind !== (method === 'pricing.publish' ? 'pricing_publish' : 'pricing_activate'))
+          out.push(`${method}.entry.kind: ${String(e.kind)}`);
+      } else if (r.outcome !== 'unchanged') out.push(`${method}: ${String(r.outcome)} without an entry`);
+      if (method === 'pricing.publish') checkVersion(r.pricing, 'pricing.publish.pricing', out);
       return out;
     }
     default:

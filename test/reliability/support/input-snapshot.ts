@@ -1,12 +1,20 @@
 /**
  * Byte-for-byte snapshots of the tables the ledger writes (the log, with each entry's
- * allocations, and its projections: lots, holds, caps, floors), in one statement: every column of every row as
+ * allocations, and its projections: lots, holds, caps, floors, pricing versions), in one statement: every column of every row as
  * `typeof:hex(value)`, rows in rowid order (primary-key order for WITHOUT ROWID tables).
  * Equal snapshots mean no byte of the ledger's data changed.
  */
 import type { TestDb } from '../../support/drivers.js';
 
-export const LEDGER_TABLES = ['credit_entry', 'credit_lot', 'credit_hold', 'credit_cap', 'credit_floor'] as const;
+export const LEDGER_TABLES = [
+  'credit_entry',
+  'credit_lot',
+  'credit_hold',
+  'credit_cap',
+  'credit_floor',
+  'credit_price_version',
+  'credit_price_active',
+] as const;
 
 export interface LedgerSnapshot {
   /** Rows per table. */

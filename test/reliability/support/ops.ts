@@ -53,8 +53,8 @@ export interface MixOptions {
 /** The share of single debits, grants and captures that carry `with` when links are on. */
 const LINK_SHARE = 0.4;
 
-/** Single-call method for each batch op, and back. */
-const METHOD_OF: Record<BatchOp['op'], Exclude<Call['method'], 'batch' | 'sweep'>> = {
+/** Single-call method for each batch op, and back (the mix sends no charges). */
+const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge'>, Exclude<Call['method'], 'batch' | 'sweep'>> = {
   grant: 'grant',
   debit: 'debitIfCovers',
   debitOnce: 'debitOnceIfCovers',
@@ -70,7 +70,7 @@ export function opsOf(call: Call): Call[] {
   if (call.method !== 'batch') return [call];
   return call.input.map((o) => {
     const { op, ...input } = o;
-    return { method: METHOD_OF[op], input } as Call;
+    return { method: METHOD_OF[op as keyof typeof METHOD_OF], input } as Call;
   });
 }
 
