@@ -120,6 +120,7 @@ export class AccountReplay {
 
   private applyRow(r: LogRow): void {
     const s = this.s;
+    this.plans.observe(r);
     const at = { account: r.account, entryId: r.id, seq: r.seq };
     const before = this.balance;
     this.balance = r.balance; // balance chain itself is checked by the caller

@@ -89,6 +89,7 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     floor: (f: DerivedFloor) => d.floors.set(f.account, f),
     plan: (p: DerivedPlan) => d.plans.set(`${p.id}\u0000${p.version}`, p),
     subscription: (s: DerivedSubscription) => d.subscriptions.set(s.account, s),
+    planOf: (id: string, version: number) => d.plans.get(`${id}\u0000${version}`),
     problem: report,
   };
   const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);

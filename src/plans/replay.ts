@@ -40,10 +40,14 @@ export interface DerivedSubscription {
   createdAt: number;
   /** Keys of the allowance grants written (to tell whether the current period's is). */
   granted: Set<string>;
+  /** The newest row of the account: a clock behind it cannot judge what is due. */
+  lastAt: number;
 }
 
 export interface PlansSink {
   plan(p: DerivedPlan): void;
+  /** A version derived earlier in the replay (`$plan:` logs replay before ordinary accounts). */
+  planOf?(id: string, version: number): DerivedPlan | undefined;
   subscription(s: DerivedSubscription): void;
   problem(p: VerifyProblem): void;
 }
@@ -113,6 +117,7 @@ export class PlansReplay {
         next: null,
         createdAt: r.createdAt,
         granted: this.sub?.granted ?? new Set(),
+        lastAt: r.createdAt,
       };
       return null;
     }
@@ -150,6 +155,32 @@ export class PlansReplay {
   /** A grant: remember the allowances written. */
   grant(r: LogRow): void {
     if (this.sub !== null && r.idempotencyKey?.startsWith(ALLOWANCE_KEY)) this.sub.granted.add(r.idempotencyKey);
+  }
+
+  /**
+   * Every row: a spend (debit, hold, capture) while the subscription had an allowance due
+   * for the row's period must come after that allowance — the guard refuses it otherwise, so
+   * the allowance is drawn first. Reported as `subscription_mismatch`.
+   */
+  observe(r: LogRow): void {
+    const sub = this.sub;
+    if (sub === null) return;
+    sub.lastAt = Math.max(sub.lastAt, r.createdAt);
+    if (r.kind !== 'debit' && r.kind !== 'hold' && r.kind !== 'capture') return;
+    this.promote(r.createdAt);
+    if (sub.cancelAt !== null && sub.cancelAt <= r.createdAt) return;
+    const plan = this.sink.planOf?.(sub.planId, sub.version);
+    if (plan === undefined || plan.allowance === 0 || plan.every === null) return;
+    const p = periodAt(plan.every, sub.anchor, r.createdAt);
+    if (!sub.granted.has(`${ALLOWANCE_KEY}${sub.termsPos}:${p.start}`)) {
+      this.sink.problem({
+        code: 'subscription_mismatch',
+        account: r.account,
+        entryId: r.id,
+        seq: r.seq,
+        message: `${r.kind} at ${r.createdAt} before the allowance of its period (from ${p.start}) was written`,
+      });
+    }
   }
 
   /** A pending change in force by `at` takes effect (as the settle statements do). */
@@ -273,7 +304,8 @@ export async function comparePlans(
       });
       continue;
     }
-    const due = dueBy({ ...want, ...replayed }, d.plans, now);
+    // A clock behind the account's newest row (tests move it back) cannot judge what is due.
+    const due = now < want.lastAt ? null : dueBy({ ...want, ...replayed }, d.plans, now);
     const dueAt = r.due_at === null ? null : num(r.due_at);
     if (due !== null && (dueAt === null || (dueAt > Math.max(due, 0) && dueAt > now))) {
       report({
