@@ -25,6 +25,8 @@ export const suitePragmas = (sync: Synchronous = 'NORMAL'): string[] => ['journa
 export interface Conn {
   readonly kind: DriverKind;
   readonly ledger: Ledger;
+  /** Another ledger on the same connection, on the clock given (periods that pass by the op). */
+  withClock(clock: () => number): Ledger;
   /** A raw statement prepared once (better-sqlite3) or sent as is (libSQL); returns rows. */
   prepare(sql: string): (...args: unknown[]) => unknown[] | Promise<unknown[]>;
   /** One raw statement, awaited. */
@@ -49,6 +51,7 @@ function openBetter(file: string, sync: Synchronous): Conn {
   client.pragma('busy_timeout = 5000');
   const ledger = createLedger(drizzleBetter(client));
   return {
+    withClock: (clock) => createLedger(drizzleBetter(client), { clock }),
     kind: 'better-sqlite3',
     ledger,
     prepare(sql) {
@@ -79,6 +82,7 @@ async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
   return {
     kind: 'libsql',
     ledger,
+    withClock: (clock) => createLedger(drizzleLibsql(client), { clock }),
     prepare:
       (sql) =>
       async (...args) =>

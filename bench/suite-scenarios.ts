@@ -16,7 +16,7 @@
  *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
  *   the account's whole history.
  */
-import type { BatchOp, ChargeResult, Ledger } from '../src/index.js';
+import type { BatchOp, ChargeResult, DebitResult, Ledger } from '../src/index.js';
 import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
 import type { Conn } from './suite-driver.js';
 import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
@@ -54,6 +54,9 @@ export const BATCH_SIZE = 1_000;
 /** The caps of the `debit_caps` scenario: a day and a month cap on all spend, a month cap on one model. */
 const CAP_MODEL = 'gpt-4o';
 const CAP_LIMIT = 1_000_000_000_000;
+/** A monthly allowance no round of 1-credit debits can use up. */
+const PLAN_ALLOWANCE = 1_000_000_000_000;
+const DAY_MS = 86_400_000;
 const CAPS = [
   { window: 'day', model: undefined },
   { window: 'month', model: undefined },
@@ -301,6 +304,57 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       },
     };
   }),
+  oneRow('debit_plan', 'debitIfCovers, subscribed account mid-period (allowance drawn first)', 'debit', async (ledger, account) => {
+    // Untimed: a monthly plan whose allowance no round can exhaust; the subscription writes
+    // this period's allowance, so every timed debit draws it with nothing due.
+    const planId = `bench-${account}`;
+    await ledger.plans.define({ id: planId, allowance: { amount: PLAN_ALLOWANCE, every: 'month' } });
+    expect('plans.subscribe', (await ledger.plans.subscribe({ account, planId })).outcome, 'subscribed');
+    let last: string | undefined;
+    return {
+      async op() {
+        const r = await ledger.debitIfCovers({ account, amount: 1 });
+        expect('debitIfCovers (subscribed)', r.outcome, 'debited');
+        last = r.entry?.id;
+      },
+      async check() {
+        const drawn = last === undefined ? [] : await ledger.allocations(last);
+        if (drawn.length !== 1) throw new Error('the last debit did not draw the allowance lot');
+      },
+    };
+  }),
+  {
+    key: 'debit_plan_first',
+    label: 'first debit of a period (writes the allowance: 2 rows)',
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: 2,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: true,
+    async prepare(conn, account) {
+      // A ledger whose clock moves one day per op, on a daily plan: every timed debit is the
+      // account's first write of a new period, so its unit writes that period's allowance first.
+      let now = Date.now();
+      const ledger = conn.withClock(() => now);
+      const planId = `bench-first-${account}`;
+      await ledger.plans.define({ id: planId, allowance: { amount: 10, every: 'day' } });
+      await ledger.plans.subscribe({ account, planId });
+      let last: DebitResult | undefined;
+      return {
+        async op() {
+          now += DAY_MS;
+          last = await ledger.debitIfCovers({ account, amount: 1 });
+          expect('debitIfCovers (first of a period)', last.outcome, 'debited');
+        },
+        async check() {
+          const s = await ledger.plans.subscription(account);
+          if (s?.allowance?.remaining !== 9) throw new Error(`the period's allowance has ${s?.allowance?.remaining} left, expected 9`);
+        },
+      };
+    },
+  },
   {
     key: 'batch',
     label: `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`,

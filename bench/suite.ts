@@ -55,6 +55,8 @@ const BASELINES = {
 // --- goals (issue #8), all against the minimal append --------------------------------------
 const GOAL_DEBIT_VS_APPEND = 0.7;
 const GOAL_LOTS_VS_APPEND = 0.55;
+/** Issue: a debit on a subscribed account mid-period, and a charge, at least half a minimal append. */
+const GOAL_PLAN_VS_APPEND = 0.5;
 /** 1M-history rate ÷ 1k-history rate within 1 ± this, for the plain and the lots + holds debit. */
 const GOAL_FLATNESS = 0.15;
 const GOAL_BATCH_PER_SEC = 100_000;
@@ -877,6 +879,17 @@ export async function runSuite(): Promise<void> {
       if (c1k !== undefined && c1m !== undefined) flatGoal(d, 'debit with 3 caps flatness, 1M ÷ 1k', c1k, c1m);
       const [g1k, g1m] = [sc('1k', 'charge'), sc('1M', 'charge')];
       if (g1k !== undefined && g1m !== undefined) flatGoal(d, 'charge flatness, 1M ÷ 1k', g1k, g1m);
+      for (const size of ['1k', '1M']) {
+        for (const [key, name] of [
+          ['debit_plan', 'debit on a subscribed account'],
+          ['charge', 'charge'],
+        ] as const) {
+          const x = sc(size, key);
+          if (x !== undefined) ratioGoal(d, `${name} ÷ minimal append, ${size}`, x, GOAL_PLAN_VS_APPEND);
+        }
+      }
+      const [p1k, p1m] = [sc('1k', 'debit_plan'), sc('1M', 'debit_plan')];
+      if (p1k !== undefined && p1m !== undefined) flatGoal(d, 'debit on a subscribed account flatness, 1M ÷ 1k', p1k, p1m);
       for (const size of ['1k', '1M']) {
         const b = sc(size, 'batch');
         if (b !== undefined) {
