@@ -10,7 +10,11 @@
  *  4. a few debits are refunded (partial, full, one retried with its key, one too many);
  *  5. a summary, cross-checks between what the workers were told and what the log holds
  *     (no deny cap passed), the auditor's verdict, and usage analytics (spend by model, the
- *     top accounts, the summary). Exit code 1 if any check fails.
+ *     top accounts, the summary);
+ *  6. plans, pricing and charge over three simulated months on a second file
+ *     (scripts/scenario-plans.ts): users on two plans and pay-as-you-go, charged per token from
+ *     a published rate card; the spend split between allowances and purchased credits.
+ * Exit code 1 if any check fails.
  *
  * SCENARIO_OPS (per worker, default 5000) and SCENARIO_SEED change the run.
  */
@@ -23,6 +27,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { spendTable, summaryText } from '../src/cli/analytics.js';
 import { gridTable, keyValueTable } from '../src/cli/format.js';
 import { createLedger, type Entry, isLedgerError, type Ledger } from '../src/index.js';
+import { runPlansScenario } from './scenario-plans.js';
 import type { OpKind, Outcome, WorkerPlan, WorkerReport } from './scenario-worker.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -110,6 +115,9 @@ const checks: [string, string | number, string | number][] = [
   ['Σ spend by model = consumed', summary.consumed, byModel.reduce((s, r) => s + r.net, 0)],
   ['worker incidents', 0, incidents.length],
 ];
+// 6. Plans, pricing and charge over three simulated months (scripts/scenario-plans.ts).
+const plansRun = await runPlansScenario(join(DIR, 'scenario-plans.db'), SEED);
+checks.push(...plansRun.checks);
 const failed = checks.filter(([, want, got]) => (want === '≥ 0' ? minBalance < 0 : want !== got));
 
 log('');
@@ -169,6 +177,7 @@ log('Top accounts (ledger.analytics.top)');
 log(spendTable(topAccounts, ['account']));
 log('Summary (ledger.analytics.summary)');
 log(summaryText(summary));
+for (const t of plansRun.tables) log(t);
 for (const p of report.problems.slice(0, 10)) log(`  ${p.code} ${p.account ?? ''} #${p.seq ?? ''}: ${p.message}`);
 for (const i of incidents.slice(0, 10)) log(`  incident: ${i}`);
 log(`total ${elapsed(t0)}`);
