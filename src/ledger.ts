@@ -288,7 +288,11 @@ export class Ledger {
       const parsed = Array.from(ops, (o, i) => this.#parseBatchOp(o, i));
       // A charge op may read its pricing version first; without one, the unit starts at once
       // (inside the app's synchronous transaction callback, which refuses it).
-      const made = parsed.map((p) => p(this.#ctx));
+      // One time for the whole batch: its ops are one atomic unit, and the settle statements of
+      // an account (a due allowance) are then the same for each of its ops and sent once.
+      const at = this.#ctx.now();
+      const ctx: Context = { ...this.#ctx, now: () => at };
+      const made = parsed.map((p) => p(ctx));
       const plans = made.some((p) => p instanceof Promise) ? await Promise.all(made) : (made as Plan<unknown>[]);
       const chunk = this.#ctx.runner.driver === 'd1' || this.#ctx.runner.driver === 'libsql' ? BATCH_CHUNK_OPS : Math.max(1, plans.length);
       const out: BatchResult[] = [];

@@ -28,11 +28,17 @@ const causes = (e: unknown): string => {
  */
 export function flatten(units: readonly Unit[]): { statements: Statement[]; split: (results: Row[][]) => UnitResult[] } {
   const statements: Statement[] = [];
+  const settled = new Set<string>();
   const shapes: { at: number; skip: number; explain: number; after: number }[] = [];
   for (const u of units) {
     if (u.precheck !== undefined) statements.push(u.precheck);
-    // Always sent: each is a no-op unless something is due, and a probe would cost a round trip.
-    if (u.settle !== undefined) statements.push(...u.settle.writes);
+    // Sent rather than probed (a probe would cost a round trip); once per account and time in
+    // a batch, since settling is idempotent and later ops of the account find nothing due.
+    const settle = u.settle === undefined ? undefined : JSON.stringify(u.settle.writes[0]?.args ?? []);
+    if (u.settle !== undefined && settle !== undefined && !settled.has(settle)) {
+      settled.add(settle);
+      statements.push(...u.settle.writes);
+    }
     const explain = u.with === undefined ? (u.explain ?? []) : [];
     const middle = [...(u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with]), ...(u.follow ?? [])];
     shapes.push({ at: statements.length, skip: middle.length, explain: explain.length, after: u.after?.length ?? 0 });

@@ -32,5 +32,20 @@ export function settlingLazily(inner: Runner): Runner {
       subscriptions = 'some';
       return inner.write(unit);
     },
+    async writeMany(units) {
+      if (subscriptions !== 'none' || !units.some((u) => u.settle !== undefined)) return inner.writeMany(units);
+      const results = await inner.writeMany(units.map((u) => (u.settle === undefined ? u : { ...u, settle: undefined })));
+      // An op refused only because an allowance was due wrote nothing: it is sent again on its
+      // own with the settle statements (after the rest of its chunk; rare — once per process).
+      const out: UnitResult[] = [];
+      for (const [i, r] of results.entries()) {
+        const unit = units[i];
+        if (unit !== undefined && refusedWhileDue(r)) {
+          subscriptions = 'some';
+          out.push(await inner.write(unit));
+        } else out.push(r);
+      }
+      return out;
+    },
   };
 }

@@ -220,6 +220,29 @@ describe.each(DRIVERS)('plans on $name', (driver) => {
     await clean();
   });
 
+  it('batch: the ops of a subscribed account at a new period write its allowance once and draw it first', async () => {
+    t.clock.set(utc('2027-11-01T00:00:00'));
+    const a = uniq();
+    const b = uniq();
+    const p = await plan(50, 'day');
+    await l().plans.subscribe({ account: a, planId: p });
+    await l().plans.subscribe({ account: b, planId: p });
+    await l().grant({ account: a, amount: 1_000 });
+    t.clock.set(utc('2027-11-03T00:00:00'));
+    const results = await l().batch([
+      { op: 'debit', account: a, amount: 30 },
+      { op: 'debit', account: b, amount: 50 },
+      { op: 'debit', account: a, amount: 30 },
+      { op: 'debit', account: b, amount: 1 },
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['debited', 'debited', 'debited', 'insufficient']);
+    expect(await l().getBalance(a)).toMatchObject({ available: 50 + 1_000 - 60 });
+    expect(await l().lots(a)).toEqual([]); // the day's 50 drawn first, all of it
+    expect((await allowanceRows(a)).length).toBe(2);
+    expect((await allowanceRows(b)).length).toBe(2);
+    await clean();
+  });
+
   it('keyed calls replay or conflict; misuse writes nothing', async () => {
     t.clock.set(utc('2027-09-01T00:00:00'));
     const a = uniq();
