@@ -120,3 +120,6 @@ export const PRICE_MAX_DECIMALS = 12;
 export const PRICING_CACHE_VERSIONS = 64;
 /** A charge re-reads the active version and retries at most this many times when it changed meanwhile. */
 export const CHARGE_ATTEMPTS = 4;
+
+/** D1/libSQL: accounts whose subscription due time a ledger instance remembers (src/runner/lazy-settle.ts). */
+export const LEDGER_DUE_CACHE_ACCOUNTS = 10_000;

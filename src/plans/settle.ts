@@ -22,12 +22,14 @@ export const settleWrites = (account: string, now: number): Statement[] => BY_AC
 export const settleAccount = (account: string, now: number): Settle => ({
   probe: { sql: DUE, args: [account, now] },
   writes: settleWrites(account, now),
+  account,
+  now,
 });
 
 /** Settling for a spend on the account of an entry (a capture names its hold). */
 export function settleOfEntry(ref: IdRef, now: number): Settle {
   const args = idArgs(ref);
-  return { probe: { sql: DUE_OF_ENTRY, args: [...args, now] }, writes: BY_ENTRY.map((sql) => ({ sql, args: [...args, now] })) };
+  return { probe: { sql: DUE_OF_ENTRY, args: [...args, now] }, writes: BY_ENTRY.map((sql) => ({ sql, args: [...args, now] })), now };
 }
 
 /**

@@ -46,6 +46,9 @@ export interface Unit {
 export interface Settle {
   readonly probe: Statement;
   readonly writes: readonly Statement[];
+  /** The account, when the operation names it (not a capture, which names its hold), and the time. */
+  readonly account?: string;
+  readonly now: number;
 }
 
 export interface UnitResult {

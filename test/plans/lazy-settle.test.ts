@@ -36,4 +36,23 @@ describe.each(DRIVERS.filter((d) => !d.name.startsWith('bun')))('a ledger that h
     expect(rows).toHaveLength(2); // the first day's (at subscribe) and this day's
     expect((await other.verify()).problems).toEqual([]);
   });
+
+  it('a ledger that remembers an account as unsubscribed (stale: subscribed elsewhere since) still draws its allowance first', async () => {
+    t.clock.set(Date.UTC(2027, 6, 1, 12));
+    const other = await t.db.another?.();
+    if (other === undefined) throw new Error('the driver offers no second ledger');
+    const a = uniq();
+    const plan = uniq();
+    await t.db.ledger.plans.define({ id: plan, allowance: { amount: 1_000, every: 'month' } });
+    await other.grant({ account: a, amount: 500 });
+    expect((await other.debitIfCovers({ account: a, amount: 1 })).outcome).toBe('debited'); // remembers: no subscription
+    expect((await other.debitIfCovers({ account: a, amount: 1 })).outcome).toBe('debited');
+    await t.db.ledger.plans.subscribe({ account: a, planId: plan });
+    t.clock.set(Date.UTC(2027, 7, 2, 12)); // the next month: its allowance is due, and unwritten
+    const d = await other.debitIfCovers({ account: a, amount: 600 });
+    expect(d).toMatchObject({ outcome: 'debited' });
+    expect((await other.allocations(d.entry?.id ?? '')).map((x) => x.amount)).toEqual([600]); // all from August's allowance
+    expect(await other.getBalance(a)).toMatchObject({ available: 400 + 498 });
+    expect((await other.verify()).problems).toEqual([]);
+  });
 });
