@@ -1,6 +1,8 @@
 import { toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { MAX_AMOUNT } from '../limits.js';
+import { NOT_DUE } from '../plans/guard.js';
+import { settleAccount } from '../plans/settle.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { COVERS, DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_WITH_BALANCE, SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import type { AdjustResult } from '../types.js';
@@ -26,7 +28,7 @@ SELECT p.account, COALESCE(h.seq, 0) + 1, 'adjust', p.delta, ABS(p.delta), COALE
 FROM (SELECT ? AS account, ${int('delta')}, ? AS reason, ? AS ikey, ? AS actor, ? AS metadata, ${int('now')}) AS p
 LEFT JOIN credit_entry AS h ON ${headJoin('h', 'p.account')}
 WHERE CASE WHEN p.delta > 0 THEN COALESCE(h.balance, 0) + p.delta <= ${MAX_AMOUNT}
-           ELSE h.seq IS NOT NULL AND ${COVERS('h', 'p.account', 'p.now', '-p.delta')} END
+           ELSE h.seq IS NOT NULL AND ${NOT_DUE('p.account', 'p.now')} AND ${COVERS('h', 'p.account', 'p.now', '-p.delta')} END
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 ${RETURNING_WITH_BALANCE}`;
 
@@ -39,6 +41,8 @@ export function planAdjust(ctx: Context, req: AdjustRequest): Plan<AdjustResult>
       { sql: SELECT_BY_KEY, args: [req.account, 'adjust', key] },
       { sql: SNAPSHOT, args: [req.account, now] },
     ],
+    // A negative adjustment draws lots like a debit: a due allowance is written first.
+    ...(req.delta < 0 ? { settle: settleAccount(req.account, now) } : {}),
   };
   return {
     unit,

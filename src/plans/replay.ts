@@ -158,7 +158,7 @@ export class PlansReplay {
   }
 
   /**
-   * Every row: a spend (debit, hold, capture) while the subscription had an allowance due
+   * Every row: a spend (debit, hold, capture, negative adjustment) while the subscription had an allowance due
    * for the row's period must come after that allowance — the guard refuses it otherwise, so
    * the allowance is drawn first. Reported as `subscription_mismatch`.
    */
@@ -166,7 +166,8 @@ export class PlansReplay {
     const sub = this.sub;
     if (sub === null) return;
     sub.lastAt = Math.max(sub.lastAt, r.createdAt);
-    if (r.kind !== 'debit' && r.kind !== 'hold' && r.kind !== 'capture') return;
+    const spends = r.kind === 'debit' || r.kind === 'hold' || r.kind === 'capture' || (r.kind === 'adjust' && r.delta < 0);
+    if (!spends) return;
     this.promote(r.createdAt);
     if (sub.cancelAt !== null && sub.cancelAt <= r.createdAt) return;
     const plan = this.sink.planOf?.(sub.planId, sub.version);

@@ -243,6 +243,24 @@ describe.each(DRIVERS)('plans on $name', (driver) => {
     await clean();
   });
 
+  it('holds, captures and negative adjustments at a new period see its allowance first', async () => {
+    t.clock.set(utc('2027-12-01T10:00:00'));
+    const a = uniq();
+    await l().plans.subscribe({ account: a, planId: await plan(100, 'day') });
+    t.clock.set(utc('2027-12-02T10:00:00'));
+    const h = await l().hold({ account: a, amount: 80, ttlMs: 2 * DAY });
+    expect(h.outcome).toBe('held');
+    t.clock.set(utc('2027-12-03T10:00:00'));
+    // A new day: the capture draws the new day's allowance (the hold reserved an amount, not credits).
+    const c = h.outcome === 'held' ? await l().capture({ holdId: h.hold.id, amount: 80 }) : null;
+    expect(c).toMatchObject({ outcome: 'captured' });
+    t.clock.set(utc('2027-12-04T10:00:00'));
+    expect(await l().adjust({ account: a, delta: -100, reason: 'correction' })).toMatchObject({ outcome: 'adjusted' });
+    expect(await l().getBalance(a)).toMatchObject({ available: 0 });
+    expect((await allowanceRows(a)).length).toBe(4);
+    await clean();
+  });
+
   it('keyed calls replay or conflict; misuse writes nothing', async () => {
     t.clock.set(utc('2027-09-01T00:00:00'));
     const a = uniq();
