@@ -22,27 +22,10 @@ describe('drizzle-credits plans', () => {
   it('define (flags or --features JSON), replay, next version, list, show (--plan-version)', async () => {
     expect((await cli(['migrate'])).code).toBe(0);
     expect((await cli(['plans', 'list'])).stdout).toMatch(/^no plans/);
-    const pro = await json([
-      'plans',
-      'define',
-      'pro',
-      '--name',
-      'Pro',
-      '--allowance',
-      '1000',
-      '--every',
-      'month',
-      '--rollover-max',
-      '300',
-      '--feature',
-      'sso=true',
-      '--feature',
-      'seats=5',
-      '--feature',
-      'tier=gold',
-      '--feature',
-      'beta=false',
-    ]);
+    // The same definition twice: features as --feature flags, then as --features JSON.
+    const proFlags = ['plans', 'define', 'pro', '--name', 'Pro', '--allowance', '1000', '--every', 'month', '--rollover-max', '300'];
+    const features = ['sso=true', 'seats=5', 'tier=gold', 'beta=false'];
+    const pro = await json([...proFlags, ...features.flatMap((f) => ['--feature', f])]);
     expect(pro.code).toBe(0);
     expect(pro.json).toMatchObject({
       outcome: 'defined',
@@ -55,21 +38,7 @@ describe('drizzle-credits plans', () => {
       },
       entry: { kind: 'plan_define', account: '$plan:pro', delta: 0 },
     });
-    const again = await cli([
-      'plans',
-      'define',
-      'pro',
-      '--name',
-      'Pro',
-      '--allowance',
-      '1000',
-      '--every',
-      'month',
-      '--rollover-max',
-      '300',
-      '--features',
-      '{"sso":true,"seats":5,"tier":"gold","beta":false}',
-    ]);
+    const again = await cli([...proFlags, '--features', '{"sso":true,"seats":5,"tier":"gold","beta":false}']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/replayed \(identical to the newest version\)/);
     const free = await cli(['plans', 'define', 'free', '--features', '{"sso":false,"seats":1}']);
