@@ -23,6 +23,8 @@ export { createLedger, Ledger } from './ledger.js';
 export * from './limits.js';
 export type { MigrateResult } from './migrate/index.js';
 export { REFUNDABLE_KINDS } from './ops/refund.js';
+export type { Plans } from './plans/index.js';
+export type * from './plans/types.js';
 export type { Pricing } from './pricing/index.js';
 export type * from './pricing/types.js';
 export type { AnySQLiteDatabase, DriverName } from './runner/index.js';
@@ -34,6 +36,8 @@ export {
   ENTRY_KINDS,
   type EntryKind,
   MIGRATIONS_TABLE,
+  PLAN_PERIODS,
+  type PlanPeriod,
   PRICE_ROUNDINGS,
 } from './schema.js';
 export type * from './types.js';

@@ -58,6 +58,12 @@ function whole(
 /** A pricing version: "3" → 3. */
 export const parseVersion = (raw: string): number => whole('version', raw, 1, MAX_AMOUNT);
 
+/** A plan's allowance per period (`--allowance`): an amount, 1 … 2^53-1. */
+export const parseAllowance = (raw: string): number => whole('allowance', raw, 1, MAX_AMOUNT, { amount: true });
+
+/** The most of an allowance carried into the next period (`--rollover-max`): an amount, 1 … 2^53-1. */
+export const parseRolloverMax = (raw: string): number => whole('rollover.max', raw, 1, MAX_AMOUNT, { amount: true });
+
 /** A usage quantity: "1200" → 1200; 0 … 2^53-1. */
 export const parseQuantity = (meter: string, raw: string): number => whole(`usage.${meter}`, raw, 0, MAX_AMOUNT);
 
@@ -181,21 +187,25 @@ const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400
  * show (8640000000000000, +275760-09-13): the CLI prints the expiry it wrote, so it
  * refuses one it could not print. Whether it is after now is the ledger's to say.
  */
-export function parseExpiresAt(raw: string): number {
+export const parseExpiresAt = (raw: string): number => time('expiresAt', raw);
+
+/**
+ * A subscription's billing-cycle anchor (`plans subscribe --anchor`), written like
+ * `--expires-at`; the ledger refuses one past the year 9997 (its last period time).
+ */
+export const parseAnchor = (raw: string): number => time('anchor', raw);
+
+function time(field: string, raw: string): number {
   const ms = parseTimestamp(raw);
   if (Number.isNaN(ms))
     reject(
-      'expiresAt',
+      field,
       raw,
       'a valid time',
       'write milliseconds since the epoch or an ISO 8601 date: 2030-01-31 (UTC midnight) or 2030-01-31T12:00:00Z (zone required)',
     );
   if (ms < 0 || ms > MAX_DATE_MS)
-    reject(
-      'expiresAt',
-      raw,
-      `a time from 0 (${isoTime(0)}) to ${MAX_DATE_MS} (${isoTime(MAX_DATE_MS)}, the latest a JavaScript date can hold)`,
-    );
+    reject(field, raw, `a time from 0 (${isoTime(0)}) to ${MAX_DATE_MS} (${isoTime(MAX_DATE_MS)}, the latest a JavaScript date can hold)`);
   return ms;
 }
 

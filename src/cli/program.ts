@@ -14,6 +14,7 @@ import * as commands from './commands.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { errorJson, errorText, json } from './format.js';
 import { type ConnectionOptions, openLedger } from './open.js';
+import { addPlansCommands } from './plans.js';
 import { addPricingCommands } from './pricing.js';
 import { sweepProgressBar } from './progress.js';
 import { packageVersion } from './version.js';
@@ -53,7 +54,7 @@ code "usage" for exit 64 and "internal" for exit 70.
 
 Numbers: plain decimal digits (amounts 1 to 9007199254740991); no +, fraction, exponent or hex.
 Durations (--ttl, --within): milliseconds, or a number with ms, s, m, h or d: 500ms 30s 15m 2h 7d.
-Times (--expires-at): milliseconds since the epoch, or ISO 8601: 2030-01-31 (UTC midnight),
+Times (--expires-at, --anchor): milliseconds since the epoch, or ISO 8601: 2030-01-31 (UTC midnight),
   2030-01-31T12:00:00Z, 2030-01-31T12:00+02:00 (a date-time needs Z or an offset);
   at most 8640000000000000 (+275760-09-13), the last time a JavaScript date can show.
 
@@ -66,6 +67,8 @@ Examples:
   $ drizzle-credits capture ce_4 140 --idempotency-key job-42-done
   $ drizzle-credits caps set user_42 day 5000 --model gpt-4o
   $ drizzle-credits caps floor user_42 -500
+  $ drizzle-credits plans define pro --allowance 1000 --every month --rollover-max 300 --feature sso=true
+  $ drizzle-credits plans subscribe user_42 pro --anchor 2030-01-31
   $ drizzle-credits pricing publish --rates '{"gpt-4o":{"input":"0.0025","output":"0.01"}}' --label launch
   $ drizzle-credits charge user_42 gpt-4o input=1200 output=350 --idempotency-key req-7f3b
   $ drizzle-credits lots user_42
@@ -340,6 +343,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
 
   addAnalyticsCommands(program, run);
   addCapsCommands(program, run);
+  addPlansCommands(program, run);
   addPricingCommands(program, run);
 
   return program;

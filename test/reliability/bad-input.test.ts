@@ -7,9 +7,17 @@
  *   under that id carries exactly that account), or throws a LedgerError whose code is in
  *   ERROR_CODES — never any other error;
  * - after a throw, and after any call that did not apply (reads, insufficient, replayed,
- *   dry runs), the four tables are byte-for-byte what they were;
+ *   dry runs), the ledger's tables are byte-for-byte what they were;
  * - at the end, verify() is clean and Object.prototype was not polluted.
  * The CLI is fuzzed the same way with generated argv, one process per call.
+ *
+ * Two accounts are subscribed to plans (a monthly allowance with rollover, a daily one), so
+ * every method also meets accounts whose allowance falls due as the clock moves. By design
+ * any call on such an account — a read, a refused debit, a plans call that throws
+ * not_found or already_subscribed — first writes down what its terms already hold (the
+ * period's allowance, last period's rollover); before each call the test settles what is
+ * due (plans.subscription of each due account) and takes its snapshot after, so the
+ * property is about the call's own writes.
  *
  * Light (default): better-sqlite3 and libSQL. RELIABILITY=full: more runs, plus D1
  * (miniflare) and bun:sqlite with few runs (each call there costs a round trip, and so does
@@ -78,6 +86,16 @@ async function seed(ledger: Ledger, now: () => number): Promise<Pools> {
     await ledger.pricing.publish({ rates: { 'gpt-4o': { input: price, output: '0.03' }, claude: { input: '0.5', output: price } } });
   }
   await ledger.pricing.activate(1);
+  // Plans (PLAN_IDS): a monthly allowance with rollover, a daily one, and features only.
+  await ledger.plans.define({
+    id: 'pro',
+    allowance: { amount: 1_000, every: 'month', rollover: { max: 300 } },
+    features: { sso: true, seats: 5 },
+  });
+  await ledger.plans.define({ id: 'basic', allowance: { amount: 200, every: 'day' }, features: { sso: false, seats: 1 } });
+  await ledger.plans.define({ id: 'flags', features: { beta: true, tier: 'gold' } });
+  await ledger.plans.subscribe({ account: 'acct_a', planId: 'pro', anchor: now() - 20 * 86_400_000 });
+  await ledger.plans.subscribe({ account: 'acct_b', planId: 'basic', anchor: now() - 12 * 3_600_000 });
   for (const account of ['acct_a', 'acct_b', 'acct_c']) {
     pools.account.push(account);
     const g = await ledger.grant({ account, amount: 5_000, idempotencyKey: 'seed' });
@@ -152,6 +170,13 @@ function writtenEntries(method: Method, r: unknown, args: unknown[]): { id: stri
   return pairs;
 }
 
+/** Writes down what is due on every subscribed account at `now` (as a read of it would); whether anything was due. */
+async function settleDue(db: TestDb, ledger: Ledger, now: number): Promise<boolean> {
+  const due = await db.all('SELECT account FROM credit_subscription WHERE due_at <= ?', [now]);
+  for (const row of due) await ledger.plans.subscription(String(row.account));
+  return due.length > 0;
+}
+
 /** ledger[method](...args), or ledger.caps.set(...args) for a family's "caps.set". */
 function callMethod(ledger: Ledger, method: Method, args: unknown[]): Promise<unknown> {
   const path = method.split('.');
@@ -208,6 +233,7 @@ describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
               snap = await ledgerSnapshot(db);
             }
             clock.advance(advance);
+            if (await settleDue(db, ledger, clock.now())) snap = await ledgerSnapshot(db);
             const env: Env = { pools, now: clock.now() };
             const args = materialize(raw, env);
             t.calls++;
@@ -482,7 +508,21 @@ const CLI_OPTIONS: Record<string, fc.Arbitrary<string[]>> = {
   after: fc.tuple(fc.constant('--after'), fc.constantFrom('0', '2', '-1', 'abc', '99999999999999999', '')),
   account: fc.tuple(fc.constant('--account'), cliAccount),
   actor: fc.tuple(fc.constant('--actor'), cliText),
+  name: fc.tuple(fc.constant('--name'), cliText),
+  allowance: fc.tuple(fc.constant('--allowance'), cliAmount),
+  every: fc.tuple(fc.constant('--every'), fc.constantFrom('day', 'week', 'month', 'year', 'fortnight', '', 'Month')),
+  rolloverMax: fc.tuple(fc.constant('--rollover-max'), cliAmount),
+  feature: fc.tuple(
+    fc.constant('--feature'),
+    fc.oneof(fc.constantFrom('sso=true', 'seats=5', 'tier=gold', 'x', '=1', 'a=', 'a=1e999'), cliText),
+  ),
+  features: fc.tuple(fc.constant('--features'), fc.constantFrom('{"sso":true}', 'not json', '{"a":[1]}', '[]', 'null', '{}', '{"":1}')),
+  planVersion: fc.tuple(fc.constant('--plan-version'), fc.constantFrom('1', '2', '0', '-1', 'x', '9007199254740992')),
+  anchor: fc.tuple(fc.constant('--anchor'), fc.oneof(cliTime, fc.constantFrom('9999-01-01', '2024-02-29', '2030-01-31T23:59:59Z'))),
+  proration: fc.tuple(fc.constant('--proration'), fc.constantFrom('immediate', 'next_period', 'later', '', 'IMMEDIATE')),
+  at: fc.tuple(fc.constant('--at'), fc.constantFrom('now', 'period_end', 'tomorrow', '', 'NOW')),
 };
+const cliPlan = fc.constantFrom('pro', 'free', 'nope', '', '$plan:pro', 'a\u0001b', 'x'.repeat(201));
 const strayOption = fc.oneof(
   fc.constantFrom(['--frobnicate'], ['--idempotency-key'], ['-x'], ['--help'], ['-V']),
   ...Object.values(CLI_OPTIONS),
@@ -518,6 +558,14 @@ const COMMANDS: Record<string, { pos: fc.Arbitrary<string>[]; opts: string[]; re
   'caps remove': { pos: [cliAccount, cliWindow], opts: ['model', 'keyId', 'member', 'idempotencyKey', 'reason'] },
   'caps list': { pos: [cliAccount], opts: [] },
   'caps floor': { pos: [cliAccount, cliAmount], opts: ['idempotencyKey', 'reason'] },
+  'plans define': { pos: [cliPlan], opts: ['name', 'allowance', 'every', 'rolloverMax', 'feature', 'features', 'reason'] },
+  'plans list': { pos: [], opts: [] },
+  'plans show': { pos: [cliPlan], opts: ['planVersion'] },
+  'plans subscribe': { pos: [cliAccount, cliPlan], opts: ['anchor', 'idempotencyKey', 'reason'] },
+  'plans change': { pos: [cliAccount, cliPlan], opts: ['idempotencyKey', 'reason'], required: ['proration'] },
+  'plans cancel': { pos: [cliAccount], opts: ['idempotencyKey', 'reason'], required: ['at'] },
+  'plans subscription': { pos: [cliAccount], opts: [] },
+  'plans entitlements': { pos: [cliAccount], opts: [] },
 };
 const cliArgv: fc.Arbitrary<{ libsql: boolean; argv: string[] }> = fc.constantFrom(...Object.keys(COMMANDS)).chain((command) => {
   const c = COMMANDS[command] as (typeof COMMANDS)[string];
@@ -607,6 +655,9 @@ describe('CLI fuzz (node --import tsx src/cli/main.ts)', () => {
     const d = await ledger.debitOnceIfCovers({ account: 'acct_a', amount: 300, idempotencyKey: 'k1' });
     const r = await ledger.refund({ entryId: d.outcome === 'debited' ? d.entry.id : '', amount: 10 });
     const h = await ledger.hold({ account: 'acct_a', amount: 100, ttlMs: 86_400_000 });
+    await ledger.plans.define({ id: 'pro', allowance: { amount: 500, every: 'month', rollover: { max: 100 } }, features: { sso: true } });
+    await ledger.plans.define({ id: 'free', features: { sso: false } });
+    await ledger.plans.subscribe({ account: 'acct_a', planId: 'pro' });
     Object.assign(ids, {
       '@account': 'acct_a',
       '@grant': g.entry.id,

@@ -41,4 +41,16 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['pricing.history', () => l.pricing.history()],
   ['pricing.quote', () => l.pricing.quote({ model: 'm', usage: { input: 1 } })],
   ['charge', () => l.charge({ account: 'a', model: 'm', usage: { input: 1 }, idempotencyKey: 'k' })],
+  [
+    'plans.define',
+    () => l.plans.define({ id: 'pro', allowance: { amount: 10, every: 'month', rollover: { max: 5 } }, features: { sso: true } }),
+  ],
+  ['plans.get', () => l.plans.get('pro', { version: 1 })],
+  ['plans.list', () => l.plans.list()],
+  ['plans.subscribe', () => l.plans.subscribe({ account: 'a', planId: 'pro', anchor: 0, idempotencyKey: 'k' })],
+  ['plans.change', () => l.plans.change({ account: 'a', planId: 'pro', proration: 'immediate' })],
+  ['plans.cancel', () => l.plans.cancel({ account: 'a', at: 'period_end' })],
+  ['plans.subscription', () => l.plans.subscription('a')],
+  ['plans.entitlements', () => l.plans.entitlements('a')],
+  ['plans.checkFeature', () => l.plans.checkFeature('a', 'sso')],
 ];

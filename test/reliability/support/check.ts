@@ -223,9 +223,10 @@ export async function audit(db: Db, book: Book, options: AuditOptions): Promise<
       if (bad.length > 0)
         problems.add('row differs from ack', `${ack.tag}[${i}] ${bad.join(',')}: ack ${JSON.stringify(e)} row ${JSON.stringify(row)}`);
       // A capture or release of a hold another call already closed replays that call's entry,
-      // with that call's reason: two crash writers can load the same open hold (each takes
-      // every other one of the list, which shifts if the other has already written a hold).
-      const { reason: _, ...withoutReason } = expectedOf(op);
+      // with that call's reason and idempotency key (none, or another): two crash writers can
+      // load the same open hold (each takes every other one of the list, which shifts if the
+      // other has already written a hold).
+      const { reason: _, key: __, ...withoutReason } = expectedOf(op);
       const closedByAnother = (op.method === 'capture' || op.method === 'release') && res.outcome === 'replayed';
       const wrong = differs(closedByAnother ? withoutReason : expectedOf(op), e);
       if (wrong.length > 0)

@@ -156,6 +156,9 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
     'é\u0301',
     '🙂👩‍👩‍👧',
     '\uffff',
+    '$plan:pro',
+    '$allowance:1:0',
+    '$pricing',
     'user_\uD800',
     '\uDC00',
     'a\uDBFFb',
@@ -401,6 +404,73 @@ const PRICING_FIELDS: Record<string, Record<string, Field>> = {
   },
 };
 
+/**
+ * ledger.plans.*: the seeded plans (pro: monthly with rollover, basic: daily, flags: features
+ * only) and fresh ids; allowances, periods and rollovers; feature maps; anchors around the
+ * clock and on the month ends and leap days the period rule clamps.
+ */
+export const PLAN_IDS = ['pro', 'basic', 'flags'];
+const PLAN_PERIODS = ['day', 'week', 'month', 'year'];
+const planId = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...PLAN_IDS) }, { weight: 1, arbitrary: label });
+const featureKey = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('sso', 'seats', 'tier', 'beta') }, { weight: 1, arbitrary: label });
+const featureValue = fc.oneof(
+  fc.boolean(),
+  fc.integer({ min: -5, max: 100 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.constantFrom('gold', '', 'x'.repeat(200)),
+  fc.constant(null),
+);
+const features = fc.dictionary(featureKey, featureValue, { maxKeys: 5 });
+const allowance = fc.record(
+  {
+    amount,
+    every: fc.constantFrom(...PLAN_PERIODS),
+    rollover: fc.record({ max: amount }),
+  },
+  { requiredKeys: ['amount', 'every'] },
+);
+/** The latest anchor plans accept (src/plans/period.ts LAST_PERIOD_TIME). */
+const LAST_PERIOD_TIME = Date.UTC(9998, 0, 1) - 1;
+const anchor = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: -400 * 86_400_000, max: 0 }).map(relativeTime) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 * 86_400_000 }).map(relativeTime) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(0, Date.UTC(2024, 0, 31), Date.UTC(2024, 1, 29, 23, 59), Date.UTC(2023, 11, 31), LAST_PERIOD_TIME),
+  },
+);
+const objectOf = (valid: fc.Arbitrary<unknown>, ...bad: unknown[]): Field => ({
+  valid,
+  bad: fc.oneof(hostileValue, fc.constantFrom(...bad)),
+});
+const planCommon = { idempotencyKey: F.idempotencyKey, reason: F.reason, actor: F.label };
+const PLAN_FIELDS: Record<string, Record<string, Field>> = {
+  'plans.define': {
+    id: strField(planId, true),
+    name: strField(fc.oneof(label, fc.constant(''))),
+    allowance: objectOf(
+      allowance,
+      { amount: 0, every: 'month' },
+      { amount: 1, every: 'fortnight' },
+      { amount: 1, every: 'day', rollover: { max: 0 } },
+      { amount: 1, every: 'day', rollover: 5 },
+      { amount: 1 },
+    ),
+    features: objectOf(features, { sso: Number.NaN }, { sso: [1] }, { sso: { a: 1 } }, { '': true }, { sso: 'x'.repeat(100_000) }),
+    reason: F.reason,
+    actor: F.label,
+  },
+  'plans.subscribe': { account: F.account, planId: strField(planId, true), anchor: numField(anchor), ...planCommon },
+  'plans.change': {
+    account: F.account,
+    planId: strField(planId, true),
+    proration: strField(fc.constantFrom('immediate', 'next_period'), true),
+    ...planCommon,
+  },
+  'plans.cancel': { account: F.account, at: strField(fc.constantFrom('now', 'period_end'), true), ...planCommon },
+  'plans.get': { version: numField(fc.integer({ min: 1, max: 4 })) },
+};
+
 /** Input fields of every object-taking method, as the README documents them. */
 export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   grant: {
@@ -459,6 +529,7 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   'caps.remove': { account: F.account, window: capWindow, ...capFilters, ...capCommon },
   'caps.floor': { account: F.account, floor: floorValue, ...capCommon },
   ...PRICING_FIELDS,
+  ...PLAN_FIELDS,
   expiring: { withinMs: numField(fc.integer({ min: 1, max: EXPIRING_MAX_WINDOW_MS }), true) },
   'analytics.spend': {
     from: numField(from, true),
@@ -655,6 +726,18 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   'pricing.history': fc.constant([]),
   'pricing.quote': fc.tuple(inputArb(INPUT_FIELDS['pricing.quote'] as Record<string, Field>)),
   charge: fc.tuple(inputArb(INPUT_FIELDS.charge as Record<string, Field>)),
+  'plans.define': fc.tuple(inputArb(INPUT_FIELDS['plans.define'] as Record<string, Field>)),
+  'plans.get': fc.oneof(
+    fc.tuple(stringArg(planId)),
+    fc.tuple(stringArg(planId), inputArb(INPUT_FIELDS['plans.get'] as Record<string, Field>, { optional: true })),
+  ),
+  'plans.list': fc.constant([]),
+  'plans.subscribe': fc.tuple(inputArb(INPUT_FIELDS['plans.subscribe'] as Record<string, Field>)),
+  'plans.change': fc.tuple(inputArb(INPUT_FIELDS['plans.change'] as Record<string, Field>)),
+  'plans.cancel': fc.tuple(inputArb(INPUT_FIELDS['plans.cancel'] as Record<string, Field>)),
+  'plans.subscription': fc.tuple(stringArg(account)),
+  'plans.entitlements': fc.tuple(stringArg(account)),
+  'plans.checkFeature': fc.tuple(stringArg(account), stringArg(featureKey)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

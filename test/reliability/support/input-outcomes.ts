@@ -40,10 +40,23 @@ export const METHODS = [
   'pricing.history',
   'pricing.quote',
   'charge',
+  'plans.define',
+  'plans.get',
+  'plans.list',
+  'plans.subscribe',
+  'plans.change',
+  'plans.cancel',
+  'plans.subscription',
+  'plans.entitlements',
+  'plans.checkFeature',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
-/** Methods that only read: whatever they return, the database must be unchanged. */
+/**
+ * Methods that only read: whatever they return, the database must be unchanged. (A read of a
+ * subscribed account whose allowance is due writes it down first; bad-input.test.ts settles
+ * what is due before each call, so the property is about the call's own writes.)
+ */
 export const READ_METHODS: ReadonlySet<Method> = new Set([
   'getBalance',
   'history',
@@ -62,6 +75,11 @@ export const READ_METHODS: ReadonlySet<Method> = new Set([
   'pricing.get',
   'pricing.history',
   'pricing.quote',
+  'plans.get',
+  'plans.list',
+  'plans.subscription',
+  'plans.entitlements',
+  'plans.checkFeature',
 ]);
 
 /** Outcomes each writing method may return. */
@@ -111,7 +129,17 @@ export const BATCH_OP_METHOD: Record<string, string> = {
 export const NOT_APPLIED = new Set(['insufficient', 'capped', 'replayed', 'rejected', 'absent', 'free', 'unchanged']);
 
 /** Config entries (caps, floors, pricing) move nothing: delta and amount 0. */
-const CONFIG_KINDS = new Set(['cap_set', 'cap_remove', 'floor_set', 'pricing_publish', 'pricing_activate']);
+const CONFIG_KINDS = new Set([
+  'cap_set',
+  'cap_remove',
+  'floor_set',
+  'pricing_publish',
+  'pricing_activate',
+  'plan_define',
+  'plan_subscribe',
+  'plan_change',
+  'plan_cancel',
+]);
 
 const CODES = new Set<string>(ERROR_CODES);
 const KINDS = new Set<string>(ENTRY_KINDS);
@@ -280,6 +308,93 @@ function checkCharge(r: unknown, input: unknown, at: string): string[] {
   return [...out, ...checkWriteResult(withHold ? 'chargeHold' : 'charge', r, input, at)];
 }
 
+const PLAN_PERIODS = new Set(['day', 'week', 'month', 'year']);
+const isFeatureValue = (v: unknown) =>
+  v === null || typeof v === 'boolean' || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+
+function checkFeatures(f: unknown, at: string, out: string[]): void {
+  if (!isObj(f)) {
+    out.push(`${at}: features not an object`);
+    return;
+  }
+  for (const [k, v] of Object.entries(f)) if (!isFeatureValue(v)) out.push(`${at}.${k}: ${String(v)} is not a feature value`);
+}
+
+function checkPlan(p: unknown, at: string, out: string[], id?: unknown): void {
+  if (!isObj(p)) {
+    out.push(`${at}: plan is not an object`);
+    return;
+  }
+  if (typeof p.id !== 'string' || p.id === '') out.push(`${at}.id: not a non-empty string`);
+  if (id !== undefined && p.id !== id) out.push(`${at}.id: ${String(p.id)} is not the input's`);
+  if (!safeInt(p.version, 1)) out.push(`${at}.version: not a safe integer ≥ 1`);
+  if (!nullableString(p.name)) out.push(`${at}.name: not a string or null`);
+  const a = p.allowance;
+  if (a !== null) {
+    if (!isObj(a) || !safeInt(a.amount, 1) || !PLAN_PERIODS.has(String(a.every))) out.push(`${at}.allowance: ${JSON.stringify(a)}`);
+    else if (!(a.rollover === null || (isObj(a.rollover) && safeInt(a.rollover.max, 1)))) out.push(`${at}.allowance.rollover: malformed`);
+  }
+  checkFeatures(p.features, `${at}.features`, out);
+  if (!safeInt(p.definedAt, 0)) out.push(`${at}.definedAt: not a safe integer ≥ 0`);
+  if (typeof p.entryId !== 'string') out.push(`${at}.entryId: not a string`);
+}
+
+function checkSubscription(s: unknown, at: string, out: string[], account: unknown): void {
+  if (!isObj(s)) {
+    out.push(`${at}: subscription is not an object`);
+    return;
+  }
+  if (s.account !== account) out.push(`${at}.account: not the input account`);
+  if (typeof s.planId !== 'string') out.push(`${at}.planId: not a string`);
+  if (!safeInt(s.version, 1)) out.push(`${at}.version: not a safe integer ≥ 1`);
+  if (!['active', 'canceling', 'canceled'].includes(String(s.status))) out.push(`${at}.status: ${String(s.status)}`);
+  for (const f of ['anchor', 'since']) if (!safeInt(s[f], 0)) out.push(`${at}.${f}: not a safe integer ≥ 0`);
+  if (!(s.cancelAt === null || safeInt(s.cancelAt, 0))) out.push(`${at}.cancelAt: not null or a safe integer`);
+  if ((s.status === 'active') !== (s.cancelAt === null)) out.push(`${at}: status ${String(s.status)} with cancelAt ${String(s.cancelAt)}`);
+  const p = s.period as Obj | null;
+  if ((p === null) !== (s.status === 'canceled')) out.push(`${at}.period: ${JSON.stringify(p)} with status ${String(s.status)}`);
+  if (p !== null && (!isObj(p) || !safeInt(p.start, 0) || !safeInt(p.end, 0) || (p.start as number) >= (p.end as number)))
+    out.push(`${at}.period: not start < end`);
+  const a = s.allowance as Obj | null;
+  if (a !== null) {
+    if (!isObj(a) || !['amount', 'remaining', 'rollover', 'resetsAt'].every((f) => safeInt(a[f], 0)))
+      out.push(`${at}.allowance: ${JSON.stringify(a)}`);
+    else {
+      if ((a.remaining as number) > (a.amount as number) + (a.rollover as number))
+        out.push(`${at}.allowance: remaining > amount + rollover`);
+      if (isObj(p) && a.resetsAt !== p.end) out.push(`${at}.allowance.resetsAt ≠ period.end`);
+      if (p === null) out.push(`${at}.allowance without a period`);
+    }
+  }
+  const c = s.pendingChange as Obj | null;
+  if (!(c === null || (isObj(c) && typeof c.planId === 'string' && safeInt(c.version, 1) && safeInt(c.at, 0))))
+    out.push(`${at}.pendingChange: ${JSON.stringify(c)}`);
+}
+
+/** plans.subscribe | change | cancel: an outcome, the subscription after it, and the entry it wrote or replayed. */
+function checkSubscriptionWrite(method: 'plans.subscribe' | 'plans.change' | 'plans.cancel', r: unknown, input: unknown): string[] {
+  if (!isObj(r)) return [`${method}: not an object`];
+  const out: string[] = [];
+  const [written, kind] = {
+    'plans.subscribe': ['subscribed', 'plan_subscribe'],
+    'plans.change': ['changed', 'plan_change'],
+    'plans.cancel': ['canceled', 'plan_cancel'],
+  }[method];
+  const allowed = method === 'plans.subscribe' ? [written, 'replayed'] : [written, 'replayed', 'unchanged'];
+  if (!allowed.includes(String(r.outcome))) out.push(`${method}.outcome: ${String(r.outcome)}`);
+  const account = isObj(input) ? input.account : undefined;
+  checkSubscription(r.subscription, `${method}.subscription`, out, account);
+  if (r.outcome === 'unchanged') {
+    if (r.entry !== undefined) out.push(`${method}: unchanged with an entry`);
+    return out;
+  }
+  checkEntry(r.entry, `${method}.entry`, out);
+  const e = r.entry as Obj;
+  if (isObj(e) && e.account !== account) out.push(`${method}.entry.account: not the input account`);
+  if (isObj(e) && e.kind !== kind) out.push(`${method}.entry.kind: ${String(e.kind)}`);
+  return out;
+}
+
 /** The result of any public method, given the arguments it was called with. */
 export function checkResult(method: Method, r: unknown, args: readonly unknown[]): string[] {
   const out: string[] = [];
@@ -355,7 +470,8 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
     case 'sweep': {
       if (!isObj(r)) return ['sweep: not an object'];
       if (typeof r.dryRun !== 'boolean') out.push('sweep.dryRun: not a boolean');
-      for (const f of ['lotsExpired', 'holdsExpired', 'batches']) if (!safeInt(r[f], 0)) out.push(`sweep.${f}: ${String(r[f])}`);
+      for (const f of ['lotsExpired', 'holdsExpired', 'batches', 'subscriptionsSettled'])
+        if (!safeInt(r[f], 0)) out.push(`sweep.${f}: ${String(r[f])}`);
       for (const f of ['creditsExpired', 'creditsReleased']) if (!isTotal(r[f])) out.push(`sweep.${f}: ${String(r[f])}`);
       return out;
     }
@@ -482,6 +598,48 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       if (method === 'pricing.publish') checkVersion(r.pricing, 'pricing.publish.pricing', out);
       return out;
     }
+    case 'plans.define': {
+      if (!isObj(r)) return ['plans.define: not an object'];
+      if (!['defined', 'replayed'].includes(String(r.outcome))) out.push(`plans.define.outcome: ${String(r.outcome)}`);
+      const id = isObj(first) ? first.id : undefined;
+      checkPlan(r.plan, 'plans.define.plan', out, id);
+      if (r.outcome === 'defined') {
+        checkEntry(r.entry, 'plans.define.entry', out);
+        const e = r.entry as Obj;
+        if (isObj(e) && (e.kind !== 'plan_define' || e.account !== `$plan:${String(id)}`))
+          out.push(`plans.define.entry: ${String(e.kind)} on ${String(e.account)}`);
+      } else if (r.entry !== undefined) out.push('plans.define: replayed with an entry');
+      return out;
+    }
+    case 'plans.get':
+      if (r !== null) {
+        checkPlan(r, 'plans.get', out, first);
+        const v = isObj(second) ? second.version : undefined;
+        if (v !== undefined && (r as Obj).version !== v) out.push(`plans.get.version: ${String((r as Obj).version)}, asked ${String(v)}`);
+      }
+      return out;
+    case 'plans.list': {
+      if (!Array.isArray(r)) return ['plans.list: not an array'];
+      for (const [i, p] of r.entries()) checkPlan(p, `plans.list[${i}]`, out);
+      const ids = r.map((p) => (p as Obj)?.id);
+      if (new Set(ids).size !== ids.length) out.push('plans.list: an id twice');
+      return out;
+    }
+    case 'plans.subscribe':
+    case 'plans.change':
+    case 'plans.cancel':
+      return checkSubscriptionWrite(method, r, first);
+    case 'plans.subscription':
+      if (r !== null) checkSubscription(r, 'plans.subscription', out, first);
+      return out;
+    case 'plans.entitlements':
+      checkFeatures(r, 'plans.entitlements', out);
+      return out;
+    case 'plans.checkFeature': {
+      if (!isObj(r) || typeof r.enabled !== 'boolean' || !isFeatureValue(r.value)) return [`plans.checkFeature: ${JSON.stringify(r)}`];
+      if (r.enabled !== (r.value !== null && r.value !== false)) out.push('plans.checkFeature: enabled ≠ (value not null or false)');
+      return out;
+    }
     default:
       return checkWriteResult(method, r, first);
   }
@@ -492,7 +650,7 @@ export function wroteNothing(method: Method, r: unknown): boolean {
   if (READ_METHODS.has(method)) return true;
   if (method === 'sweep') {
     const s = r as Obj;
-    return s.dryRun === true || (s.lotsExpired === 0 && s.holdsExpired === 0);
+    return s.dryRun === true || (s.lotsExpired === 0 && s.holdsExpired === 0 && s.subscriptionsSettled === 0);
   }
   if (method === 'batch') return (r as Obj[]).every((x) => NOT_APPLIED.has(String(x.outcome)));
   return NOT_APPLIED.has(String((r as Obj).outcome));
