@@ -39,8 +39,11 @@ export function flatten(units: readonly Unit[]): { statements: Statement[]; spli
       settled.add(settle);
       statements.push(...u.settle.writes);
     }
-    const explain = u.with === undefined ? (u.explain ?? []) : [];
-    const middle = [...(u.with === undefined ? [] : [NOT_APPLIED_GUARD, ...u.with]), ...(u.follow ?? [])];
+    // `with` and `follow` statements commit only with the primary's row: the guard aborts the
+    // unit (settle statements included) when it inserted nothing, and explain is read after.
+    const conditional = u.with !== undefined || u.follow !== undefined;
+    const explain = conditional ? [] : (u.explain ?? []);
+    const middle = conditional ? [NOT_APPLIED_GUARD, ...(u.with ?? []), ...(u.follow ?? [])] : [];
     shapes.push({ at: statements.length, skip: middle.length, explain: explain.length, after: u.after?.length ?? 0 });
     statements.push(u.primary, ...middle, ...explain, ...(u.after ?? []));
   }
@@ -68,7 +71,7 @@ export async function writeUnits(
   try {
     return split(await send(statements));
   } catch (e) {
-    const withApp = units.find((u) => u.with !== undefined);
+    const withApp = units.find((u) => u.with !== undefined || u.follow !== undefined);
     if (withApp === undefined) throw e;
     if (NOT_APPLIED.test(causes(e))) {
       const explain = withApp.explain ?? [];

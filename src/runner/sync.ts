@@ -15,6 +15,11 @@ export interface SyncDatabase {
 
 const STATEMENT_CACHE_MAX = 256;
 
+/** Thrown inside a unit's transaction to roll it back and still return what it read. */
+class Undo {
+  constructor(readonly result: UnitResult) {}
+}
+
 /**
  * Sync drivers: statements are prepared once and cached; a unit of several statements
  * (final reads, the app's own statements) runs inside BEGIN IMMEDIATE … COMMIT in one synchronous call, so no other writer
@@ -94,8 +99,12 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
     } else {
       explain = (unit.explain ?? []).map(all);
     }
-    for (const s of unit.follow ?? []) prepare(s.sql).run(s.args);
-    return { rows, explain, after: (unit.after ?? []).map(all) };
+    if (row !== undefined) for (const s of unit.follow ?? []) prepare(s.sql).run(s.args);
+    const result = { rows, explain, after: (unit.after ?? []).map(all) };
+    // An operation with `follow` statements that did not apply leaves nothing, not even the
+    // settle statements before it (as on the batch drivers, whose unit aborts).
+    if (row === undefined && unit.follow !== undefined) throw new Undo(result);
+    return result;
   };
 
   /** Reads inside a transaction the app opened run in it (one snapshot already); writes are refused. */
@@ -137,7 +146,12 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
           // what made the insert a no-op (a replayed key, a missing entry) is still there.
           return { rows, explain: readAll(unit.explain), after: [] };
         }
-        return transaction('BEGIN IMMEDIATE', () => runUnit(unit));
+        try {
+          return transaction('BEGIN IMMEDIATE', () => runUnit(unit));
+        } catch (e) {
+          if (e instanceof Undo) return e.result;
+          throw e;
+        }
       } catch (e) {
         wrapDriverError(e);
       }

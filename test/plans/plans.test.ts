@@ -272,6 +272,8 @@ describe.each(DRIVERS)('plans on $name', (driver) => {
       entry: { id: s.entry.id },
     });
     const code = (e: unknown) => (e instanceof LedgerError ? e.code : e);
+    // A new period: the allowance is due; a refused call does not write it either.
+    t.clock.set(utc('2027-10-05T00:00:00'));
     const before = await t.db.all('SELECT pos FROM credit_entry ORDER BY pos DESC LIMIT 1');
     expect(await l().plans.subscribe({ account: a, planId: q, idempotencyKey: 'sub-1' }).catch(code)).toBe('idempotency_conflict');
     expect(await l().plans.subscribe({ account: a, planId: q }).catch(code)).toBe('already_subscribed');
