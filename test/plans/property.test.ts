@@ -383,7 +383,7 @@ describe.each(DRIVERS)('plans: model-based property on $name', (driver) => {
   afterAll(() => db.close());
 
   const full = driver.name.startsWith('better-sqlite3');
-  const runs = full ? 30 : driver.slow ? 3 : 10;
+  const runs = full ? 60 : driver.slow ? 3 : 15;
   const steps = driver.slow ? 20 : 50;
 
   it(`agrees with the reference model after every step (${runs} runs of up to ${steps} steps); verify and rebuild agree`, async () => {
