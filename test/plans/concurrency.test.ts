@@ -203,6 +203,8 @@ describe.each(DRIVERS)('%s: period allowances under concurrent processes across 
     const file = join(dir, 'ledger.db');
     const clockFile = join(dir, 'clock');
     writeFileSync(clockFile, '');
+    const sweepFile = join(dir, 'swept');
+    writeFileSync(sweepFile, String(START));
     const clock = () => START + statSync(clockFile).size * TICK_MS;
     db = await openFileDb(driver, file, { clock });
     const ledger = db.ledger;
@@ -213,7 +215,7 @@ describe.each(DRIVERS)('%s: period allowances under concurrent processes across 
       if (a.grant !== undefined) await ledger.grant({ account: a.account, ...a.grant });
     }
 
-    const base = { driver, file, clockFile, start: START, tickMs: TICK_MS, until: UNTIL, accounts: BUSY, maxDebit: 9 };
+    const base = { driver, file, clockFile, sweepFile, start: START, tickMs: TICK_MS, until: UNTIL, accounts: BUSY, maxDebit: 9 };
     for (let w = 0; w <= DEBITORS; w++) {
       const role = w < DEBITORS ? 'debit' : 'sweep';
       workers.push(startWorker(WORKER, ROOT, { ...base, role, worker: w, seed: SEED + w * 7919, log: join(dir, `worker-${w}.jsonl`) }));
@@ -264,9 +266,9 @@ describe.each(DRIVERS)('%s: period allowances under concurrent processes across 
     expect(outcomes['debit:debited'] ?? 0).toBeGreaterThan(0);
     expect(outcomes['debit:insufficient'] ?? 0).toBeGreaterThan(0);
     expect(outcomes['sweep:swept'] ?? 0).toBeGreaterThan(0);
-    // (The idle account gets a period only where a sweep ran in it: how the sweeps spread is up to the OS.)
+    // (The idle account gets a period only where a sweep ran in it: the sweeper is at most a day behind.)
     for (const { account } of ACCOUNTS)
-      expect(result.written.get(account)?.size ?? 0, account).toBeGreaterThanOrEqual(BUSY.includes(account) ? DAYS : 2);
+      expect(result.written.get(account)?.size ?? 0, account).toBeGreaterThanOrEqual(BUSY.includes(account) ? DAYS : DAYS / 2);
     expect(rows.filter((r) => r.reason === 'rollover').length).toBeGreaterThan(0);
   });
 });

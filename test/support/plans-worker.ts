@@ -15,7 +15,7 @@
  * Exit code 0: every call returned an outcome the contract allows; otherwise an incident
  * line and exit code 1.
  */
-import { appendFileSync, closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type ConcurrencyDriver, openFileDb } from './concurrency-db.js';
 import { prng } from './processes.js';
@@ -28,6 +28,12 @@ export interface PlansWorkerPlan {
   tickMs: number;
   /** Stop starting calls once the clock is at or past this. */
   until: number;
+  /**
+   * The sweeper writes the time of its latest sweep here; a debitor does not move the clock
+   * more than one day (of a grid from `start`) past it, so sweeps land in every period
+   * however the OS schedules the processes (the sweeper itself never waits: no deadlock).
+   */
+  sweepFile: string;
   log: string;
   worker: number;
   role: 'debit' | 'sweep';
@@ -96,7 +102,14 @@ async function main(plan: PlansWorkerPlan): Promise<void> {
   });
 
   const debits: { id: string; account: string; left: number }[] = [];
+  const DAY = 86_400_000;
+  const day = (t: number) => Math.floor((t - plan.start) / DAY);
   for (let n = 0; n < 100_000; n++) {
+    if (plan.role === 'debit') {
+      // Waits for the sweeper (a poll of a file, not a timing): its latest sweep is at most a day behind.
+      while (day(read() + plan.tickMs) > day(Number(readFileSync(plan.sweepFile, 'utf8'))) + 1 && read() < plan.until)
+        await new Promise((r) => setTimeout(r, 2));
+    }
     appendFileSync(plan.clockFile, 'x');
     if (read() >= plan.until) break;
     nows = [];
@@ -104,6 +117,7 @@ async function main(plan: PlansWorkerPlan): Promise<void> {
     try {
       if (plan.role === 'sweep') {
         const r = await ledger.sweep({ batchSize: int(1, 3) });
+        writeFileSync(plan.sweepFile, String(nows[0] ?? read()));
         ack = { op: 'sweep', account: null, amount: null, outcome: 'swept', entryId: null, settled: r.subscriptionsSettled };
       } else {
         const roll = rand();
