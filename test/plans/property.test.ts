@@ -17,8 +17,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PlanPeriod } from '../../src/schema.js';
 import { DAY_MS, periodAt } from '../../src/plans/period.js';
+import type { PlanPeriod } from '../../src/schema.js';
 import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
 
 // --- The plans --------------------------------------------------------------------------------
