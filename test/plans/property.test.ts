@@ -369,7 +369,11 @@ const viewOf = (s: Record<string, unknown> | null | undefined): View | null => {
   };
 };
 
-const errorOf = (e: unknown) => ({ error: String((e as { code?: unknown }).code ?? (e as Error).message) });
+/** A LedgerError's code; an unexpected one (internal) with its message, so a failure says what broke. */
+const errorOf = (e: unknown) => {
+  const code = String((e as { code?: unknown }).code ?? 'thrown');
+  return { error: code === 'internal' || code === 'thrown' ? `${code}: ${(e as Error).message}` : code };
+};
 
 describe.each(DRIVERS)('plans: model-based property on $name', (driver) => {
   let db: TestDb;
