@@ -53,17 +53,21 @@ BEGIN
 END;
 --> statement-breakpoint
 -- `immediate`: the allowance and rollover lots of the replaced terms (keys `$allowance:<terms>:…`,
--- `$rollover:<terms>:…`) lapse now, and the new terms start now. `next_period`: the new terms
+-- `$rollover:<terms>:…`, two ranges of the unique key index) lapse now — all of them, drawn to
+-- zero or not, so a later refund cannot make them spendable again — and the new terms start now. `next_period`: the new terms
 -- wait until the period's end. Purchased credits and grants are never touched.
 CREATE TRIGGER `credit_entry_changes_plan` AFTER INSERT ON `credit_entry` WHEN NEW.`kind` = 'plan_change'
 BEGIN
   UPDATE `credit_lot` SET `expires_at` = NEW.`created_at`
-  WHERE json_extract(NEW.`metadata`, '$.proration') = 'immediate' AND `account` = NEW.`account` AND `open` = 1
-    AND `expires_at` > NEW.`created_at`
-    AND EXISTS (SELECT 1 FROM `credit_entry` AS e WHERE e.`pos` = `credit_lot`.`id` AND e.`kind` = 'grant'
-      AND substr(e.`idempotency_key`, 1, 1) = '$'
-      AND substr(e.`idempotency_key`, instr(e.`idempotency_key`, ':') + 1, length(json_extract(NEW.`metadata`, '$.terms')) + 1)
-          = json_extract(NEW.`metadata`, '$.terms') || ':');
+  WHERE json_extract(NEW.`metadata`, '$.proration') = 'immediate' AND `expires_at` > NEW.`created_at`
+    AND `id` IN (
+      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
+        AND e.`idempotency_key` >= '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ':'
+        AND e.`idempotency_key` < '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ';'
+      UNION ALL
+      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
+        AND e.`idempotency_key` >= '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ':'
+        AND e.`idempotency_key` < '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ';');
   UPDATE `credit_subscription` SET `plan_id` = json_extract(NEW.`metadata`, '$.plan'), `version` = json_extract(NEW.`metadata`, '$.version'),
     `terms_pos` = NEW.`pos`, `anchor` = json_extract(NEW.`metadata`, '$.anchor'), `since` = NEW.`created_at`, `cancel_at` = NULL,
     `next_plan_id` = NULL, `next_version` = NULL, `next_pos` = NULL, `next_anchor` = NULL, `next_at` = NULL, `due_at` = NEW.`created_at`
@@ -79,12 +83,15 @@ END;
 CREATE TRIGGER `credit_entry_cancels_plan` AFTER INSERT ON `credit_entry` WHEN NEW.`kind` = 'plan_cancel'
 BEGIN
   UPDATE `credit_lot` SET `expires_at` = NEW.`created_at`
-  WHERE json_extract(NEW.`metadata`, '$.when') = 'now' AND `account` = NEW.`account` AND `open` = 1
-    AND `expires_at` > NEW.`created_at`
-    AND EXISTS (SELECT 1 FROM `credit_entry` AS e WHERE e.`pos` = `credit_lot`.`id` AND e.`kind` = 'grant'
-      AND substr(e.`idempotency_key`, 1, 1) = '$'
-      AND substr(e.`idempotency_key`, instr(e.`idempotency_key`, ':') + 1, length(json_extract(NEW.`metadata`, '$.terms')) + 1)
-          = json_extract(NEW.`metadata`, '$.terms') || ':');
+  WHERE json_extract(NEW.`metadata`, '$.when') = 'now' AND `expires_at` > NEW.`created_at`
+    AND `id` IN (
+      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
+        AND e.`idempotency_key` >= '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ':'
+        AND e.`idempotency_key` < '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ';'
+      UNION ALL
+      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
+        AND e.`idempotency_key` >= '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ':'
+        AND e.`idempotency_key` < '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ';');
   UPDATE `credit_subscription` SET `cancel_at` = json_extract(NEW.`metadata`, '$.at'), `next_plan_id` = NULL, `next_version` = NULL,
     `next_pos` = NULL, `next_anchor` = NULL, `next_at` = NULL,
     `due_at` = CASE WHEN json_extract(NEW.`metadata`, '$.when') = 'now' THEN NULL

@@ -166,11 +166,12 @@ export class AccountReplay {
       case 'plan_subscribe':
       case 'plan_change':
       case 'plan_cancel': {
-        // An immediate change or a cancellation now: the allowance and rollover of the ended terms lapse now.
+        // An immediate change or a cancellation now: the allowance and rollover of the ended terms lapse now,
+        // drawn to zero or not (a refund may give credits back to them later).
         const ended = this.plans.config(r);
         if (ended !== null) {
           for (const l of s.lots) {
-            if (l.remaining > 0 && l.expiresAt !== null && l.expiresAt > r.createdAt && ofTerms(this.lotKeys.get(l.id) ?? null, ended)) {
+            if (l.expiresAt !== null && l.expiresAt > r.createdAt && ofTerms(this.lotKeys.get(l.id) ?? null, ended)) {
               l.expiresAt = r.createdAt;
             }
           }

@@ -201,11 +201,27 @@ async function writeConfig(ctx: Context, w: ConfigWrite, now: number) {
         );
       }
       entry = toEntry(original, ctx.ids);
-      return { replayed: true as const, entry, subscription: state === undefined ? null : await describe(ctx, state, now) };
     }
   }
-  return { replayed: false as const, entry, subscription: state === undefined ? null : await describe(ctx, state, now) };
+  return {
+    replayed: row === undefined && entry !== null,
+    entry,
+    /** The row as the unit saw it (for a refusal's message: nothing written). */
+    current: state,
+    /**
+     * The subscription after the call. Applied: as the unit left it. Otherwise the unit left
+     * nothing, not even a due allowance, so it is read as any read would, writing that down first.
+     */
+    subscription: async (): Promise<Subscription> => {
+      const s = row !== undefined && state !== undefined ? await describe(ctx, state, now) : await readSubscription(ctx, w.account, now);
+      if (s === null) throw new LedgerError('internal', `${w.op}: ${w.account} has no subscription after the write (run rebuild())`);
+      return s;
+    },
+  };
 }
+
+/** The stored row's subscription is active at `now`. */
+const activeAt = (row: Row | undefined, now: number) => row !== undefined && (row.cancel_at === null || num(row.cancel_at) > now);
 
 /** Fields of a keyed retry that differ from what the original row stored. */
 const differs = (pairs: [string, unknown, unknown][]) =>
@@ -242,9 +258,7 @@ export async function subscribe(ctx: Context, input: SubscribeInput): Promise<Su
     },
     now,
   );
-  if (r.entry !== null && r.subscription !== null) {
-    return { outcome: r.replayed ? 'replayed' : 'subscribed', subscription: r.subscription, entry: r.entry };
-  }
+  if (r.entry !== null) return { outcome: r.replayed ? 'replayed' : 'subscribed', subscription: await r.subscription(), entry: r.entry };
   if ((await getPlan(ctx, input.planId)) === null) {
     throw new LedgerError('not_found', `plans.subscribe: no plan ${JSON.stringify(input.planId)} (define it first)`, {
       planId: input.planId,
@@ -252,8 +266,8 @@ export async function subscribe(ctx: Context, input: SubscribeInput): Promise<Su
   }
   throw new LedgerError(
     'already_subscribed',
-    `plans.subscribe: ${input.account} already has an active subscription (to ${r.subscription?.planId}); use plans.change`,
-    { account: input.account, planId: r.subscription?.planId },
+    `plans.subscribe: ${input.account} already has an active subscription (to ${String(r.current?.plan_id)}); use plans.change`,
+    { account: input.account, planId: r.current?.plan_id },
   );
 }
 
@@ -288,13 +302,11 @@ export async function changePlan(ctx: Context, input: ChangePlanInput): Promise<
     },
     now,
   );
-  const active = r.subscription !== null && r.subscription.status !== 'canceled';
-  if (r.entry !== null && r.subscription !== null)
-    return { outcome: r.replayed ? 'replayed' : 'changed', subscription: r.subscription, entry: r.entry };
-  if (!active || r.subscription === null || (await getPlan(ctx, input.planId)) === null) {
+  if (r.entry !== null) return { outcome: r.replayed ? 'replayed' : 'changed', subscription: await r.subscription(), entry: r.entry };
+  if (!activeAt(r.current, now) || (await getPlan(ctx, input.planId)) === null) {
     return noSubscription(ctx, 'plans.change', input.account, input.planId);
   }
-  return { outcome: 'unchanged', subscription: r.subscription };
+  return { outcome: 'unchanged', subscription: await r.subscription() };
 }
 
 export async function cancelPlan(ctx: Context, input: CancelInput): Promise<CancelResult> {
@@ -316,10 +328,9 @@ export async function cancelPlan(ctx: Context, input: CancelInput): Promise<Canc
     },
     now,
   );
-  if (r.entry !== null && r.subscription !== null)
-    return { outcome: r.replayed ? 'replayed' : 'canceled', subscription: r.subscription, entry: r.entry };
-  if (r.subscription === null || r.subscription.status === 'canceled') return noSubscription(ctx, 'plans.cancel', input.account);
-  return { outcome: 'unchanged', subscription: r.subscription };
+  if (r.entry !== null) return { outcome: r.replayed ? 'replayed' : 'canceled', subscription: await r.subscription(), entry: r.entry };
+  if (!activeAt(r.current, now)) return noSubscription(ctx, 'plans.cancel', input.account);
+  return { outcome: 'unchanged', subscription: await r.subscription() };
 }
 
 /** The features of the plan version an active subscription is on ({} without one). */

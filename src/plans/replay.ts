@@ -42,6 +42,8 @@ export interface DerivedSubscription {
   granted: Set<string>;
   /** The newest row of the account: a clock behind it cannot judge what is due. */
   lastAt: number;
+  /** The end of the latest period whose allowance these terms wrote: the guard lets spends dated before it pass. */
+  settledUntil: number;
 }
 
 export interface PlansSink {
@@ -118,6 +120,7 @@ export class PlansReplay {
         createdAt: r.createdAt,
         granted: this.sub?.granted ?? new Set(),
         lastAt: r.createdAt,
+        settledUntil: 0,
       };
       return null;
     }
@@ -154,7 +157,11 @@ export class PlansReplay {
 
   /** A grant: remember the allowances written. */
   grant(r: LogRow): void {
-    if (this.sub !== null && r.idempotencyKey?.startsWith(ALLOWANCE_KEY)) this.sub.granted.add(r.idempotencyKey);
+    const sub = this.sub;
+    if (sub === null || !r.idempotencyKey?.startsWith(ALLOWANCE_KEY)) return;
+    this.promote(r.createdAt);
+    sub.granted.add(r.idempotencyKey);
+    if (r.idempotencyKey.startsWith(`${ALLOWANCE_KEY}${sub.termsPos}:`)) sub.settledUntil = Math.max(sub.settledUntil, r.expiresAt ?? 0);
   }
 
   /**
@@ -172,16 +179,18 @@ export class PlansReplay {
     if (sub.cancelAt !== null && sub.cancelAt <= r.createdAt) return;
     const plan = this.sink.planOf?.(sub.planId, sub.version);
     if (plan === undefined || plan.allowance === 0 || plan.every === null) return;
+    // The guard's promise: nothing was due at the row's time, i.e. an allowance of these terms
+    // had been written for a period ending after it. (A row whose clock read an earlier time
+    // than rows before it, in a process that waited for the lock, is within that promise.)
+    if (r.createdAt < sub.settledUntil) return;
     const p = periodAt(plan.every, sub.anchor, r.createdAt);
-    if (!sub.granted.has(`${ALLOWANCE_KEY}${sub.termsPos}:${p.start}`)) {
-      this.sink.problem({
-        code: 'subscription_mismatch',
-        account: r.account,
-        entryId: r.id,
-        seq: r.seq,
-        message: `${r.kind} at ${r.createdAt} before the allowance of its period (from ${p.start}) was written`,
-      });
-    }
+    this.sink.problem({
+      code: 'subscription_mismatch',
+      account: r.account,
+      entryId: r.id,
+      seq: r.seq,
+      message: `${r.kind} at ${r.createdAt} before the allowance of its period (from ${p.start}) was written`,
+    });
   }
 
   /** A pending change in force by `at` takes effect (as the settle statements do). */
@@ -189,7 +198,15 @@ export class PlansReplay {
     const sub = this.sub;
     if (sub?.next && sub.next.at <= at) {
       const n = sub.next;
-      Object.assign(sub, { planId: n.planId, version: n.version, termsPos: n.pos, anchor: n.anchor, since: n.at, next: null });
+      Object.assign(sub, {
+        planId: n.planId,
+        version: n.version,
+        termsPos: n.pos,
+        anchor: n.anchor,
+        since: n.at,
+        next: null,
+        settledUntil: 0,
+      });
     }
   }
 

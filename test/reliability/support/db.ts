@@ -44,7 +44,13 @@ export async function preload(driver: Driver): Promise<void> {
   else await Promise.all([import('@libsql/client'), import('drizzle-orm/libsql')]);
 }
 
-export async function openDb(driver: Driver, file: string, synchronous: Synchronous = 'FULL'): Promise<Db> {
+/** `options.clock`: the ledger's clock (test/reliability/crash-plans.test.ts shares a fake one between processes). */
+export async function openDb(
+  driver: Driver,
+  file: string,
+  synchronous: Synchronous = 'FULL',
+  options: { clock?: () => number } = {},
+): Promise<Db> {
   if (driver === 'better-sqlite3') {
     const { default: Database } = await import('better-sqlite3');
     const { drizzle } = await import('drizzle-orm/better-sqlite3');
@@ -54,7 +60,7 @@ export async function openDb(driver: Driver, file: string, synchronous: Synchron
     client.pragma(`synchronous = ${synchronous}`);
     const all = async (sql: string, args: unknown[] = []) => client.prepare(sql).all(...args) as Row[];
     return {
-      ledger: createLedger(drizzle(client)),
+      ledger: createLedger(drizzle(client), options),
       all,
       exec: async (sql) => void client.exec(sql),
       pragmas: async () => ({
@@ -80,7 +86,7 @@ export async function openDb(driver: Driver, file: string, synchronous: Synchron
   };
   const one = async (sql: string) => (await client.execute(sql)).rows[0]?.[0];
   return {
-    ledger: createLedger(drizzle(client)),
+    ledger: createLedger(drizzle(client), options),
     all,
     exec: async (sql) => void (await client.execute(sql)),
     pragmas: async () => ({
