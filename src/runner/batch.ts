@@ -82,6 +82,8 @@ export async function writeUnits(
     // table or column, a constraint: the ledger's own statements only meet those on a schema
     // that is not its own (they name a credit_* table), so anything else is the app's.
     const known = toLedgerError(e);
+    // Only the app's own statements can fail as the app's: `follow` statements are the ledger's.
+    if (!units.some((u) => u.with !== undefined)) throw known;
     const ours = /credit_|drizzle_credits_/.test(causes(e));
     if (!['internal', 'schema_conflict', 'schema_missing'].includes(known.code) || ours) throw known;
     throw new LedgerError(
