@@ -58,11 +58,19 @@ export function toPlan(r: Row, ctx: Context): Plan {
     version: num(r.version),
     name: r.name === null || r.name === undefined ? null : String(r.name),
     allowance: amount > 0 ? { amount, every: r.every as PlanPeriod, rollover: rolloverMax > 0 ? { max: rolloverMax } : null } : null,
-    features: JSON.parse(String(r.features ?? '{}')) as Record<string, FeatureValue>,
+    features: featuresOf(r.definition),
     definedAt: num(r.defined_at),
     entryId: ctx.ids.format(num(r.defined_by)),
   };
 }
+
+/**
+ * A version's features, from its definition exactly as the `plan_define` row carries it (the
+ * `features` column is SQLite's rendering of it, which may round a number's last digits on
+ * older SQLite builds: measured on libSQL under the input fuzz).
+ */
+const featuresOf = (definition: unknown): Record<string, FeatureValue> =>
+  ((JSON.parse(String(definition ?? '{}')) as { features?: Record<string, FeatureValue> }).features ?? {}) as Record<string, FeatureValue>;
 
 /** The definition as the `plan_define` row stores it: canonical JSON, every key present. */
 export function definitionOf(input: DefinePlanInput): string {
@@ -342,7 +350,7 @@ export async function entitlements(ctx: Context, account: string): Promise<Recor
   if (cancelAt !== null && cancelAt <= now) return {};
   // A pending change in force since next_at: its plan's features, whether or not it was written down yet.
   const pending = row.next_at !== null && num(row.next_at) <= now;
-  return JSON.parse(String((pending ? row.next_features : row.features) ?? '{}')) as Record<string, FeatureValue>;
+  return featuresOf(pending ? row.next_definition : row.definition);
 }
 
 /** `false`, `null` or absent → disabled; `true`, a number or a string → enabled with that value. */

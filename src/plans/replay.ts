@@ -232,6 +232,21 @@ export function dueBy(s: DerivedSubscription, plans: Map<string, DerivedPlan>, n
   return limits.length === 0 ? null : Math.min(...limits);
 }
 
+/** Two JSON texts with the same keys and values, numbers equal to within their last digits (SQLite renders 15). */
+function sameJson(a: string, b: string): boolean {
+  const norm = (v: unknown): unknown =>
+    typeof v === 'number'
+      ? Number(v.toPrecision(15))
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]))
+        : v;
+  try {
+    return JSON.stringify(norm(JSON.parse(a))) === JSON.stringify(norm(JSON.parse(b)));
+  } catch {
+    return false;
+  }
+}
+
 const planKey = (id: unknown, version: unknown) => `${String(id)}\u0000${num(version)}`;
 
 /** The auditor's comparison. `now` normalises pending changes already in force (the triggers apply them lazily). */
@@ -250,21 +265,25 @@ export async function comparePlans(
     const account = `${PLAN_LOG_PREFIX}${String(r.id)}`;
     if (want === undefined) {
       report({ code: 'plan_mismatch', account, message: `stored plan ${String(r.id)} v${num(r.version)} has no plan_define row` });
-    } else if (
-      want.allowance !== num(r.allowance) ||
-      want.every !== (r.every ?? null) ||
-      want.rolloverMax !== num(r.rollover_max) ||
-      want.definition !== String(r.definition) ||
-      JSON.stringify(JSON.parse(String(r.features))) !== want.features ||
-      want.definedBy !== String(r.defined_by) ||
-      want.name !== (r.name ?? null)
-    ) {
-      report({
-        code: 'plan_mismatch',
-        account,
-        entryId: want.definedBy,
-        message: `stored plan ${want.id} v${want.version} differs from its plan_define row`,
-      });
+    } else {
+      const differing = [
+        want.allowance !== num(r.allowance) && 'allowance',
+        want.every !== (r.every ?? null) && 'every',
+        want.rolloverMax !== num(r.rollover_max) && 'rollover_max',
+        want.definition !== String(r.definition) && 'definition',
+        // `features` is compared as a value: SQLite renders the numbers of its copy itself.
+        !sameJson(String(r.features), want.features) && 'features',
+        want.definedBy !== String(r.defined_by) && 'defined_by',
+        want.name !== (r.name ?? null) && 'name',
+      ].filter((f): f is string => f !== false);
+      if (differing.length > 0) {
+        report({
+          code: 'plan_mismatch',
+          account,
+          entryId: want.definedBy,
+          message: `stored plan ${want.id} v${want.version} differs from its plan_define row in ${differing.join(', ')}`,
+        });
+      }
     }
   }
   for (const p of plans.values())

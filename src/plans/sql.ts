@@ -96,8 +96,8 @@ ${ON_KEY}
 ${RETURNING}`;
 
 /** The subscription row and its plan version (NULL columns when there is none). Args: account. */
-export const SUBSCRIPTION_ROW = `SELECT s.*, pl.allowance, pl.every, pl.rollover_max, pl.features, pl.name,
-       np.allowance AS next_allowance, np.every AS next_every, np.rollover_max AS next_rollover_max, np.features AS next_features
+export const SUBSCRIPTION_ROW = `SELECT s.*, pl.allowance, pl.every, pl.rollover_max, pl.definition, pl.name,
+       np.allowance AS next_allowance, np.every AS next_every, np.rollover_max AS next_rollover_max, np.definition AS next_definition
 FROM credit_subscription AS s
 JOIN credit_plan AS pl ON pl.id = s.plan_id AND pl.version = s.version
 LEFT JOIN credit_plan AS np ON np.id = s.next_plan_id AND np.version = s.next_version
