@@ -231,6 +231,16 @@ async function writeConfig(ctx: Context, w: ConfigWrite, now: number) {
 /** The stored row's subscription is active at `now`. */
 const activeAt = (row: Row | undefined, now: number) => row !== undefined && (row.cancel_at === null || num(row.cancel_at) > now);
 
+interface Common {
+  idempotencyKey?: string;
+  reason?: string;
+  actor?: string;
+}
+/** What every config call passes on: its key, reason and actor. */
+const common = (i: Common): Common => ({ idempotencyKey: i.idempotencyKey, reason: i.reason, actor: i.actor });
+/** The last arguments of every config statement: reason, key, actor, now. */
+const tail = (i: Common, now: number) => [i.reason ?? null, i.idempotencyKey ?? null, i.actor ?? null, now];
+
 /** Fields of a keyed retry that differ from what the original row stored. */
 const differs = (pairs: [string, unknown, unknown][]) =>
   pairs.filter(([, asked, stored]) => asked !== undefined && asked !== stored).map(([f]) => f);
@@ -245,19 +255,9 @@ export async function subscribe(ctx: Context, input: SubscribeInput): Promise<Su
       account: input.account,
       primary: {
         sql: PLAN_SUBSCRIBE,
-        args: [
-          input.account,
-          input.planId,
-          input.anchor ?? null,
-          input.reason ?? null,
-          input.idempotencyKey ?? null,
-          input.actor ?? null,
-          now,
-        ],
+        args: [input.account, input.planId, input.anchor ?? null, ...tail(input, now)],
       },
-      idempotencyKey: input.idempotencyKey,
-      reason: input.reason,
-      actor: input.actor,
+      ...common(input),
       sameAs: (s) =>
         differs([
           ['planId', input.planId, s.plan],
@@ -297,11 +297,9 @@ export async function changePlan(ctx: Context, input: ChangePlanInput): Promise<
       account: input.account,
       primary: {
         sql: PLAN_CHANGE,
-        args: [input.account, input.planId, input.proration, input.reason ?? null, input.idempotencyKey ?? null, input.actor ?? null, now],
+        args: [input.account, input.planId, input.proration, ...tail(input, now)],
       },
-      idempotencyKey: input.idempotencyKey,
-      reason: input.reason,
-      actor: input.actor,
+      ...common(input),
       sameAs: (s) =>
         differs([
           ['planId', input.planId, s.plan],
@@ -327,11 +325,9 @@ export async function cancelPlan(ctx: Context, input: CancelInput): Promise<Canc
       account: input.account,
       primary: {
         sql: PLAN_CANCEL,
-        args: [input.account, input.at, input.reason ?? null, input.idempotencyKey ?? null, input.actor ?? null, now],
+        args: [input.account, input.at, ...tail(input, now)],
       },
-      idempotencyKey: input.idempotencyKey,
-      reason: input.reason,
-      actor: input.actor,
+      ...common(input),
       sameAs: (s) => differs([['at', input.at, s.when]]),
     },
     now,
