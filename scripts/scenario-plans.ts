@@ -18,24 +18,13 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { gridTable } from '../src/cli/format.js';
 import { createLedger } from '../src/index.js';
+import { prng } from './prng.js';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2027, 0, 31, 9); // the 31st: later periods fall on the last day of shorter months
 const DAYS = 90;
 const GROUP_SIZE = 20;
 const MODELS = ['gpt-4o', 'claude-sonnet', 'gpt-4o-mini'] as const;
-
-/** A small deterministic PRNG (mulberry32), so every run prints the same figures. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export interface PlansScenario {
   checks: [string, string | number, string | number][];

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { createLedger, type DebitResult, isLedgerError } from '../src/index.js';
+import { prng } from './prng.js';
 
 export interface WorkerPlan {
   worker: number;
@@ -48,18 +49,6 @@ export interface WorkerReport {
 
 const MODELS = ['gpt-4o', 'claude-sonnet', 'llama-3-70b', 'mistral-large'] as const;
 const KEY_SLOTS = 8;
-
-/** mulberry32: small, seeded, good enough to pick operations. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The amount of a keyed request is a function of its key, so every retry is identical. */
 export function amountForKey(key: string): number {
