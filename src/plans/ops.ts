@@ -116,12 +116,14 @@ export async function listPlans(ctx: Context): Promise<Plan[]> {
 const LOTS_OF_KEYS = `SELECT e.reason, e.amount, lt.remaining, lt.expires_at FROM credit_entry AS e JOIN credit_lot AS lt ON lt.id = e.pos
 WHERE e.account = ? AND e.kind = 'grant' AND e.idempotency_key IN (?, ?)`;
 
-async function readSubscription(ctx: Context, account: string, now: number): Promise<Subscription | null> {
+async function readSubscription(ctx: Context, account: string, now: number, settled = false): Promise<Subscription | null> {
   const [[row] = []] = await ctx.runner.read([{ sql: SUBSCRIPTION_ROW, args: [account] }]);
   if (row === undefined) return null;
-  if (row.due_at !== null && num(row.due_at) <= now) {
+  // Settled once at this `now`: that moves due_at past it (or clears it), so read again at the
+  // same time, once — never a loop that chases the clock.
+  if (!settled && row.due_at !== null && num(row.due_at) <= now) {
     await settleForRead(ctx, account, 1, now);
-    return readSubscription(ctx, account, ctx.now());
+    return readSubscription(ctx, account, now, true);
   }
   return describe(ctx, row, now);
 }
