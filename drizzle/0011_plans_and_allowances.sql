@@ -52,14 +52,16 @@ BEGIN
           json_extract(NEW.`metadata`, '$.anchor'), NEW.`created_at`, NULL, NULL, NULL, NULL, NULL, NULL, NEW.`created_at`, NEW.`created_at`);
 END;
 --> statement-breakpoint
--- `immediate`: the allowance and rollover lots of the replaced terms (keys `$allowance:<terms>:…`,
--- `$rollover:<terms>:…`, two ranges of the unique key index) lapse now — all of them, drawn to
--- zero or not, so a later refund cannot make them spendable again — and the new terms start now. `next_period`: the new terms
--- wait until the period's end. Purchased credits and grants are never touched.
-CREATE TRIGGER `credit_entry_changes_plan` AFTER INSERT ON `credit_entry` WHEN NEW.`kind` = 'plan_change'
+-- The terms end now (an `immediate` change, a cancellation `now`): their allowance and
+-- rollover lots (keys `$allowance:<terms>:…`, `$rollover:<terms>:…`, two ranges of the unique
+-- key index) lapse now — all of them, drawn to zero or not, so a later refund cannot make them
+-- spendable again. Purchased credits and grants are never touched.
+CREATE TRIGGER `credit_entry_ends_terms` AFTER INSERT ON `credit_entry`
+WHEN (NEW.`kind` = 'plan_change' AND json_extract(NEW.`metadata`, '$.proration') = 'immediate')
+  OR (NEW.`kind` = 'plan_cancel' AND json_extract(NEW.`metadata`, '$.when') = 'now')
 BEGIN
   UPDATE `credit_lot` SET `expires_at` = NEW.`created_at`
-  WHERE json_extract(NEW.`metadata`, '$.proration') = 'immediate' AND `expires_at` > NEW.`created_at`
+  WHERE `expires_at` > NEW.`created_at`
     AND `id` IN (
       SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
         AND e.`idempotency_key` >= '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ':'
@@ -68,6 +70,11 @@ BEGIN
       SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
         AND e.`idempotency_key` >= '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ':'
         AND e.`idempotency_key` < '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ';');
+END;
+--> statement-breakpoint
+-- `immediate`: the new terms start now. `next_period`: they wait until the period's end.
+CREATE TRIGGER `credit_entry_changes_plan` AFTER INSERT ON `credit_entry` WHEN NEW.`kind` = 'plan_change'
+BEGIN
   UPDATE `credit_subscription` SET `plan_id` = json_extract(NEW.`metadata`, '$.plan'), `version` = json_extract(NEW.`metadata`, '$.version'),
     `terms_pos` = NEW.`pos`, `anchor` = json_extract(NEW.`metadata`, '$.anchor'), `since` = NEW.`created_at`, `cancel_at` = NULL,
     `next_plan_id` = NULL, `next_version` = NULL, `next_pos` = NULL, `next_anchor` = NULL, `next_at` = NULL, `due_at` = NEW.`created_at`
@@ -82,16 +89,6 @@ END;
 -- `now`: the terms end and their allowance and rollover lapse at once. `period_end`: they run out.
 CREATE TRIGGER `credit_entry_cancels_plan` AFTER INSERT ON `credit_entry` WHEN NEW.`kind` = 'plan_cancel'
 BEGIN
-  UPDATE `credit_lot` SET `expires_at` = NEW.`created_at`
-  WHERE json_extract(NEW.`metadata`, '$.when') = 'now' AND `expires_at` > NEW.`created_at`
-    AND `id` IN (
-      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
-        AND e.`idempotency_key` >= '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ':'
-        AND e.`idempotency_key` < '$allowance:' || json_extract(NEW.`metadata`, '$.terms') || ';'
-      UNION ALL
-      SELECT e.`pos` FROM `credit_entry` AS e WHERE e.`account` = NEW.`account` AND e.`kind` = 'grant' AND e.`idempotency_key` IS NOT NULL
-        AND e.`idempotency_key` >= '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ':'
-        AND e.`idempotency_key` < '$rollover:' || json_extract(NEW.`metadata`, '$.terms') || ';');
   UPDATE `credit_subscription` SET `cancel_at` = json_extract(NEW.`metadata`, '$.at'), `next_plan_id` = NULL, `next_version` = NULL,
     `next_pos` = NULL, `next_anchor` = NULL, `next_at` = NULL,
     `due_at` = CASE WHEN json_extract(NEW.`metadata`, '$.when') = 'now' THEN NULL

@@ -39,6 +39,7 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_subscribes',
   'credit_entry_changes_plan',
   'credit_entry_cancels_plan',
+  'credit_entry_ends_terms',
   'credit_entry_schedules_plan',
   // migration 0012
   'credit_entry_publishes_price',
