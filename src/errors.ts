@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'hold_closed',
   'hold_expired',
   'already_subscribed',
+  'forbidden',
+  'already_exists',
   'schema_missing',
   'schema_newer',
   'schema_conflict',

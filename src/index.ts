@@ -40,6 +40,9 @@ export {
   type PlanPeriod,
   PRICE_ROUNDINGS,
 } from './schema.js';
+export type { Teams } from './teams/index.js';
+export type * from './teams/types.js';
+export type * from './transfers/types.js';
 export type * from './types.js';
 export type { Analytics } from './usage/analytics.js';
 export type * from './usage/types.js';

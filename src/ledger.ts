@@ -25,6 +25,10 @@ import { type RebuildReport, rebuild } from './rebuild.js';
 import { type AnySQLiteDatabase, type DriverName, type Runner, runnerFor } from './runner/index.js';
 import { checkingSchema } from './runner/schema-check.js';
 import type { EntryKind } from './schema.js';
+import { createTeams, type Teams } from './teams/index.js';
+import { planTransfer, transfer } from './transfers/ops.js';
+import type { TransferInput, TransferResult } from './transfers/types.js';
+import { parseTransfer } from './transfers/validate.js';
 import type {
   AdjustResult,
   Allocation,
@@ -164,7 +168,8 @@ export type BatchOp =
   | ({ op: 'hold' } & HoldInput)
   | ({ op: 'capture' } & CaptureInput)
   | ({ op: 'release' } & ReleaseInput)
-  | ({ op: 'charge' } & ChargeInput);
+  | ({ op: 'charge' } & ChargeInput)
+  | ({ op: 'transfer' } & TransferInput);
 
 /** A batch op that the ledger refused for its own reason (conflict, not found, …); it wrote nothing. */
 export interface Rejected {
@@ -181,6 +186,7 @@ export type BatchResult =
   | CaptureResult
   | ReleaseResult
   | ChargeResult
+  | TransferResult
   | Rejected;
 
 export interface LedgerOptions {
@@ -208,6 +214,8 @@ export class Ledger {
   readonly plans: Plans;
   /** Versioned rate cards and quotes (src/pricing/); `charge` prices and spends. */
   readonly pricing: Pricing;
+  /** Teams: accounts with members and roles, checked inside every spend that names an actor (src/teams/). */
+  readonly teams: Teams;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -233,6 +241,7 @@ export class Ledger {
     this.caps = createCaps(this.#ctx);
     this.plans = createPlans(this.#ctx);
     this.pricing = createPricing(this.#ctx);
+    this.teams = createTeams(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */
@@ -270,6 +279,16 @@ export class Ledger {
    */
   charge(input: ChargeInput, options?: WriteOptions): Promise<ChargeResult> {
     return guard(() => charge(this.#ctx, parse(chargeInput, input, 'charge'), appStatements(options, 'charge')));
+  }
+
+  /**
+   * Moves credits from one account to another in one atomic statement, guarded on `from` like a
+   * debit (covers, deny caps, the team role of `actor`). Credits keep their lots: what it draws
+   * from expiring or prioritised lots arrives on `to` as lots with the same expiry and priority.
+   * Not refundable: reverse it with a transfer the other way.
+   */
+  transfer(input: TransferInput, options?: WriteOptions): Promise<TransferResult> {
+    return guard(() => transfer(this.#ctx, parseTransfer(input, 'transfer'), appStatements(options, 'transfer')));
   }
 
   /**
@@ -349,6 +368,10 @@ export class Ledger {
       case 'release': {
         const req = parse(releaseInput, input, at);
         return (ctx) => planRelease(ctx, req);
+      }
+      case 'transfer': {
+        const req = parseTransfer(input, at);
+        return (ctx) => planTransfer(ctx, req);
       }
       case 'charge': {
         const req = parse(chargeInput, input, at);

@@ -5,6 +5,7 @@ import type { Ids } from './ids.js';
 import { plansRebuild } from './plans/replay.js';
 import { pricingRebuild } from './pricing/rebuild.js';
 import type { Runner, Statement } from './runner/index.js';
+import { teamsRebuild } from './teams/audit.js';
 import type { VerifyProblem } from './types.js';
 import { rebuildUsage } from './usage/rebuild.js';
 import { publicIds, replayLog } from './verify.js';
@@ -123,6 +124,7 @@ export async function rebuild(runner: Runner, ids: Ids, now = Date.now()): Promi
       ...capRebuild(d),
       ...plansRebuild(d, now, inserts),
       ...pricingRebuild(d.pricing),
+      ...teamsRebuild(d, inserts),
       ...rebuildUsage(d.lastRowid),
     ];
     try {

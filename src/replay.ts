@@ -7,6 +7,7 @@
 import { CapsReplay, type CapsSink } from './caps/replay.js';
 import { PRIORITY_DEFAULT } from './limits.js';
 import { ofTerms, PlansReplay, type PlansSink } from './plans/replay.js';
+import { TEAM_KINDS, TeamsReplay, type TeamsSink } from './teams/replay.js';
 import type { HoldStatus, VerifyProblem } from './types.js';
 
 export interface LogRow {
@@ -72,7 +73,7 @@ interface AccountState {
 }
 
 /** Receives the derived projections account by account; memory stays per account. */
-export interface ReplaySink extends CapsSink, PlansSink {
+export interface ReplaySink extends CapsSink, PlansSink, TeamsSink {
   lot(l: DerivedLot): void;
   hold(h: DerivedHold): void;
   problem(p: VerifyProblem): void;
@@ -101,6 +102,8 @@ export class AccountReplay {
   readonly caps: CapsReplay;
   /** Plan definitions and the subscription (src/plans/replay.ts). */
   readonly plans: PlansReplay;
+  /** The team's membership, when the account is a team (src/teams/replay.ts). */
+  readonly teams: TeamsReplay;
   /** The idempotency key of each grant that opened a lot (allowances lapse with their terms). */
   private readonly lotKeys = new Map<string, string | null>();
 
@@ -110,6 +113,7 @@ export class AccountReplay {
   ) {
     this.caps = new CapsReplay(account, sink);
     this.plans = new PlansReplay(account, sink);
+    this.teams = new TeamsReplay(account, sink);
   }
 
   /** Applies one row; returns the allocations the rules give it (to compare with the stored ones). */
@@ -134,9 +138,15 @@ export class AccountReplay {
         });
       }
     };
+    if (TEAM_KINDS.has(r.kind)) {
+      this.teams.config(r);
+      return;
+    }
     switch (r.kind) {
       case 'grant':
-        this.plans.grant(r);
+      case 'transfer_in':
+        // A transfer's arriving row keeps the lot it came from open on this account (src/transfers/audit.ts checks the pair).
+        if (r.kind === 'grant') this.plans.grant(r);
         if (r.expiresAt !== null || r.priority !== null) {
           this.lotKeys.set(r.id, r.idempotencyKey);
           s.lots.push({
@@ -152,7 +162,9 @@ export class AccountReplay {
         }
         break;
       case 'debit':
-        covers(r.amount, 'debit');
+      case 'transfer_out':
+        covers(r.amount, r.kind === 'debit' ? 'debit' : 'transfer');
+        this.teams.checkSpend(r);
         this.caps.checkSpend(r, s.holds.values());
         this.draw(r);
         this.caps.count(r);
@@ -186,6 +198,7 @@ export class AccountReplay {
         break;
       case 'hold':
         covers(r.amount, 'hold');
+        this.teams.checkSpend(r);
         this.caps.checkSpend(r, s.holds.values());
         s.holds.set(r.id, {
           id: r.id,
@@ -215,6 +228,7 @@ export class AccountReplay {
           h.resolvedBy = r.id;
         } else {
           covers(r.amount - h.amount, 'capture beyond the hold');
+          this.teams.checkSpend(r);
           this.caps.checkSpend(r, s.holds.values(), h);
           h.status = 'captured';
           h.resolvedBy = r.id;
@@ -337,5 +351,6 @@ export class AccountReplay {
     for (const h of this.s.holds.values()) this.sink.hold(h);
     this.caps.finish();
     this.plans.finish();
+    this.teams.finish();
   }
 }

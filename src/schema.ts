@@ -28,6 +28,15 @@ export const ENTRY_KINDS = [
   // Pricing, on the reserved account `$pricing` (config rows too).
   'pricing_publish',
   'pricing_activate',
+  // Transfers (src/transfers/): the row that leaves `from` and the rows that arrive on `to`
+  // (one per lot kept, one for unlotted credits; each `ref` is the transfer_out's pos).
+  'transfer_out',
+  'transfer_in',
+  // Teams (src/teams/), config rows on the team's log.
+  'team_create',
+  'team_add',
+  'team_role',
+  'team_remove',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -226,6 +235,9 @@ export const creditUsage = sqliteTable(
     granted: integer('granted').notNull().default(0),
     expired: integer('expired').notNull().default(0),
     adjusted: integer('adjusted').notNull().default(0),
+    /** Credits moved out by transfers (by the bucket's actor) and in. Caps count what moves out. */
+    transferredOut: integer('transferred_out').notNull().default(0),
+    transferredIn: integer('transferred_in').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.hour, t.account, t.model, t.keyId, t.actor] }), index('credit_usage_account').on(t.account, t.hour)],
 );
@@ -334,3 +346,39 @@ export const creditPriceActive = sqliteTable(
   },
   () => [check('credit_price_active_one_row', sql`id = 1`)],
 );
+
+/** Team roles. The owner is set by `team_create` and never changes; viewers may not spend. */
+export const TEAM_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export type TeamRole = (typeof TEAM_ROLES)[number];
+
+/** Projection: teams, one per `team_create` row (the team is the account whose log it is on). */
+export const creditTeam = sqliteTable('credit_team', {
+  team: text('team').primaryKey(),
+  owner: text('owner').notNull(),
+  name: text('name'),
+  /** The pos of the team_create row. */
+  createdBy: integer('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/**
+ * Projection: current members of each team and their role, kept by triggers on `team_create`
+ * (the owner), `team_add`, `team_role` and `team_remove` rows. Every spending statement on a
+ * team account that names an actor reads its row through the primary key (src/teams/guard.ts).
+ */
+export const creditTeamMember = sqliteTable(
+  'credit_team_member',
+  {
+    team: text('team').notNull(),
+    member: text('member').notNull(),
+    role: text('role', { enum: TEAM_ROLES }).notNull(),
+    /** The pos of the row that gave the member this role. */
+    setBy: integer('set_by').notNull(),
+    /** When the member joined (the created_at of their team_create or team_add row). */
+    since: integer('since').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.team, t.member] }), index('credit_team_member_member').on(t.member)],
+);
+
+export type CreditTeamRow = typeof creditTeam.$inferSelect;
+export type CreditTeamMemberRow = typeof creditTeamMember.$inferSelect;

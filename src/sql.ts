@@ -5,6 +5,7 @@
 import { CAPS_ALLOW, FLOOR, type SpendOp } from './caps/guard.js';
 import { ENTRY_POS } from './ids.js';
 import { NOT_DUE } from './plans/guard.js';
+import { TEAM_ALLOWS } from './teams/guard.js';
 
 /**
  * Column order of every INSERT into the log; statement builders supply values in this
@@ -45,11 +46,12 @@ export const COVERS = (h: string, account: string, now: string, amount: string) 
 
 /**
  * The guard of an operation that spends or reserves: nothing is due for the account (its
- * period's allowance is written down first, src/plans/settle.ts), covers, and no deny cap it
- * matches would pass its limit (src/caps/guard.ts). All are read under the write lock the INSERT holds.
+ * period's allowance is written down first, src/plans/settle.ts), the actor may spend a team
+ * account (src/teams/guard.ts), covers, and no deny cap it matches would pass its limit
+ * (src/caps/guard.ts). All are read under the write lock the INSERT holds.
  */
 export const SPEND_GUARD = (h: string, op: SpendOp) =>
-  `${NOT_DUE(op.account, op.now)} AND ${COVERS(h, op.account, op.now, op.amount)} AND ${CAPS_ALLOW(op)}`;
+  `${NOT_DUE(op.account, op.now)} AND ${TEAM_ALLOWS(op.account, op.actor)} AND ${COVERS(h, op.account, op.now, op.amount)} AND ${CAPS_ALLOW(op)}`;
 
 const BALANCE_NOW = `${HELD('credit_entry.account', 'credit_entry.created_at')} AS held_now,
   ${EXPIRED('credit_entry.account', 'credit_entry.created_at')} AS expired_now,

@@ -221,7 +221,10 @@ export interface VerifyProblem {
     | 'bad_config'
     | 'usage_mismatch'
     | 'pricing_mismatch'
-    | 'charge_mismatch';
+    | 'charge_mismatch'
+    | 'team_mismatch'
+    | 'team_forbidden'
+    | 'transfer_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

@@ -29,7 +29,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 export const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
 
-const id = (max: number, what: string) =>
+export const id = (max: number, what: string) =>
   z
     .string({ error: `${what} must be a string` })
     .min(1, { error: `${what} must not be empty` })
@@ -261,7 +261,7 @@ export const keySpendOptions = z.strictObject({ from: timestamp('from').optional
 function codeFor(path: readonly PropertyKey[]): LedgerErrorCode {
   const head = path[0];
   if (head === 'amount' || head === 'delta') return 'invalid_amount';
-  if (head === 'account') return 'invalid_account';
+  if (head === 'account' || head === 'team' || head === 'owner') return 'invalid_account';
   return 'invalid_argument';
 }
 

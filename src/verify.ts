@@ -12,6 +12,9 @@ import { PRICING_KINDS, PricingReplay } from './pricing/replay.js';
 import { AccountReplay, type DerivedAllocation, type DerivedHold, type DerivedLot, type LogRow } from './replay.js';
 import type { Row, Runner } from './runner/index.js';
 import { ENTRY_KINDS } from './schema.js';
+import { compareTeams, type DerivedTeams, memberKey } from './teams/audit.js';
+import type { DerivedMember, DerivedTeam } from './teams/replay.js';
+import { auditTransfers } from './transfers/audit.js';
 import type { VerifyProblem, VerifyReport } from './types.js';
 import { verifyUsage } from './usage/verify.js';
 
@@ -38,6 +41,12 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   plan_cancel: (d, a) => d === 0 && a === 0,
   pricing_publish: (d, a) => d === 0 && a === 0,
   pricing_activate: (d, a) => d === 0 && a === 0,
+  transfer_out: (d, a) => a >= 1 && d === -a,
+  transfer_in: (d, a) => a >= 1 && d === a,
+  team_create: (d, a) => d === 0 && a === 0,
+  team_add: (d, a) => d === 0 && a === 0,
+  team_role: (d, a) => d === 0 && a === 0,
+  team_remove: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -53,6 +62,9 @@ export interface Derived {
   subscriptions: Map<string, DerivedSubscription>;
   /** Pricing versions and the active one, from the `$pricing` log. */
   pricing: PricingReplay;
+  /** Teams by account, members by team and member (src/teams/replay.ts). */
+  teams: DerivedTeams['teams'];
+  members: DerivedTeams['members'];
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -76,6 +88,8 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     plans: new Map(),
     subscriptions: new Map(),
     pricing: new PricingReplay(report),
+    teams: new Map(),
+    members: new Map(),
     allocations: 0,
     accounts: 0,
     entries: 0,
@@ -90,6 +104,8 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     plan: (p: DerivedPlan) => d.plans.set(`${p.id}\u0000${p.version}`, p),
     subscription: (s: DerivedSubscription) => d.subscriptions.set(s.account, s),
     planOf: (id: string, version: number) => d.plans.get(`${id}\u0000${version}`),
+    team: (t: DerivedTeam) => d.teams.set(t.team, t),
+    member: (m: DerivedMember) => d.members.set(memberKey(m.team, m.member), m),
     problem: report,
   };
   const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
@@ -321,6 +337,8 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
   await comparePlans(pages(runner, 'credit_plan', ['id', 'version']), pages(runner, 'credit_subscription', ['account']), d, now, report);
   await comparePricing(pages(runner, 'credit_price_version', ['version']), pages(runner, 'credit_price_active', ['id']), d.pricing, report);
   await auditCharges(runner, d.pricing, report);
+  await compareTeams(pages(runner, 'credit_team', ['team']), pages(runner, 'credit_team_member', ['team', 'member']), d, report);
+  await auditTransfers(runner, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');
   const [refunds = [], dupes = []] = await runner.read([

@@ -152,6 +152,7 @@ describe.each(DRIVERS)('analytics on $name', (driver) => {
       granted: 15_000,
       expired: 0,
       adjusted: -4,
+      transferred: 0,
       activeAccounts: 2,
       avgDailySpend: 95,
       topModel: { model: 'm1', net: 140 },

@@ -447,6 +447,7 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const [lots, holds, allocations] = [await count('credit_lot'), await count('credit_hold'), await count(`(${ALLOCATION_ROWS})`)];
     const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
     const [plans, subscriptions] = [await count('credit_plan'), await count('credit_subscription')];
+    const [teams, members] = [await count('credit_team'), await count('credit_team_member')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
     // scan per projection (caps, floors and pricing too) + the refund/duplicate-key checks + the usage rollup: the fold's
@@ -471,7 +472,10 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
       pages(floors) +
       pages(plans) +
       pages(subscriptions) +
-      1 +
+      pages(teams) +
+      pages(members) +
+      1 + // refunds and duplicate keys
+      1 + // transfers across accounts
       usageBound +
       pricingBound;
     const v = await measure('verify', () => ledger.verify());
@@ -526,6 +530,49 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
   });
 
   // Last: its account and entries would change the counts the tests above check (stats, sweep).
+  it('teams and transfer: every call one round trip (forbidden, capped and replayed too)', async () => {
+    const team = 'team-rt';
+    expect(await one('teams.create', () => ledger.teams.create({ team, owner: 'o-rt' }))).toMatchObject({ outcome: 'created' });
+    expect(await one('teams.create (replayed)', () => ledger.teams.create({ team, owner: 'o-rt' }))).toMatchObject({ outcome: 'replayed' });
+    expect(
+      await one('teams.addMember', () => ledger.teams.addMember({ team, member: 'm-rt', role: 'member', actor: 'o-rt' })),
+    ).toMatchObject({
+      outcome: 'added',
+    });
+    expect(await one('teams.addMember (viewer)', () => ledger.teams.addMember({ team, member: 'v-rt', role: 'viewer' }))).toMatchObject({
+      outcome: 'added',
+    });
+    expect(await one('teams.setRole', () => ledger.teams.setRole({ team, member: 'm-rt', role: 'admin' }))).toMatchObject({
+      outcome: 'updated',
+    });
+    await ledger.grant({ account: team, amount: 100, expiresAt: Date.now() + 3_600_000 });
+    await ledger.grant({ account: team, amount: 100 });
+    const debited = await one('debitIfCovers (team, actor)', () => ledger.debitIfCovers({ account: team, amount: 5, actor: 'm-rt' }));
+    expect(debited).toMatchObject({ outcome: 'debited' });
+    const forbidden = await measure('debitIfCovers (team, viewer: forbidden)', () =>
+      ledger.debitIfCovers({ account: team, amount: 5, actor: 'v-rt' }),
+    );
+    expect(forbidden.error).toMatchObject({ code: 'forbidden' });
+    expect(show(forbidden.trips)).toHaveLength(1);
+    const moved = await one('transfer (lots kept: two arrivals)', () =>
+      ledger.transfer({ from: team, to: 'u-rt', amount: 150, actor: 'm-rt', idempotencyKey: 't1' }),
+    );
+    expect(moved).toMatchObject({ outcome: 'transferred', in: [{ amount: 95 }, { amount: 55 }] });
+    expect(
+      await one('transfer (replayed)', () => ledger.transfer({ from: team, to: 'u-rt', amount: 150, actor: 'm-rt', idempotencyKey: 't1' })),
+    ).toMatchObject({
+      outcome: 'replayed',
+    });
+    expect(await one('transfer (insufficient)', () => ledger.transfer({ from: team, to: 'u-rt', amount: 1_000 }))).toMatchObject({
+      outcome: 'insufficient',
+    });
+    expect(await one('teams.members', () => ledger.teams.members(team))).toHaveLength(3);
+    expect(await one('teams.memberships', () => ledger.teams.memberships('m-rt'))).toHaveLength(1);
+    expect(await one('teams.removeMember', () => ledger.teams.removeMember({ team, member: 'v-rt' }))).toMatchObject({
+      outcome: 'removed',
+    });
+  });
+
   it('with: applied is one round trip; a no-op (insufficient, replayed, conflict) is two and writes nothing', async () => {
     await h.raw(APP_LINKS_DDL);
     const links = async () => (await h.raw(LINKS_SELECT)).map((r) => `${String(r.entry_note)}:${String(r.account)}:${Number(r.amount)}`);

@@ -4,6 +4,7 @@
  * applied operation; and why a spending operation did nothing (insufficient or capped).
  */
 import { num, toBalance } from '../entry.js';
+import { LedgerError } from '../errors.js';
 import type { Ids } from '../ids.js';
 import type { Row } from '../runner/index.js';
 import type { CapAction, CapWindow } from '../schema.js';
@@ -91,6 +92,21 @@ export function warningsOf(row: Row, account: string, now: number, ids: Ids): { 
 }
 
 /**
+ * A spend on a team account by an actor who may not spend it is misuse, not an outcome: it
+ * throws `forbidden` before anything else is said (an outsider learns nothing of the balance).
+ * `allowed` is the membership guard (src/teams/guard.ts) read in the unit's explain snapshot.
+ */
+export function assertAllowed(account: string, snapshot: Row | undefined): void {
+  if (snapshot === undefined || snapshot.allowed === undefined || snapshot.allowed === null || num(snapshot.allowed) !== 0) return;
+  const actor = String(snapshot.actor);
+  throw new LedgerError(
+    'forbidden',
+    `${account} is a team, and ${actor} may not spend its credits: only its owner, admins and members may (not viewers or non-members)`,
+    { account, actor },
+  );
+}
+
+/**
  * Why a debit, hold or capture wrote nothing (no replay): insufficient when the account
  * could not cover it (`coverable`: what the covers guard allowed, before clamping), which
  * takes precedence; else capped by the matching deny cap it takes furthest past its limit
@@ -107,6 +123,7 @@ export function explainRefusal(
   now: number,
   ids: Ids,
 ): Insufficient | Capped {
+  assertAllowed(account, snapshot);
   const numbers = toBalance(account, snapshot);
   const after = { balance: numbers.balance, available: numbers.available };
   if (coverable >= requested && snapshot !== undefined) {

@@ -15,6 +15,8 @@ import {
   creditPriceActive,
   creditPriceVersion,
   creditSubscription,
+  creditTeam,
+  creditTeamMember,
   creditUnitGuard,
   creditUsage,
   creditUsageCursor,
@@ -44,6 +46,11 @@ export const LEDGER_TRIGGERS = [
   // migration 0012
   'credit_entry_publishes_price',
   'credit_entry_activates_price',
+  // migration 0013
+  'credit_entry_creates_team',
+  'credit_entry_adds_member',
+  'credit_entry_sets_role',
+  'credit_entry_removes_member',
 ] as const;
 
 const TABLES: SQLiteTable[] = [
@@ -59,6 +66,8 @@ const TABLES: SQLiteTable[] = [
   creditSubscription,
   creditPriceVersion,
   creditPriceActive,
+  creditTeam,
+  creditTeamMember,
 ];
 
 export interface SchemaReport {

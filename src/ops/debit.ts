@@ -4,6 +4,7 @@ import { entryFrom, toEntry } from '../entry.js';
 import { settleAccount } from '../plans/settle.js';
 import type { Statement, Unit, UnitResult } from '../runner/index.js';
 import { DRAW, ENTRY_COLUMNS, headJoin, int, RETURNING_COMPUTED, SELECT_BY_KEY, SPEND_GUARD, snapshotOf } from '../sql.js';
+import { TEAM_ALLOWS } from '../teams/guard.js';
 import type { DebitResult } from '../types.js';
 import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { after } from './grant.js';
@@ -46,7 +47,7 @@ ${RETURNING_COMPUTED}, ${CAP_WARNINGS('debit')}`;
  */
 export const SPEND_SNAPSHOT = snapshotOf(
   '? AS account, CAST(? AS INTEGER) AS now, ? AS model, ? AS key_id, ? AS actor, CAST(? AS INTEGER) AS amount',
-  `, ${CAPS_EXPLAIN(OP)} AS caps`,
+  `, ${CAPS_EXPLAIN(OP)} AS caps, ${TEAM_ALLOWS('p.account', 'p.actor')} AS allowed, p.actor AS actor`,
 );
 
 const DEBIT_SQL = new Map<string, string>();

@@ -19,6 +19,7 @@ import {
   SPEND_GUARD,
   snapshotOf,
 } from '../sql.js';
+import { TEAM_ALLOWS } from '../teams/guard.js';
 import type { CaptureResult, ExtendResult, Hold, HoldResult, HoldStatus, ReleaseResult } from '../types.js';
 import { assertSameRequest, type Context, type Extension, extended, fingerprintOf, type Plan, runPlan } from './context.js';
 import { SPEND_SNAPSHOT } from './debit.js';
@@ -121,7 +122,7 @@ SELECT c.account, h.seq + 1, 'capture', -c.amt, c.amt, h.balance - c.amt,
        p.reason, p.ikey, c.id, c.model, c.key_id, c.actor, p.metadata, NULL, NULL, p.now,
        ${DRAW('c.account', 'p.now', 'c.amt')}
 FROM p JOIN c JOIN credit_hold AS ch ON ch.id = c.id JOIN credit_entry AS h ON ${headJoin('h', 'c.account')}
-WHERE ${NOT_DUE('c.account', 'p.now')}
+WHERE ${NOT_DUE('c.account', 'p.now')} AND ${TEAM_ALLOWS('c.account', 'c.actor')}
   AND h.balance - ${EXPIRED('c.account', 'p.now')} - ${HELD('c.account', 'p.now')} + c.held - c.amt >= ${FLOOR('c.account')}
   AND ${CAPS_ALLOW(CAPTURE_OP)}${where}
 ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -136,7 +137,7 @@ const CAPTURE_SNAPSHOT = snapshotOf(
    he.key_id AS key_id, COALESCE(?, he.actor) AS actor, hx.id AS hold_id
    FROM credit_hold AS hx JOIN credit_entry AS he ON he.pos = hx.id WHERE hx.id = ${ENTRY_POS}`,
   `, (SELECT ${CAPS_EXPLAIN({ ...CAPTURE_OP, account: 'p.account', model: 'p.model', keyId: 'p.key_id', actor: 'p.actor', amount: 'p.amount' })}
-      FROM credit_hold AS ch WHERE ch.id = p.hold_id) AS caps`,
+      FROM credit_hold AS ch WHERE ch.id = p.hold_id) AS caps, ${TEAM_ALLOWS('p.account', 'p.actor')} AS allowed, p.actor AS actor`,
 );
 
 const RELEASE = `WITH p AS (SELECT ${ENTRY_POS} AS hold, ? AS reason, ? AS actor, ${int('now')}),

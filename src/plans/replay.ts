@@ -173,7 +173,8 @@ export class PlansReplay {
     const sub = this.sub;
     if (sub === null) return;
     sub.lastAt = Math.max(sub.lastAt, r.createdAt);
-    const spends = r.kind === 'debit' || r.kind === 'hold' || r.kind === 'capture' || (r.kind === 'adjust' && r.delta < 0);
+    const spends =
+      r.kind === 'debit' || r.kind === 'hold' || r.kind === 'capture' || r.kind === 'transfer_out' || (r.kind === 'adjust' && r.delta < 0);
     if (!spends) return;
     this.promote(r.createdAt);
     if (sub.cancelAt !== null && sub.cancelAt <= r.createdAt) return;

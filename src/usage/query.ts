@@ -18,7 +18,7 @@ import { DAY_MS, HOUR_MS, MAX_AMOUNT, USAGE_FOLD_LAG } from '../limits.js';
 import type { Context } from '../ops/context.js';
 import type { Row, Statement } from '../runner/index.js';
 import { foldState, foldUsage } from './fold.js';
-import { FOLD_STATE, USAGE_TAIL } from './sql.js';
+import { FOLD_STATE, type USAGE_MEASURES, USAGE_TAIL } from './sql.js';
 import type { SpendFilters, SpendGroupKey, SpendRow, UsageSummary } from './types.js';
 import { SPEND_GROUP_KEYS } from './validate.js';
 
@@ -33,7 +33,7 @@ export function hourRange(from: number, to: number): { lo: number; hi: number } 
   return { lo, hi: r === 0 ? to : Math.min(to - r + HOUR_MS, MAX_AMOUNT) };
 }
 
-type Measure = 'debited' | 'debits' | 'refunded' | 'refunds' | 'granted' | 'expired' | 'adjusted';
+type Measure = (typeof USAGE_MEASURES)[number];
 
 /** Bucket columns of the rows a query aggregates (`u`), and the filter column of each key. */
 const COLUMN: Record<'account' | 'model' | 'keyId' | 'actor', string> = {
@@ -226,12 +226,19 @@ export async function summary(ctx: Context, q: { from: number; to: number }): Pr
   const top = (col: string) =>
     `SELECT ${col} AS k, ${safe(net)} AS net FROM u GROUP BY ${col} HAVING ${SPENT('u')} ORDER BY ${net} DESC, ${col} LIMIT 1`;
   const build = (maxTail: number): Statement => {
-    const u = usageRows(['debited', 'debits', 'refunded', 'refunds', 'granted', 'expired', 'adjusted'], {}, lo, hi, maxTail);
+    const u = usageRows(
+      ['debited', 'debits', 'refunded', 'refunds', 'granted', 'expired', 'adjusted', 'transferred_out'],
+      {},
+      lo,
+      hi,
+      maxTail,
+    );
     return {
       sql: `WITH u AS (${u.sql})
 SELECT t.*, m.k AS top_model, m.net AS top_model_net, a.k AS top_account, a.net AS top_account_net
 FROM (SELECT ${total('debited')} AS debited, ${total('refunded')} AS refunded, COALESCE(SUM(debits), 0) AS count,
              ${total('granted')} AS granted, ${total('expired')} AS expired, ${total('adjusted')} AS adjusted,
+             ${total('transferred_out')} AS transferred,
              COUNT(DISTINCT CASE WHEN debits > 0 THEN account END) AS active FROM u) AS t
 LEFT JOIN (${top('model')}) AS m ON 1
 LEFT JOIN (${top('account')}) AS a ON 1`,
@@ -257,6 +264,7 @@ LEFT JOIN (${top('account')}) AS a ON 1`,
     granted: amount(r.granted, operation),
     expired: amount(r.expired, operation),
     adjusted: amount(r.adjusted, operation),
+    transferred: amount(r.transferred, operation),
     activeAccounts: num(r.active),
     avgDailySpend: span === 0 ? 0 : roundedDaily(consumed, span),
     topModel: modelKey === null || modelKey === undefined ? null : { model: label(modelKey), net: amount(r.top_model_net, operation) },

@@ -24,12 +24,24 @@ export const USAGE_SOURCE = `
          e.kind = 'refund' AS refunds,
          CASE WHEN e.kind = 'grant' THEN e.amount ELSE 0 END AS granted,
          CASE WHEN e.kind = 'expire' THEN -e.delta ELSE 0 END AS expired,
-         CASE WHEN e.kind = 'adjust' THEN e.delta ELSE 0 END AS adjusted
+         CASE WHEN e.kind = 'adjust' THEN e.delta ELSE 0 END AS adjusted,
+         CASE WHEN e.kind = 'transfer_out' THEN e.amount ELSE 0 END AS transferred_out,
+         CASE WHEN e.kind = 'transfer_in' THEN e.amount ELSE 0 END AS transferred_in
   FROM credit_entry AS e LEFT JOIN credit_entry AS r ON e.kind = 'refund' AND r.pos = e.ref
-  WHERE (e.kind IN ('debit', 'capture', 'refund', 'grant', 'adjust') OR (e.kind = 'expire' AND e.delta <> 0))`;
+  WHERE (e.kind IN ('debit', 'capture', 'refund', 'grant', 'adjust', 'transfer_out', 'transfer_in') OR (e.kind = 'expire' AND e.delta <> 0))`;
 
 /** The measures, summed. */
-export const USAGE_MEASURES = ['debited', 'debits', 'refunded', 'refunds', 'granted', 'expired', 'adjusted'] as const;
+export const USAGE_MEASURES = [
+  'debited',
+  'debits',
+  'refunded',
+  'refunds',
+  'granted',
+  'expired',
+  'adjusted',
+  'transferred_out',
+  'transferred_in',
+] as const;
 const SUMS = USAGE_MEASURES.map((m) => `SUM(${m}) AS ${m}`).join(', ');
 
 /**

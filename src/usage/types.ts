@@ -82,6 +82,8 @@ export interface UsageSummary {
   expired: number;
   /** Net of operator adjustments (signed). */
   adjusted: number;
+  /** Credits moved between accounts by transfers (neither spent nor granted: they stay in the ledger). */
+  transferred: number;
   /** Accounts with at least one debit or capture in the range. */
   activeAccounts: number;
   /** consumed ÷ days, rounded to the nearest integer (halves up); 0 for an empty range. */

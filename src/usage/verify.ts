@@ -15,9 +15,9 @@ import { HOUR_MS, VERIFY_PAGE_ROWS } from '../limits.js';
 import type { Row, Runner } from '../runner/index.js';
 import type { VerifyProblem } from '../types.js';
 import { hourKey } from './query.js';
-import { FOLD_STATE } from './sql.js';
+import { FOLD_STATE, USAGE_MEASURES } from './sql.js';
 
-const MEASURES = ['debited', 'debits', 'refunded', 'refunds', 'granted', 'expired', 'adjusted'] as const;
+const MEASURES = USAGE_MEASURES;
 type Measure = (typeof MEASURES)[number];
 type Bucket = Record<Measure, bigint>;
 const ATTEMPTS = 5;
@@ -28,7 +28,7 @@ interface Derived {
 type BucketKey = [hour: string, account: string, model: string, keyId: string, actor: string];
 
 const keyOf = (k: BucketKey) => JSON.stringify(k);
-const zero = (): Bucket => ({ debited: 0n, debits: 0n, refunded: 0n, refunds: 0n, granted: 0n, expired: 0n, adjusted: 0n });
+const zero = (): Bucket => Object.fromEntries(MEASURES.map((m) => [m, 0n])) as Bucket;
 const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 const big = (v: unknown): bigint => BigInt(num(v));
 
@@ -58,6 +58,12 @@ function apply(d: Derived, r: Row): void {
       break;
     case 'adjust':
       add.adjusted = big(r.delta);
+      break;
+    case 'transfer_out':
+      add.transferred_out = big(r.amount);
+      break;
+    case 'transfer_in':
+      add.transferred_in = big(r.amount);
       break;
     case 'expire':
       if (num(r.delta) === 0) return; // a lapsed hold: no credits moved

@@ -203,6 +203,7 @@ export class UsageModel {
       granted: sum('granted'),
       expired: sum('expired'),
       adjusted: sum('adjusted'),
+      transferred: 0, // this model's operations move no credits between accounts (test/teams covers transfers)
       activeAccounts: new Set(facts.filter((f) => f.debits > 0).map((f) => f.account)).size,
       avgDailySpend: span === 0 ? 0 : Math.floor((2 * consumed * D + span) / (2 * span)),
       topModel: m === undefined ? null : { model: m[0] === '' ? null : m[0], net: m[1].net },

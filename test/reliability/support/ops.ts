@@ -53,8 +53,8 @@ export interface MixOptions {
 /** The share of single debits, grants and captures that carry `with` when links are on. */
 const LINK_SHARE = 0.4;
 
-/** Single-call method for each batch op, and back (the mix sends no charges). */
-const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge'>, Exclude<Call['method'], 'batch' | 'sweep'>> = {
+/** Single-call method for each batch op, and back (the mix sends no charges or transfers). */
+const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge' | 'transfer'>, Exclude<Call['method'], 'batch' | 'sweep'>> = {
   grant: 'grant',
   debit: 'debitIfCovers',
   debitOnce: 'debitOnceIfCovers',
