@@ -24,33 +24,14 @@ import {
 
 /** The triggers the ledger relies on (migration 0009): without them writes would succeed and lie. */
 export const LEDGER_TRIGGERS = [
-  'credit_entry_opens_lot',
-  'credit_entry_opens_hold',
-  'credit_entry_resolves_hold',
-  'credit_entry_extends_hold',
+  // migration 0009
   'credit_entry_allocates',
   'credit_lot_crosses_zero',
-  // migration 0010
-  'credit_entry_sets_cap',
-  'credit_entry_removes_cap',
+  // migration 0013 (regrouped: one trigger per group of kinds)
+  'credit_entry_configures',
+  'credit_entry_moves_hold',
+  'credit_entry_opens_lot',
   'credit_entry_counts_cap',
-  'credit_entry_uncounts_cap',
-  'credit_entry_sets_floor',
-  // migration 0011
-  'credit_entry_defines_plan',
-  'credit_entry_subscribes',
-  'credit_entry_changes_plan',
-  'credit_entry_cancels_plan',
-  'credit_entry_ends_terms',
-  'credit_entry_schedules_plan',
-  // migration 0012
-  'credit_entry_publishes_price',
-  'credit_entry_activates_price',
-  // migration 0013
-  'credit_entry_creates_team',
-  'credit_entry_adds_member',
-  'credit_entry_sets_role',
-  'credit_entry_removes_member',
 ] as const;
 
 const TABLES: SQLiteTable[] = [
