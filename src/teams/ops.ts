@@ -116,6 +116,8 @@ export function planAddMember(ctx: Context, req: AddMemberInput): Plan<AddMember
           entry: configEntry(ctx, row, 'team_add', req.team, req, metadata, now),
         };
       }
+      // An actor who may not manage the team learns nothing more than that.
+      assertManager(op, req.team, req.actor, state);
       const role = text(state.role);
       if (role === req.role) return { outcome: 'replayed', member: memberOf(ctx, req.team, req.member, state) };
       if (role !== null) {
@@ -125,7 +127,6 @@ export function planAddMember(ctx: Context, req: AddMemberInput): Plan<AddMember
           { team: req.team, member: req.member, role },
         );
       }
-      assertManager(op, req.team, req.actor, state);
       throw new LedgerError('internal', `${op}: nothing was written and no reason was found (a concurrent change?)`);
     },
   };
@@ -144,9 +145,6 @@ export function planSetRole(ctx: Context, req: SetRoleInput): Plan<SetRoleResult
     decode: ({ rows, after }: UnitResult): SetRoleResult => {
       const state = after[0]?.[0];
       if (state === undefined || state.team === null || state.team === undefined) throw notFound(op, req.team);
-      const role = text(state.role);
-      if (role === null)
-        throw new LedgerError('not_found', `${op}: ${req.member} is not a member of ${req.team}`, { team: req.team, member: req.member });
       const row = rows[0];
       if (row !== undefined) {
         return {
@@ -155,6 +153,12 @@ export function planSetRole(ctx: Context, req: SetRoleInput): Plan<SetRoleResult
           entry: configEntry(ctx, row, 'team_role', req.team, req, metadata, now),
         };
       }
+      // An actor who may not manage the team learns nothing more than that.
+      assertManager(op, req.team, req.actor, state);
+      const role = text(state.role);
+      if (role === null) {
+        throw new LedgerError('not_found', `${op}: ${req.member} is not a member of ${req.team}`, { team: req.team, member: req.member });
+      }
       if (role === 'owner') {
         throw new LedgerError('forbidden', `${op}: ${req.member} owns ${req.team}; the owner's role never changes`, {
           team: req.team,
@@ -162,7 +166,6 @@ export function planSetRole(ctx: Context, req: SetRoleInput): Plan<SetRoleResult
         });
       }
       if (role === req.role) return { outcome: 'replayed', member: memberOf(ctx, req.team, req.member, state) };
-      assertManager(op, req.team, req.actor, state);
       throw new LedgerError('internal', `${op}: nothing was written and no reason was found (a concurrent change?)`);
     },
   };
@@ -182,6 +185,8 @@ export function planRemoveMember(ctx: Context, req: RemoveMemberInput): Plan<Rem
       if (row !== undefined) return { outcome: 'removed', entry: configEntry(ctx, row, 'team_remove', req.team, req, metadata, now) };
       const state = explain[0]?.[0];
       if (state === undefined || state.team === null || state.team === undefined) throw notFound(op, req.team);
+      // A member may leave on their own; anyone else must be able to manage the team.
+      if (req.actor !== req.member) assertManager(op, req.team, req.actor, state);
       const role = text(state.role);
       if (role === null) return { outcome: 'absent' };
       if (role === 'owner') {
@@ -190,7 +195,6 @@ export function planRemoveMember(ctx: Context, req: RemoveMemberInput): Plan<Rem
           member: req.member,
         });
       }
-      assertManager(op, req.team, req.actor, state);
       throw new LedgerError('internal', `${op}: nothing was written and no reason was found (a concurrent change?)`);
     },
   };

@@ -20,7 +20,7 @@ export const createTeamInput = z
     idempotencyKey: idempotencyKeySchema.optional(),
     ...common,
   })
-  .refine((t) => t.team !== t.owner, { error: 'a team cannot be its own owner', path: ['owner'] });
+  .refine((t) => t.team !== t.owner, { error: 'a team cannot be its own owner' });
 
 export const addMemberInput = z.strictObject({ team: accountSchema, member, role, ...common }).refine(notSelf, selfError);
 export const setRoleInput = addMemberInput;

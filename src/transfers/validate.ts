@@ -12,9 +12,9 @@ const schema = z
     actor: label('actor').optional(),
     metadata: metadata.optional(),
   })
-  .refine((t) => t.from !== t.to, { error: 'from and to must be different accounts', path: ['to'] });
+  .refine((t) => t.from !== t.to, { error: 'from and to must be different accounts' });
 
-/** Parses a transfer's input; a bad `from` or `to` is `invalid_account`, like any account. */
+/** Parses a transfer's input; a bad `from` or `to` is `invalid_account`, like any account (the same account twice is `invalid_argument`). */
 export function parseTransfer(input: unknown, operation: string): z.output<typeof schema> {
   try {
     return parse(schema, input, operation);

@@ -113,13 +113,31 @@ describe.each(DRIVERS)('teams and transfers on $name', (driver) => {
     await verifyOk();
   });
 
+  it('an actor who may not manage the team is forbidden before anything else is said', async () => {
+    t.clock.set(T0);
+    const tm = await team(0);
+    const before = await state(t.db);
+    // Each of these would be replayed, already_exists or absent for a manager.
+    await rejects(l().teams.addMember({ team: tm.id, member: tm.member, role: 'member', actor: tm.member }), 'forbidden');
+    await rejects(l().teams.addMember({ team: tm.id, member: tm.viewer, role: 'admin', actor: tm.viewer }), 'forbidden');
+    await rejects(l().teams.setRole({ team: tm.id, member: tm.member, role: 'member', actor: tm.viewer }), 'forbidden');
+    await rejects(l().teams.setRole({ team: tm.id, member: uniq('nobody'), role: 'member', actor: tm.member }), 'forbidden');
+    await rejects(l().teams.removeMember({ team: tm.id, member: uniq('nobody'), actor: tm.member }), 'forbidden');
+    expect(await state(t.db)).toEqual(before);
+    expect(await l().teams.addMember({ team: tm.id, member: tm.member, role: 'member', actor: tm.admin })).toMatchObject({
+      outcome: 'replayed',
+    });
+    expect(await l().teams.removeMember({ team: tm.id, member: uniq('nobody'), actor: tm.admin })).toEqual({ outcome: 'absent' });
+  });
+
   it('bad input is a typed error before any SQL', async () => {
     const before = await state(t.db);
-    await rejects(l().teams.create({ team: 'x', owner: 'x' }), 'invalid_account');
+    await rejects(l().teams.create({ team: 'x', owner: 'x' }), 'invalid_argument');
     await rejects(l().teams.create({ team: '$x', owner: 'y' }), 'invalid_account');
     await rejects(l().teams.addMember({ team: 't', member: 'u', role: 'owner' as never }), 'invalid_argument');
     await rejects(l().teams.addMember({ team: 't', member: 't', role: 'member' }), 'invalid_argument');
-    await rejects(l().transfer({ from: 'a', to: 'a', amount: 1 }), 'invalid_account');
+    await rejects(l().transfer({ from: 'a', to: 'a', amount: 1 }), 'invalid_argument');
+    await rejects(l().transfer({ from: '', to: 'a', amount: 1 }), 'invalid_account');
     await rejects(l().transfer({ from: 'a', to: 'b', amount: 0 }), 'invalid_amount');
     await rejects(l().transfer({ from: 'a', to: '$pricing', amount: 1 }), 'invalid_account');
     await rejects(l().transfer({ from: 'a', to: 'b', amount: 1.5 }), 'invalid_amount');
