@@ -16,7 +16,7 @@
  *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
  *   the account's whole history.
  */
-import type { BatchOp, ChargeResult, DebitResult, Ledger } from '../src/index.js';
+import type { BatchOp, ChargeResult, DebitResult, Ledger, TransferResult } from '../src/index.js';
 import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
 import type { Conn } from './suite-driver.js';
 import { expectLotsAndHolds, replayKey } from './suite-fixtures.js';
@@ -57,6 +57,8 @@ const CAP_LIMIT = 1_000_000_000_000;
 /** A monthly allowance no round of 1-credit debits can use up. */
 const PLAN_ALLOWANCE = 1_000_000_000_000;
 const DAY_MS = 86_400_000;
+/** The member of the `team_debit` scenario's team (the actor of every timed debit). */
+const TEAM_MEMBER = 'bench-member';
 const CAPS = [
   { window: 'day', model: undefined },
   { window: 'month', model: undefined },
@@ -320,6 +322,43 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       async check() {
         const drawn = last === undefined ? [] : await ledger.allocations(last);
         if (drawn.length !== 1) throw new Error('the last debit did not draw the allowance lot');
+      },
+    };
+  }),
+  oneRow('transfer', 'transfer between two funded accounts (plain credits; 2 rows: out + in)', 'transfer', async (ledger, account) => {
+    // Untimed: fund the receiving account (plain credits), so every timed transfer finds a head
+    // on both sides: one INSERT writes the leaving row on `account` and the arriving one on `to`.
+    const to = `${account}-peer`;
+    expect('grant (transfer peer)', (await ledger.grant({ account: to, amount: 1_000_000 })).outcome, 'granted');
+    let last: TransferResult | undefined;
+    return {
+      async op() {
+        last = await ledger.transfer({ from: account, to, amount: 1 });
+        expect('transfer', last.outcome, 'transferred');
+      },
+      async check() {
+        if (last?.outcome !== 'transferred' || last.in.length !== 1 || last.in[0]?.account !== to || last.in[0].expiresAt !== null)
+          throw new Error('transfer: the last transfer did not arrive as one unlotted row on the peer');
+      },
+    };
+  }),
+  oneRow('team_debit', 'team debit by a member with a member cap (deny)', 'debit', async (ledger, account) => {
+    // Untimed: the account becomes a team with a member, and the team caps that member per day;
+    // every timed debit names the member as actor, so it passes the membership guard and the
+    // member cap's guard, and raises the cap's counter.
+    const owner = `${account}-owner`;
+    expect('teams.create', (await ledger.teams.create({ team: account, owner })).outcome, 'created');
+    const add = await ledger.teams.addMember({ team: account, member: TEAM_MEMBER, role: 'member', actor: owner });
+    expect('teams.addMember', add.outcome, 'added');
+    expect('caps.set (member)', (await ledger.caps.set({ account, window: 'day', limit: CAP_LIMIT, member: TEAM_MEMBER })).outcome, 'set');
+    return {
+      async op() {
+        const r = await ledger.debitIfCovers({ account, amount: 1, actor: TEAM_MEMBER });
+        expect('debitIfCovers (team member)', r.outcome, 'debited');
+      },
+      async check() {
+        const caps = (await ledger.teams.members(account)).find((m) => m.member === TEAM_MEMBER)?.caps ?? [];
+        if (caps.length !== 1 || (caps[0]?.spent ?? 0) < 1) throw new Error('team debit: the member cap counted nothing');
       },
     };
   }),

@@ -57,6 +57,9 @@ const GOAL_DEBIT_VS_APPEND = 0.7;
 const GOAL_LOTS_VS_APPEND = 0.55;
 /** Issue: a debit on a subscribed account mid-period, and a charge, at least half a minimal append. */
 const GOAL_PLAN_VS_APPEND = 0.5;
+/** Teams and transfers: a transfer (two rows, one statement) and a team member's debit with a member cap. */
+const GOAL_TRANSFER_VS_APPEND = 0.35;
+const GOAL_TEAM_DEBIT_VS_APPEND = 0.45;
 /** 1M-history rate ÷ 1k-history rate within 1 ± this, for the plain and the lots + holds debit. */
 const GOAL_FLATNESS = 0.15;
 const GOAL_BATCH_PER_SEC = 100_000;
@@ -890,6 +893,19 @@ export async function runSuite(): Promise<void> {
       }
       const [p1k, p1m] = [sc('1k', 'debit_plan'), sc('1M', 'debit_plan')];
       if (p1k !== undefined && p1m !== undefined) flatGoal(d, 'debit on a subscribed account flatness, 1M ÷ 1k', p1k, p1m);
+      for (const size of ['1k', '1M']) {
+        for (const [key, name, min] of [
+          ['transfer', 'transfer', GOAL_TRANSFER_VS_APPEND],
+          ['team_debit', 'team debit by a member with a member cap', GOAL_TEAM_DEBIT_VS_APPEND],
+        ] as const) {
+          const x = sc(size, key);
+          if (x !== undefined) ratioGoal(d, `${name} ÷ minimal append, ${size}`, x, min);
+        }
+      }
+      const [t1k, t1m] = [sc('1k', 'transfer'), sc('1M', 'transfer')];
+      if (t1k !== undefined && t1m !== undefined) flatGoal(d, 'transfer flatness, 1M ÷ 1k', t1k, t1m);
+      const [m1k, m1m] = [sc('1k', 'team_debit'), sc('1M', 'team_debit')];
+      if (m1k !== undefined && m1m !== undefined) flatGoal(d, 'team debit by a member with a member cap flatness, 1M ÷ 1k', m1k, m1m);
       for (const size of ['1k', '1M']) {
         const b = sc(size, 'batch');
         if (b !== undefined) {

@@ -13,7 +13,10 @@
  *     top accounts, the summary);
  *  6. plans, pricing and charge over three simulated months on a second file
  *     (scripts/scenario-plans.ts): users on two plans and pay-as-you-go, charged per token from
- *     a published rate card; the spend split between allowances and purchased credits.
+ *     a published rate card; the spend split between allowances and purchased credits;
+ *  7. teams and transfers on a third file (scripts/scenario-teams.ts): a team with an owner, an
+ *     admin, a member under a member cap and a viewer; capped and forbidden spends; credits
+ *     moved both ways between a user and the team, expiring ones keeping their expiry.
  * Exit code 1 if any check fails.
  *
  * SCENARIO_OPS (per worker, default 5000) and SCENARIO_SEED change the run.
@@ -28,6 +31,7 @@ import { spendTable, summaryText } from '../src/cli/analytics.js';
 import { gridTable, keyValueTable } from '../src/cli/format.js';
 import { createLedger, type Entry, isLedgerError, type Ledger } from '../src/index.js';
 import { runPlansScenario } from './scenario-plans.js';
+import { runTeamsScenario } from './scenario-teams.js';
 import type { OpKind, Outcome, WorkerPlan, WorkerReport } from './scenario-worker.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -118,6 +122,9 @@ const checks: [string, string | number, string | number][] = [
 // 6. Plans, pricing and charge over three simulated months (scripts/scenario-plans.ts).
 const plansRun = await runPlansScenario(join(DIR, 'scenario-plans.db'), SEED);
 checks.push(...plansRun.checks);
+// 7. Teams and transfers (scripts/scenario-teams.ts).
+const teamsRun = await runTeamsScenario(join(DIR, 'scenario-teams.db'));
+checks.push(...teamsRun.checks);
 const failed = checks.filter(([, want, got]) => (want === '≥ 0' ? minBalance < 0 : want !== got));
 
 log('');
@@ -178,6 +185,7 @@ log(spendTable(topAccounts, ['account']));
 log('Summary (ledger.analytics.summary)');
 log(summaryText(summary));
 for (const t of plansRun.tables) log(t);
+for (const t of teamsRun.tables) log(t);
 for (const p of report.problems.slice(0, 10)) log(`  ${p.code} ${p.account ?? ''} #${p.seq ?? ''}: ${p.message}`);
 for (const i of incidents.slice(0, 10)) log(`  incident: ${i}`);
 log(`total ${elapsed(t0)}`);
