@@ -48,7 +48,7 @@ const written = (outcome: string, balance: number, entry: Entry, extra: [string,
   keyValueTable([['outcome', outcome], ['balance now', balance], ...extra, ...entryFields(entry)]);
 
 /** A business outcome that did not apply (exit 1): nothing was written. */
-const notApplied = (
+export const notApplied = (
   what: string,
   account: string,
   r: { requested: number; available: number; balance: number },
@@ -67,7 +67,7 @@ const notApplied = (
 });
 
 /** A deny cap refused it (exit 1): nothing was written. */
-const cappedOut = (what: string, account: string, r: Capped, extra: [string, string][] = []): Output => ({
+export const cappedOut = (what: string, account: string, r: Capped, extra: [string, string][] = []): Output => ({
   exit: EXIT.notApplied,
   data: r,
   text: keyValueTable([
@@ -86,7 +86,7 @@ const cappedOut = (what: string, account: string, r: Capped, extra: [string, str
 });
 
 /** Warn caps an applied operation took over their limit, one line each. */
-const warned = (r: { warnings?: { cap: Parameters<typeof capLabel>[0]; spent: number; limit: number }[] }): [string, string][] =>
+export const warned = (r: { warnings?: { cap: Parameters<typeof capLabel>[0]; spent: number; limit: number }[] }): [string, string][] =>
   (r.warnings ?? []).map((w) => ['warning', `${capLabel(w.cap)}: spent ${w.spent} of ${w.limit}`]);
 
 /** The result of a write on a hold: the hold, the account after it, the entry written. */
@@ -145,9 +145,9 @@ export async function debit(
   ledger: Ledger,
   account: string,
   amount: string,
-  o: { idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
+  o: { idempotencyKey?: string; reason?: string; model?: string; keyId?: string; actor?: string },
 ): Promise<Output> {
-  const input = { account, amount: parseAmount(amount), reason: o.reason, model: o.model, keyId: o.keyId };
+  const input = { account, amount: parseAmount(amount), reason: o.reason, model: o.model, keyId: o.keyId, actor: o.actor };
   const r: DebitResult =
     o.idempotencyKey === undefined
       ? await ledger.debitIfCovers(input)

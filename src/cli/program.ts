@@ -17,6 +17,7 @@ import { type ConnectionOptions, openLedger } from './open.js';
 import { addPlansCommands } from './plans.js';
 import { addPricingCommands } from './pricing.js';
 import { sweepProgressBar } from './progress.js';
+import { addTeamsCommands } from './teams.js';
 import { packageVersion } from './version.js';
 
 /** Where the CLI prints: process.stdout/stderr in the bin, anything writable in tests. */
@@ -71,6 +72,10 @@ Examples:
   $ drizzle-credits plans subscribe user_42 pro --anchor 2030-01-31
   $ drizzle-credits pricing publish --rates '{"gpt-4o":{"input":"0.0025","output":"0.01"}}' --label launch
   $ drizzle-credits charge user_42 gpt-4o input=1200 output=350 --idempotency-key req-7f3b
+  $ drizzle-credits teams create team_acme --owner user_42 --name Acme
+  $ drizzle-credits teams add team_acme user_7 --role member --actor user_42
+  $ drizzle-credits debit team_acme 25 --actor user_7 --idempotency-key req-7f3c
+  $ drizzle-credits transfer team_acme user_7 100 --actor user_42 --idempotency-key move-1
   $ drizzle-credits lots user_42
   $ drizzle-credits sweep --dry-run
   $ drizzle-credits history user_42 --limit 20 --kinds debit,refund
@@ -195,9 +200,14 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .option('--reason <text>', 'stored on the entry')
     .option('--model <name>', 'model the usage is attributed to')
     .option('--key-id <id>', 'API key the usage is attributed to')
+    .option('--actor <name>', 'who spent; on a team account, a member that may spend (else forbidden, exit 2)')
     .action(
-      (account: string, amount: string, o: { idempotencyKey?: string; reason?: string; model?: string; keyId?: string }, cmd: Command) =>
-        run(cmd, (l) => commands.debit(l, account, amount, o)),
+      (
+        account: string,
+        amount: string,
+        o: { idempotencyKey?: string; reason?: string; model?: string; keyId?: string; actor?: string },
+        cmd: Command,
+      ) => run(cmd, (l) => commands.debit(l, account, amount, o)),
     );
 
   program
@@ -345,6 +355,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   addCapsCommands(program, run);
   addPlansCommands(program, run);
   addPricingCommands(program, run);
+  addTeamsCommands(program, run);
 
   return program;
 }
