@@ -183,7 +183,7 @@ describe('drizzle-credits teams', () => {
       [['teams', 'create', 'beta', '--owner', 'mallory', '--idempotency-key', 'k1'], 'idempotency_conflict'],
       [['teams', 'add', 'acme', 'eve', '--role', 'owner'], 'invalid_argument'],
       [['teams', 'role', 'acme', 'vic', 'boss'], 'invalid_argument'],
-      [['teams', 'create', 'solo', '--owner', 'solo'], 'invalid_account'],
+      [['teams', 'create', 'solo', '--owner', 'solo'], 'invalid_argument'],
       [['teams', 'create', '$x', '--owner', 'alice'], 'invalid_account'],
       [['transfer', 'acme', 'zoe', '1.5'], 'invalid_amount'],
       [['transfer', 'acme', 'zoe', '5', '--metadata', '[1]'], 'invalid_argument'],
