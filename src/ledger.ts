@@ -359,7 +359,7 @@ export class Ledger {
       }
       case 'hold': {
         const req = parse(holdInput, input, at);
-        return (ctx) => planHold(ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS });
+        return (ctx) => planHold(ctx, Object.assign(req, { ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS }));
       }
       case 'capture': {
         const req = parse(captureInput, input, at);
@@ -396,7 +396,7 @@ export class Ledger {
   hold(input: HoldInput, options?: WriteOptions): Promise<HoldResult> {
     return guard(() => {
       const req = parse(holdInput, input, 'hold');
-      return hold(this.#ctx, { ...req, ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS }, appStatements(options, 'hold'));
+      return hold(this.#ctx, Object.assign(req, { ttlMs: req.ttlMs ?? HOLD_DEFAULT_TTL_MS }), appStatements(options, 'hold'));
     });
   }
 

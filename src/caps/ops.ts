@@ -191,5 +191,5 @@ export async function balanceWithCaps(ctx: Context, account: string): Promise<Ba
   const caps = capsFromJson(row?.caps, account, now, ctx.ids);
   const bounding = caps.filter((c) => c.action === 'deny' && c.model === null && c.keyId === null && c.member === null);
   const headroom = bounding.length === 0 ? null : Math.min(...bounding.map((c) => c.remaining));
-  return { ...toBalance(account, row), headroom, caps };
+  return Object.assign(toBalance(account, row), { headroom, caps });
 }

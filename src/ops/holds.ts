@@ -3,6 +3,7 @@ import { CAP_WARNINGS, CAPS_ALLOW, CAPS_EXPLAIN, FLOOR, type SpendOp } from '../
 import { num, toEntry } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import { ENTRY_POS, type Ids, idArgs } from '../ids.js';
+import { MAX_AMOUNT } from '../limits.js';
 import { NOT_DUE } from '../plans/guard.js';
 import { settleAccount, settleOfEntry } from '../plans/settle.js';
 import type { Row, Statement, Unit, UnitResult } from '../runner/index.js';
@@ -272,31 +273,29 @@ export function planCapture(ctx: Context, req: CaptureRequest): Plan<CaptureResu
   const key = req.idempotencyKey ?? null;
   const now = ctx.now();
   const hold = idArgs(ctx.ids.parse(req.holdId));
-  const unit: Unit = {
-    ...extended(
-      CAPTURE,
-      CAPTURE_SQL,
-      [
-        ...hold,
-        req.amount ?? null,
-        req.reason ?? null,
-        key,
-        req.actor ?? null,
-        req.metadata ?? null,
-        req.model ?? null,
-        req.keyId ?? null,
-        now,
-      ],
-      [
-        { sql: HOLD_STATE, args: hold },
-        { sql: RESOLUTION, args: hold },
-        { sql: CAPTURE_BY_KEY, args: [...hold, key] },
-        { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
-      ],
-      req.extension,
-    ),
-    settle: settleOfEntry(ctx.ids.parse(req.holdId), now),
-  };
+  const { primary, explain: reads } = extended(
+    CAPTURE,
+    CAPTURE_SQL,
+    [
+      ...hold,
+      req.amount ?? null,
+      req.reason ?? null,
+      key,
+      req.actor ?? null,
+      req.metadata ?? null,
+      req.model ?? null,
+      req.keyId ?? null,
+      now,
+    ],
+    [
+      { sql: HOLD_STATE, args: hold },
+      { sql: RESOLUTION, args: hold },
+      { sql: CAPTURE_BY_KEY, args: [...hold, key] },
+      { sql: CAPTURE_SNAPSHOT, args: [now, req.amount ?? null, req.actor ?? null, ...hold] },
+    ],
+    req.extension,
+  );
+  const unit: Unit = { primary, explain: reads, settle: settleOfEntry(ctx.ids.parse(req.holdId), now) };
   return {
     unit,
     decode: ({ rows, explain }: UnitResult): CaptureResult => {
@@ -361,7 +360,10 @@ function holdFromReturning(row: Row, status: HoldStatus, resolvedBy: string | nu
 
 /** RETURNING counted the hold as held; once the trigger closes it, it no longer is. */
 function afterClosing(row: Row, holdAmount: number): { balance: number; available: number } {
-  return after(String(row.account), { ...row, held_now: num(row.held_now) - holdAmount });
+  // As toBalance computes them, with the hold no longer held (not `{ ...row, … }`: V8's slow clone).
+  const balance = num(row.balance) - num(row.expired_now);
+  const available = balance - (num(row.held_now) - holdAmount) - num(row.floor_now);
+  return { balance, available: Math.min(MAX_AMOUNT, Math.max(0, available)) };
 }
 
 export function planRelease(ctx: Context, req: ReleaseRequest): Plan<ReleaseResult> {

@@ -22,7 +22,11 @@ const ANY_SUBSCRIPTION: Statement = { sql: 'SELECT EXISTS (SELECT 1 FROM credit_
 const DUE_AT = 'SELECT (SELECT due_at FROM credit_subscription WHERE account = ?) AS due_at';
 
 const refusedWhileDue = (r: UnitResult) => r.rows.length === 0 && r.explain.some((rows) => rows.some((x: Row) => Number(x.due) === 1));
-const strip = (u: Unit): Unit => (u.settle === undefined ? u : { ...u, settle: undefined });
+/** The unit without its settle statements (fields copied: `{ ...u, settle }` is V8's slow clone). */
+const strip = (u: Unit): Unit =>
+  u.settle === undefined
+    ? u
+    : { primary: u.primary, explain: u.explain, after: u.after, with: u.with, precheck: u.precheck, follow: u.follow };
 
 export function settlingLazily(inner: Runner): Runner {
   let subscriptions: 'unknown' | 'none' | 'some' = 'unknown';

@@ -45,7 +45,8 @@ export function planTransfer(ctx: Context, req: TransferRequest): Plan<TransferR
     explain,
     settle: settleAccount(req.from, now),
   };
-  const common = { reason: req.reason ?? null, model: null, keyId: null, actor: req.actor ?? null, createdAt: now };
+  const reason = req.reason ?? null;
+  const actor = req.actor ?? null;
   return {
     unit,
     decode: ({ rows, explain: why }: UnitResult): TransferResult => {
@@ -58,7 +59,11 @@ export function planTransfer(ctx: Context, req: TransferRequest): Plan<TransferR
           throw new LedgerError('internal', `transfer: the statement wrote ${rows.length} rows of unexpected kinds`);
         }
         const out = entryFrom(leaving, ctx.ids, {
-          ...common,
+          reason,
+          model: null,
+          keyId: null,
+          actor,
+          createdAt: now,
           account: req.from,
           kind: 'transfer_out',
           delta: -req.amount,
@@ -68,7 +73,11 @@ export function planTransfer(ctx: Context, req: TransferRequest): Plan<TransferR
         });
         const arrived = arriving.map((r) =>
           entryFrom(r, ctx.ids, {
-            ...common,
+            reason,
+            model: null,
+            keyId: null,
+            actor,
+            createdAt: now,
             account: req.to,
             kind: 'transfer_in',
             delta: num(r.amount),
