@@ -121,5 +121,8 @@ export const PRICING_CACHE_VERSIONS = 64;
 /** A charge re-reads the active version and retries at most this many times when it changed meanwhile. */
 export const CHARGE_ATTEMPTS = 4;
 
+/** D1: prepared statements a runner keeps by SQL text (the ledger sends a few dozen distinct texts). */
+export const D1_PREPARED_CACHE = 256;
+
 /** D1/libSQL: accounts whose subscription due time a ledger instance remembers (src/runner/lazy-settle.ts). */
 export const LEDGER_DUE_CACHE_ACCOUNTS = 10_000;

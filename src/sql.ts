@@ -29,13 +29,19 @@ export const int = (name: string) => `CAST(? AS INTEGER) AS ${name}`;
 export const headJoin = (alias: string, account: string) =>
   `${alias}.account = ${account} AND ${alias}.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ${account})`;
 
-/** Credits reserved by holds still open at `now` (a hold past its TTL stops counting). */
+/**
+ * Credits reserved by holds still open at `now` (a hold past its TTL stops counting). The
+ * EXISTS probe first: an aggregate costs its setup even over no rows, and most accounts hold
+ * nothing (as in DRAW).
+ */
 export const HELD = (account: string, now: string) =>
-  `(SELECT COALESCE(SUM(hd.amount), 0) FROM credit_hold AS hd WHERE hd.account = ${account} AND hd.status = 'open' AND hd.expires_at > ${now})`;
+  `(CASE WHEN EXISTS (SELECT 1 FROM credit_hold AS hx WHERE hx.account = ${account} AND hx.status = 'open' AND hx.expires_at > ${now})
+   THEN (SELECT SUM(hd.amount) FROM credit_hold AS hd WHERE hd.account = ${account} AND hd.status = 'open' AND hd.expires_at > ${now}) ELSE 0 END)`;
 
-/** What is left of lots past their expiry at `now`: posted, but no longer spendable. */
+/** What is left of lots past their expiry at `now`: posted, but no longer spendable (EXISTS first, as HELD). */
 export const EXPIRED = (account: string, now: string) =>
-  `(SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= ${now})`;
+  `(CASE WHEN EXISTS (SELECT 1 FROM credit_lot AS lx WHERE lx.account = ${account} AND lx.open = 1 AND lx.expires_at <= ${now})
+   THEN (SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = ${account} AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= ${now}) ELSE 0 END)`;
 
 /**
  * The covers guard: what a debit of `amount` may spend, given the head row `h`: available

@@ -41,9 +41,13 @@ export const capMatches = (c: string, model: string, keyId: string, actor: strin
 export const capSpent = (c: string, now: string) =>
   `(CASE WHEN ${c}.window_start >= ${windowStartSql(`${c}.cap_window`, now)} THEN ${c}.spent ELSE 0 END)`;
 
-/** Open holds, unexpired at `now`, that cap `c` matches: they count against its current window. */
+/**
+ * Open holds, unexpired at `now`, that cap `c` matches: they count against its current window.
+ * The EXISTS probe first: an aggregate costs its setup even over no rows (see HELD in src/sql.ts).
+ */
 export const capHeld = (c: string, now: string) =>
-  `(SELECT COALESCE(SUM(hd.amount), 0) FROM credit_hold AS hd WHERE hd.account = ${c}.account AND hd.status = 'open' AND hd.expires_at > ${now} AND ${capMatches(c, 'hd.model', 'hd.key_id', 'hd.actor')})`;
+  `(CASE WHEN EXISTS (SELECT 1 FROM credit_hold AS hx WHERE hx.account = ${c}.account AND hx.status = 'open' AND hx.expires_at > ${now})
+   THEN (SELECT COALESCE(SUM(hd.amount), 0) FROM credit_hold AS hd WHERE hd.account = ${c}.account AND hd.status = 'open' AND hd.expires_at > ${now} AND ${capMatches(c, 'hd.model', 'hd.key_id', 'hd.actor')}) ELSE 0 END)`;
 
 /** What `op` adds to cap `c`'s spend plus holds. */
 const increase = (c: string, op: SpendOp) =>
