@@ -4,12 +4,13 @@
  * once, with keys shared across processes), refunds, holds with capture and release,
  * adjustments and small mixed batch() calls. Each worker logs every acknowledged result as
  * a JSON line (written with write(2) as soon as the call returns). The parent then checks
- * the log against the database:
+ * the log against the database (transfers between the hot accounts are in the mix too):
  *   - every acknowledged entry is a row with the same id, account, kind, delta, amount,
  *     balance, ref, key and reason, and matches what the call asked for;
  *   - every row was acknowledged exactly once (no lost, extra or duplicate writes);
  *   - a shared key wrote one row, and every process that used it got that row back;
- *   - no row's running balance is below zero; verify() finds nothing;
+ *   - no row's running balance is below zero; verify() finds nothing; no transfer is
+ *     half-applied (its arrivals, from the rows, add up to what left);
  *   - each account's posted balance = opening grants + Σ acknowledged deltas.
  *
  * Light by default (4 processes × 150 ops); RELIABILITY=full runs 8 × 2000.
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALLOCATION_ROWS } from '../../src/sql.js';
-import { audit, Book } from './support/check.js';
+import { audit, auditTransferRows, Book } from './support/check.js';
 import { type Db, type Driver, expectedBusyTimeout, openDb } from './support/db.js';
 import { readLog, type WorkerPlan } from './support/protocol.js';
 import { FULL, hotAccounts, seed, sharedKeys } from './support/setup.js';
@@ -100,6 +101,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: contention between writ
     }
     const result = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: true });
     const report = await db.ledger.verify();
+    const transfers = await auditTransferRows(db);
     const [alloc] = await db.all(`SELECT COUNT(*) AS n FROM (${ALLOCATION_ROWS})`);
     const [lots] = await db.all('SELECT COUNT(*) AS n FROM credit_lot');
     const batches = [...book.intents.values()].filter((i) => i.call.method === 'batch').length;
@@ -118,7 +120,8 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: contention between writ
         `(${result.applied} applied), outcomes ${JSON.stringify(result.outcomes)}, errors ${JSON.stringify(result.errors)}, ` +
         `${result.crossProcessReplays} cross-process replays, ${result.racedKeys} shared keys raced, ` +
         `${result.interleavings} adjacent rows by different processes, calls median ${result.medianMs} ms / slowest ${result.slowestMs} ms, ${result.rows} rows, ` +
-        `${Number(lots?.n)} lots, ${Number(alloc?.n)} allocations, verify ${report.ok ? 'ok' : `${report.problemCount} problems`}`,
+        `${Number(lots?.n)} lots, ${Number(alloc?.n)} allocations, ${transfers.transfers} transfers (${transfers.arrivals} arrivals, ` +
+        `${transfers.lotArrivals} of them lots), verify ${report.ok ? 'ok' : `${report.problemCount} problems`}`,
     );
 
     const failed = exits.flatMap((e, i) =>
@@ -128,6 +131,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: contention between writ
     expect(result.problems, `seed ${SEED}`).toEqual([]);
     expect(sums, `seed ${SEED}`).toEqual([]);
     expect(report.problems, `seed ${SEED}`).toEqual([]);
+    expect(transfers.problems, `seed ${SEED}`).toEqual([]);
     expect(report.ok).toBe(true);
     expect(book.torn).toBe(0);
     // Every worker really ran with WAL, synchronous=FULL and the busy timeout.
@@ -139,7 +143,18 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: contention between writ
         ...(busy === undefined ? {} : { busy_timeout: busy }),
       });
     // The run exercised what it claims to.
-    for (const o of ['insufficient', 'debited', 'refunded', 'held', 'captured', 'released', 'adjusted', 'granted', 'replayed'])
+    for (const o of [
+      'insufficient',
+      'debited',
+      'refunded',
+      'held',
+      'captured',
+      'released',
+      'adjusted',
+      'granted',
+      'replayed',
+      'transferred',
+    ])
       expect(result.outcomes[o] ?? 0, o).toBeGreaterThan(0);
     expect(batches).toBeGreaterThan(0);
     expect(result.crossProcessReplays).toBeGreaterThan(0);

@@ -1,8 +1,9 @@
 /**
  * Crashes: writer processes are killed with SIGKILL at random moments while they run the
- * operation mix (single-statement debits and grants, and multi-statement units: refunds
- * that give credits back to lots, captures that close a hold and draw lots, lot-drawing
- * debits and adjustments, sweeps, and batch() calls).
+ * operation mix (single-statement debits, grants and transfers, and multi-statement units:
+ * refunds that give credits back to lots, captures that close a hold and draw lots,
+ * lot-drawing debits and adjustments, sweeps, and batch() calls, transfers among their ops).
+ * The first writer of every round starts with a transfer, so transfers are in flight at kills.
  *
  * Each writer appends an `intent` line (write(2)) before every ledger call and an `ack`
  * line (write(2) + fsync(2)) only after the call returned. Each round the parent starts
@@ -12,6 +13,10 @@
  *   - every acknowledged operation is present, by entry id, with the acknowledged fields;
  *   - every row belongs to an intent that was logged (nothing written that was never
  *     asked for), and an operation acknowledged as insufficient or rejected wrote nothing;
+ *   - no transfer is half-applied, read from the rows themselves (not only by verify()):
+ *     every `transfer_out` has `transfer_in` rows on one other account adding up to its
+ *     amount, every `transfer_in` names an existing `transfer_out`, and an acknowledged
+ *     transfer's rows are exactly the ones it reported;
  *   - the keyed calls acknowledged in the round, repeated by the parent with the same
  *     input, replay to the same entry; keyed calls that were in flight at the kill either
  *     replay the row they wrote before the kill or apply now (never twice).
@@ -36,7 +41,17 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALLOCATION_ROWS } from '../../src/sql.js';
 import { APP_LINKS_DDL } from '../support/app-links.js';
-import { type Audit, audit, auditLinks, Book, type LinkAudit, Problems, projections } from './support/check.js';
+import {
+  type Audit,
+  audit,
+  auditLinks,
+  auditTransferRows,
+  Book,
+  type LinkAudit,
+  Problems,
+  projections,
+  type TransferAudit,
+} from './support/check.js';
 import { type Db, type Driver, expectedBusyTimeout, openDb, type Synchronous } from './support/db.js';
 import { execute, opsOf, prng, reasonOf, repeatable } from './support/ops.js';
 import { type AckLine, APPLIED, type Call, type IntentLine, readLog, type WorkerPlan } from './support/protocol.js';
@@ -72,12 +87,17 @@ interface Tally {
   /** Calls carrying `with` in flight at a kill, and those of them whose entry had committed. */
   linkedInFlight: number;
   linkedInFlightCommitted: number;
+  /** Transfers in flight at a kill (single or in a batch), and those of them that had committed. */
+  transfersInFlight: number;
+  transfersInFlightCommitted: number;
 }
 
-/** Rows by reason (the tag every call writes), as they stand now. */
+/** Rows by reason (the tag every call writes; a transfer's by its leaving row), as they stand now. */
 async function rowsByReason(db: Db): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (const r of await db.all("SELECT 'ce_' || pos AS id, reason FROM credit_entry WHERE reason IS NOT NULL")) {
+  for (const r of await db.all(
+    "SELECT 'ce_' || pos AS id, reason FROM credit_entry WHERE reason IS NOT NULL AND kind <> 'transfer_in' ORDER BY pos",
+  )) {
     const k = String(r.reason);
     out.set(k, [...(out.get(k) ?? []), String(r.id)]);
   }
@@ -213,6 +233,8 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
       inFlightRetried: 0,
       linkedInFlight: 0,
       linkedInFlightCommitted: 0,
+      transfersInFlight: 0,
+      transfersInFlightCommitted: 0,
     };
     const problems = new Problems();
     const spawnRound = (round: number) =>
@@ -290,6 +312,10 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
         tally.linkedInFlight++;
         if (rows.has(reasonOf(op) ?? '')) tally.linkedInFlightCommitted++;
       }
+      for (const op of roundInFlight.flatMap((i) => opsOf(i.call)).filter((o) => o.method === 'transfer')) {
+        tally.transfersInFlight++;
+        if (rows.has(reasonOf(op) ?? '')) tally.transfersInFlightCommitted++;
+      }
 
       const report = await db.ledger.verify();
       for (const p of report.problems)
@@ -297,6 +323,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
       last = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: false });
       for (const p of last.problems) problems.add(`round ${round}`, p);
       for (const p of (await auditLinks(db, book)).problems) problems.add(`round ${round} with`, p);
+      for (const p of (await auditTransferRows(db)).problems) problems.add(`round ${round} transfers`, p);
       if (problems.count === 0) await retryAfterCrash(db, book, round, roundAcks, roundInFlight, problems, tally);
       await db.close();
       db = undefined;
@@ -308,6 +335,8 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
     const report = await db.ledger.verify();
     last = await audit(db, book, { allowedErrors: ALLOWED_ERRORS, allAcked: false });
     const links: LinkAudit = await auditLinks(db, book);
+    const transfers: TransferAudit = await auditTransferRows(db);
+    const transferIntents = [...book.intents.values()].filter((i) => opsOf(i.call).some((op) => op.method === 'transfer')).length;
     const before = await projections(db);
     const rebuilt = await db.ledger.rebuild();
     const after = await projections(db);
@@ -329,12 +358,17 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
         `outcomes ${JSON.stringify(last.outcomes)}, errors ${JSON.stringify(last.errors)}; rebuild re-derived ${rebuilt.lots} lots, ` +
         `${rebuilt.holds} holds, ${rebuilt.allocations} allocations; with: ${links.appRows} app rows for ${links.linkedEntries} entries of calls ` +
         `carrying it (acked: ${links.linkedApplied} applied, ${links.linkedNoops} did not), ${tally.linkedInFlight} such calls in flight at a kill ` +
-        `(${tally.linkedInFlightCommitted} had committed); ${Date.now() - started} ms`,
+        `(${tally.linkedInFlightCommitted} had committed); transfers: ${transfers.transfers} (${transfers.arrivals} arrivals, ` +
+        `${transfers.lotArrivals} of them lots, ${transfers.expiredArrivals} such lots expired by a sweep) from ${transferIntents} calls, ${tally.transfersInFlight} in flight ` +
+        `at a kill (${tally.transfersInFlightCommitted} had committed); ${Date.now() - started} ms`,
     );
 
     expect(problems.list(), `seed ${SEED}`).toEqual([]);
     expect(last.problems, `seed ${SEED}`).toEqual([]);
     expect(links.problems, `seed ${SEED}`).toEqual([]);
+    expect(transfers.problems, `seed ${SEED}`).toEqual([]);
+    // Transfers were in the mix (the first writer of every round starts with one).
+    expect(transferIntents).toBeGreaterThan(0);
     expect(links.appRows).toBe(links.linkedEntries);
     // The check had both sides to see: calls carrying `with` that applied, and some that did not.
     expect(links.linkedApplied).toBeGreaterThan(0);

@@ -123,6 +123,8 @@ function expectedOf(op: Call): Partial<EntrySummary> {
       return { kind: 'capture', ref: op.input.holdId, ...amount, key, reason };
     case 'release':
       return { kind: 'release', ref: op.input.holdId, delta: 0, reason };
+    case 'transfer':
+      return { kind: 'transfer_out', account: op.input.from, amount: op.input.amount, delta: -op.input.amount, key, reason };
     default:
       return {};
   }
@@ -150,8 +152,12 @@ export async function audit(db: Db, book: Book, options: AuditOptions): Promise<
   const rows = await db.all(`SELECT ${ENTRY_COLUMNS} FROM credit_entry ORDER BY account, seq`);
   const byId = new Map(rows.map((r) => [String(r.id), r]));
   const rowsByReason = new Map<string, Row[]>();
+  /** A transfer's arriving rows, by the id of the row that left (their `ref`). */
+  const arrivalsOf = new Map<string, Row[]>();
   for (const r of rows) {
-    if (r.reason === null) continue;
+    if (r.kind === 'transfer_in') arrivalsOf.set(String(r.ref), [...(arrivalsOf.get(String(r.ref)) ?? []), r]);
+    // A transfer's arriving rows carry its reason too: one op, one leaving row.
+    if (r.reason === null || r.kind === 'transfer_in') continue;
     const k = String(r.reason);
     rowsByReason.set(k, [...(rowsByReason.get(k) ?? []), r]);
   }
@@ -235,11 +241,29 @@ export async function audit(db: Db, book: Book, options: AuditOptions): Promise<
         entriesOfReason.set(reason, (entriesOfReason.get(reason) ?? new Set()).add(e.id));
         successByReason.set(reason, (successByReason.get(reason) ?? new Set()).add(workerOf(ack.tag)));
       }
+      // A transfer: the arrivals it reported are exactly the rows on `to` that name its leaving row.
+      const arrivals = op.method === 'transfer' ? (res.arrivals ?? []) : [];
+      if (op.method === 'transfer') {
+        const inDb = (arrivalsOf.get(e.id) ?? []).map((r) => String(r.id));
+        const acked = arrivals.map((a) => a.id);
+        if (JSON.stringify([...inDb].sort()) !== JSON.stringify([...acked].sort()))
+          problems.add('transfer arrivals differ', `${ack.tag}[${i}] ${e.id}: acked ${acked.join(',')}, rows ${inDb.join(',')}`);
+        const sum = arrivals.reduce((t, a) => t + a.amount, 0);
+        if (sum !== e.amount) problems.add('transfer arrivals sum', `${ack.tag}[${i}] ${e.id}: ${e.amount} left, ${sum} arrived`);
+        for (const a of arrivals) {
+          const row = byId.get(a.id);
+          const want = { kind: 'transfer_in', account: op.input.to, ref: e.id, reason: e.reason, delta: a.amount };
+          const bad = [...(row === undefined ? ['missing'] : differs(a, rowSummary(row))), ...differs(want, a)];
+          if (bad.length > 0) problems.add('transfer arrival', `${ack.tag}[${i}] ${bad.join(',')}: ${JSON.stringify(a)}`);
+        }
+      }
       if (APPLIED.has(res.outcome)) {
-        const before = appliedBy.get(e.id);
-        if (before !== undefined) problems.add('applied twice', `${e.id} by ${before} and ${ack.tag}`);
-        appliedBy.set(e.id, ack.tag);
-        addSum(e.account, e.delta);
+        for (const x of [e, ...arrivals]) {
+          const before = appliedBy.get(x.id);
+          if (before !== undefined) problems.add('applied twice', `${x.id} by ${before} and ${ack.tag}`);
+          appliedBy.set(x.id, ack.tag);
+          addSum(x.account, x.delta);
+        }
       } else if (res.outcome === 'replayed') {
         replays.push({ id: e.id, tag: ack.tag });
       } else {
@@ -285,7 +309,7 @@ export async function audit(db: Db, book: Book, options: AuditOptions): Promise<
     if (reason === null || !book.byReason.has(reason)) {
       problems.add('row without an intent', JSON.stringify(r));
     } else if (!options.allAcked && inFlightReasons.has(reason)) {
-      committedInFlight++;
+      if (r.kind !== 'transfer_in') committedInFlight++;
     } else {
       const acked = (book.byReason.get(reason) ?? []).map(
         (i) => `${i.tag}: ${JSON.stringify(book.acks.get(i.tag)?.results ?? book.acks.get(i.tag)?.error)}`,
@@ -405,5 +429,66 @@ export async function projections(db: Db): Promise<Record<string, string>> {
     credit_lot: JSON.stringify(await db.all('SELECT * FROM credit_lot ORDER BY id')),
     credit_hold: JSON.stringify(await db.all('SELECT * FROM credit_hold ORDER BY id')),
     allocations: JSON.stringify(await db.all(`SELECT * FROM (${ALLOCATION_ROWS}) ORDER BY entry_id, lot_id`)),
+  };
+}
+
+export interface TransferAudit {
+  problems: string[];
+  /** `transfer_out` rows, and `transfer_in` rows. */
+  transfers: number;
+  arrivals: number;
+  /** Arriving rows that opened a lot on `to` (an expiry or a priority came along). */
+  lotArrivals: number;
+  /** `expire` rows of lots that arrived by a transfer. */
+  expiredArrivals: number;
+  /** Σ amount of the rows that left, and of the rows that arrived. */
+  outSum: number;
+  inSum: number;
+}
+
+/**
+ * Transfers straight from the rows, without the library's auditor: never half-applied. Every
+ * `transfer_out` has arriving rows, all on one other account, at the same time, with its reason,
+ * adding up to its amount; every `transfer_in` names an existing `transfer_out`.
+ */
+export async function auditTransferRows(db: Db): Promise<TransferAudit> {
+  const problems = new Problems();
+  const outs = await db.all(
+    `SELECT o.pos, o.account, o.amount, o.created_at, o.reason,
+            (SELECT COUNT(*) FROM credit_entry AS i WHERE i.ref = o.pos AND i.kind = 'transfer_in') AS n,
+            (SELECT TOTAL(i.amount) FROM credit_entry AS i WHERE i.ref = o.pos AND i.kind = 'transfer_in') AS arrived,
+            (SELECT COUNT(DISTINCT i.account) FROM credit_entry AS i WHERE i.ref = o.pos AND i.kind = 'transfer_in') AS targets,
+            (SELECT COUNT(*) FROM credit_entry AS i WHERE i.ref = o.pos AND i.kind = 'transfer_in'
+               AND (i.account = o.account OR i.created_at <> o.created_at OR i.reason IS NOT o.reason OR i.amount <= 0 OR i.delta <> i.amount)) AS odd
+     FROM credit_entry AS o WHERE o.kind = 'transfer_out'`,
+  );
+  for (const o of outs) {
+    if (Number(o.n) === 0 || Number(o.arrived) !== Number(o.amount) || Number(o.targets) !== 1 || Number(o.odd) > 0)
+      problems.add('half-applied transfer', JSON.stringify(o));
+  }
+  const orphans = await db.all(
+    `SELECT i.pos, i.account, i.ref, o.kind AS ref_kind FROM credit_entry AS i LEFT JOIN credit_entry AS o ON o.pos = i.ref
+     WHERE i.kind = 'transfer_in' AND (o.pos IS NULL OR o.kind <> 'transfer_out')`,
+  );
+  for (const r of orphans) problems.add('transfer_in without its transfer_out', JSON.stringify(r));
+  const [n] = await db.all(
+    `SELECT (SELECT COUNT(*) FROM credit_entry WHERE kind = 'transfer_in') AS arrivals,
+            (SELECT COUNT(*) FROM credit_entry WHERE kind = 'transfer_in' AND (expires_at IS NOT NULL OR priority IS NOT NULL)) AS lots,
+            (SELECT COUNT(*) FROM credit_entry AS x JOIN credit_entry AS l ON l.pos = x.ref
+               WHERE x.kind = 'expire' AND x.delta < 0 AND l.kind = 'transfer_in') AS expired,
+            (SELECT TOTAL(amount) FROM credit_entry WHERE kind = 'transfer_out') AS out_sum,
+            (SELECT TOTAL(amount) FROM credit_entry WHERE kind = 'transfer_in') AS in_sum`,
+  );
+  const outSum = Number(n?.out_sum);
+  const inSum = Number(n?.in_sum);
+  if (outSum !== inSum) problems.add('transfers do not sum to zero', `${outSum} left, ${inSum} arrived`);
+  return {
+    problems: problems.list(),
+    transfers: outs.length,
+    arrivals: Number(n?.arrivals),
+    lotArrivals: Number(n?.lots),
+    expiredArrivals: Number(n?.expired),
+    outSum,
+    inSum,
   };
 }

@@ -1,11 +1,13 @@
 /**
  * The operation mix both reliability workers run: grants (plain, keyed across processes,
  * and lots with an expiry or a priority), debits (plain, keyed once, keyed across
- * processes), refunds, holds with capture and release, adjustments, small mixed batches,
- * repeats of earlier keyed calls, and (crash test only) sweeps.
+ * processes), refunds, holds with capture and release, adjustments, transfers between the
+ * hot accounts (keyed or not; they carry the lots they draw), small mixed batches, repeats
+ * of earlier keyed calls, and (crash test only) sweeps.
  *
  * Every call carries its tag in `reason` (`<worker>-<n>`, `<worker>-<n>.<i>` in a batch),
- * so the parent can tie each row of the log to the intent that asked for it. Calls with a
+ * so the parent can tie each row of the log to the intent that asked for it (a transfer
+ * writes it on its leaving row and on every arriving row). Calls with a
  * key shared across processes carry `shared:<key>` instead: their parameters must be
  * identical everywhere, or a replay would be an idempotency conflict.
  *
@@ -14,7 +16,7 @@
  * call's entry or not at all. A shared key carries it or not by the key alone, so every
  * process (and every retry) sends the same call.
  */
-import type { BatchOp, BatchResult, Entry, Ledger } from '../../../src/index.js';
+import type { BatchOp, BatchResult, Entry, Ledger, SweepReport } from '../../../src/index.js';
 import { linkedByKey, linkInsert } from '../../support/app-links.js';
 import type { AppLink, Call, EntrySummary, OpResult, SharedGrantKey, SharedKey } from './protocol.js';
 
@@ -48,13 +50,17 @@ export interface MixOptions {
   total: number;
   /** Let a share of single debits, grants and captures carry `with` (the app's row). */
   links: boolean;
+  /** Include transfers between the accounts (single calls and batch ops). */
+  transfers: boolean;
+  /** Make the first call a transfer (crash test: some writer of every round starts with one). */
+  leadWithTransfer: boolean;
 }
 
 /** The share of single debits, grants and captures that carry `with` when links are on. */
 const LINK_SHARE = 0.4;
 
-/** Single-call method for each batch op, and back (the mix sends no charges or transfers). */
-const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge' | 'transfer'>, Exclude<Call['method'], 'batch' | 'sweep'>> = {
+/** Single-call method for each batch op, and back (the mix sends no charges). */
+const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge'>, Exclude<Call['method'], 'batch' | 'sweep'>> = {
   grant: 'grant',
   debit: 'debitIfCovers',
   debitOnce: 'debitOnceIfCovers',
@@ -63,6 +69,7 @@ const METHOD_OF: Record<Exclude<BatchOp['op'], 'charge' | 'transfer'>, Exclude<C
   hold: 'hold',
   capture: 'capture',
   release: 'release',
+  transfer: 'transfer',
 };
 
 /** A call as its list of single operations (a batch is several). */
@@ -96,6 +103,8 @@ function summary(e: Entry): EntrySummary {
 
 function toResult(r: BatchResult | { outcome: string; entry?: Entry }): OpResult {
   if (r.outcome === 'rejected' && 'error' in r) return { outcome: 'rejected', code: r.error.code };
+  // A transfer: the row that left `from` is its entry; the rows on `to` are its arrivals.
+  if ('out' in r) return { outcome: r.outcome, entry: summary(r.out), arrivals: r.in.map(summary) };
   const entry = (r as { entry?: Entry }).entry;
   return entry === undefined ? { outcome: r.outcome } : { outcome: r.outcome, entry: summary(entry) };
 }
@@ -106,6 +115,15 @@ function withOf(call: Call) {
   if (call.link === undefined) return undefined;
   if (reason === null) throw new Error(`a call with a link needs a reason: ${JSON.stringify(call)}`);
   return { with: [linkInsert(reason, call.link.account, call.link.amount)] };
+}
+
+/** What a sweep call reports as its outcome: `swept <lots> lots (<credits> credits), <holds> holds`. */
+export const sweepOutcome = (r: SweepReport) => `swept ${r.lotsExpired} lots (${r.creditsExpired} credits), ${r.holdsExpired} holds`;
+
+/** The credits a sweep outcome says it expired (0 for any other outcome). */
+export function sweptCredits(outcome: string): number {
+  const m = /^swept \d+ lots \((\d+) credits\)/.exec(outcome);
+  return m === null ? 0 : Number(m[1]);
 }
 
 /** Runs a call; a thrown error propagates (the caller logs it). */
@@ -128,10 +146,10 @@ export async function execute(ledger: Ledger, call: Call): Promise<OpResult[]> {
       return [toResult(await ledger.capture(call.input, options))];
     case 'release':
       return [toResult(await ledger.release(call.input, options))];
-    case 'sweep': {
-      const r = await ledger.sweep();
-      return [{ outcome: `swept ${r.lotsExpired} lots, ${r.holdsExpired} holds` }];
-    }
+    case 'transfer':
+      return [toResult(await ledger.transfer(call.input, options))];
+    case 'sweep':
+      return [{ outcome: sweepOutcome(await ledger.sweep(call.input)) }];
     case 'batch':
       return (await ledger.batch(call.input)).map(toResult);
   }
@@ -273,6 +291,21 @@ export class Mix {
     };
   }
 
+  /** Between two different accounts, either way; now and then more than `from` holds. */
+  #transfer(tag: string): BatchOp & { op: 'transfer' } {
+    const from = this.pick(this.o.accounts);
+    const others = this.o.accounts.filter((a) => a !== from);
+    const amount = this.chance(0.05) ? this.int(1_000_000_000, 2_000_000_000) : this.int(1, 60);
+    return {
+      op: 'transfer',
+      from,
+      to: this.pick(others),
+      amount,
+      reason: tag,
+      ...(this.chance(0.5) ? { idempotencyKey: `${tag}-t` } : {}),
+    };
+  }
+
   #debit(tag: string, keyed: boolean): BatchOp {
     // Now and then far more than any account holds: every run sees 'insufficient', however
     // its random mix left the balances (a light run could otherwise end without one).
@@ -283,6 +316,7 @@ export class Mix {
 
   /** One op for a batch (no repeats, no sweeps). */
   #small(n: number, tag: string): BatchOp {
+    if (this.o.transfers && this.chance(0.08)) return this.#transfer(tag);
     const r = this.rand() * 100;
     if (r < 25) return this.#debit(tag, false);
     if (r < 35) return this.#debit(tag, true);
@@ -321,6 +355,7 @@ export class Mix {
 
   next(n: number, tag: string): Call {
     const single = (o: BatchOp): Call => this.#linked(opsOf({ method: 'batch', input: [o] })[0] as Call);
+    if (this.o.transfers && ((n === 0 && this.o.leadWithTransfer) || this.chance(0.08))) return single(this.#transfer(tag));
     const r = this.rand() * 100;
     if (this.o.sweeps && r < 2) return { method: 'sweep', input: {} };
     if (r < 18) return single(this.#debit(tag, false));

@@ -14,6 +14,7 @@ import type {
   HoldInput,
   RefundInput,
   ReleaseInput,
+  TransferInput,
 } from '../../../src/index.js';
 import type { Driver, Synchronous } from './db.js';
 
@@ -71,7 +72,8 @@ export type Call = (
   | { method: 'hold'; input: HoldInput }
   | { method: 'capture'; input: CaptureInput }
   | { method: 'release'; input: ReleaseInput }
-  | { method: 'sweep'; input: Record<string, never> }
+  | { method: 'transfer'; input: TransferInput }
+  | { method: 'sweep'; input: { batchSize?: number } }
   | { method: 'batch'; input: BatchOp[] }
 ) & { link?: AppLink };
 
@@ -92,6 +94,8 @@ export interface EntrySummary {
 export interface OpResult {
   outcome: string;
   entry?: EntrySummary;
+  /** A transfer's rows on `to` (its `entry` is the row that left `from`). */
+  arrivals?: EntrySummary[];
   /** LedgerError code of a rejected batch op or of a thrown error. */
   code?: string;
 }
@@ -116,7 +120,7 @@ export interface AckLine {
 
 export type LogLine = IntentLine | AckLine;
 
-export const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released']);
+export const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released', 'transferred']);
 
 /** Appends JSON lines with write(2) per line; with `fsync`, acks are also fsync'd before the call returns. */
 export class LineLog {

@@ -6,8 +6,8 @@ import type { WorkerPlan } from './protocol.js';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const WORKER = resolve(import.meta.dirname, 'worker.ts');
 
-export interface Proc {
-  readonly plan: WorkerPlan;
+export interface Proc<P extends { name: string } = WorkerPlan> {
+  readonly plan: P;
   readonly child: ChildProcessWithoutNullStreams;
   /** Modules loaded; the worker waits for `go`. */
   readonly ready: Promise<void>;
@@ -17,8 +17,9 @@ export interface Proc {
   stderr(): string;
 }
 
-export function startWorker(plan: WorkerPlan): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
+/** `script`: another worker than worker.ts that speaks the same start-up protocol (ready, then go). */
+export function startWorker<P extends { name: string } = WorkerPlan>(plan: P, script: string = WORKER): Proc<P> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -47,7 +48,7 @@ export function startWorker(plan: WorkerPlan): Proc {
 }
 
 /** Kills what is still running and waits for it (afterEach). */
-export async function reap(procs: readonly Proc[]): Promise<void> {
+export async function reap(procs: readonly Proc<{ name: string }>[]): Promise<void> {
   for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.exited));
 }
@@ -61,7 +62,7 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** The connection settings a worker reported (first `pragmas` line of its stdout). */
-export function reportedPragmas(p: Proc): Record<string, unknown> | undefined {
+export function reportedPragmas(p: Proc<{ name: string }>): Record<string, unknown> | undefined {
   const line = p
     .stdout()
     .split('\n')

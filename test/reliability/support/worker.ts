@@ -58,6 +58,8 @@ async function main(): Promise<void> {
     sweeps: crash,
     total: crash ? 0 : plan.ops,
     links: crash,
+    transfers: true,
+    leadWithTransfer: crash && plan.part[0] === 0,
   });
   const [part, parts] = plan.part;
   if (crash) await loadState(db, mix, part, parts);
