@@ -37,7 +37,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, ERROR_CODES, type Ledger, LedgerError } from '../../src/index.js';
 import { DRIVERS, manualClock, posOf, type TestDb } from '../support/drivers.js';
-import { callArb, type Env, materialize, type PoolName, type Pools } from './support/input-arbitraries.js';
+import { callArb, type Env, materialize, type PoolName, type Pools, TEAM } from './support/input-arbitraries.js';
 import { checkResult, isKnownCode, METHODS, type Method, wroteNothing } from './support/input-outcomes.js';
 import { type LedgerSnapshot, ledgerSnapshot, snapshotDiff } from './support/input-snapshot.js';
 
@@ -115,6 +115,16 @@ async function seed(ledger: Ledger, now: () => number): Promise<Pools> {
     const c = await ledger.capture({ holdId: pools.hold[pools.hold.length - 1]!, amount: 60 });
     if (c.outcome === 'captured') pools.capture.push(c.entry.id);
   }
+  // A team (TEAM, owned by acct_a: `ops` a member, `key_1` a viewer) with credits of its own,
+  // a member cap, and a transfer out of it (a transfer_out and transfer_in to refund: not refundable).
+  await ledger.teams.create({ team: TEAM, owner: 'acct_a', name: 'Acme' });
+  await ledger.teams.addMember({ team: TEAM, member: 'ops', role: 'member' });
+  await ledger.teams.addMember({ team: TEAM, member: 'key_1', role: 'viewer', actor: 'acct_a' });
+  await ledger.grant({ account: TEAM, amount: 3_000 });
+  await ledger.grant({ account: TEAM, amount: 400, expiresAt: now() + 86_400_000, priority: 20 });
+  await ledger.caps.set({ account: TEAM, window: 'day', limit: 1_000_000, member: 'ops' });
+  const t = await ledger.transfer({ from: TEAM, to: 'acct_b', amount: 450, actor: 'ops' });
+  if (t.outcome === 'transferred') pools.any.push(t.out.id, ...t.in.map((e) => e.id));
   pools.any.push(...pools.grant, ...pools.debit, ...pools.refund, ...pools.hold, ...pools.capture);
   return pools;
 }
@@ -145,6 +155,9 @@ function remember(pools: Pools, r: unknown): void {
     if (p.length > 60) p.shift();
   };
   const one = (x: unknown) => {
+    const t = x as { out?: { id?: unknown; account?: unknown }; in?: { id?: unknown; account?: unknown }[] } | null;
+    // A transfer: what left and what arrived (refund targets that are not refundable).
+    if (t?.out !== undefined) for (const e of [t.out, ...(t.in ?? [])]) one({ entry: { ...e, kind: 'transfer' } });
     const o = x as { entry?: { id?: unknown; kind?: string; account?: unknown }; hold?: { id?: unknown } } | null;
     if (o?.entry === undefined) return;
     const pool = KIND_POOL[String(o.entry.kind)];
@@ -161,9 +174,13 @@ function remember(pools: Pools, r: unknown): void {
 function writtenEntries(method: Method, r: unknown, args: unknown[]): { id: string; account: string }[] {
   const pairs: { id: string; account: string }[] = [];
   const add = (res: unknown, input: unknown) => {
-    const e = (res as { entry?: { id?: unknown } } | null)?.entry;
-    const account = (input as { account?: unknown } | null)?.account;
-    if (typeof e?.id === 'string' && typeof account === 'string') pairs.push({ id: e.id, account });
+    const x = res as { entry?: { id?: unknown }; out?: { id?: unknown }; in?: { id?: unknown }[] } | null;
+    const i = input as { account?: unknown; team?: unknown; from?: unknown; to?: unknown } | null;
+    // A team's config rows are on the team's log; a transfer's rows on `from` and on `to`.
+    const account = method.startsWith('teams.') ? i?.team : i?.account;
+    if (typeof x?.entry?.id === 'string' && typeof account === 'string') pairs.push({ id: x.entry.id, account });
+    if (typeof x?.out?.id === 'string' && typeof i?.from === 'string') pairs.push({ id: x.out.id, account: i.from });
+    for (const e of x?.in ?? []) if (typeof e?.id === 'string' && typeof i?.to === 'string') pairs.push({ id: e.id, account: i.to });
   };
   if (method === 'batch') (r as unknown[]).forEach((x, i) => void add(x, (args[0] as unknown[])[i]));
   else add(r, args[0]);

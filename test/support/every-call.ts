@@ -53,4 +53,12 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['plans.subscription', () => l.plans.subscription('a')],
   ['plans.entitlements', () => l.plans.entitlements('a')],
   ['plans.checkFeature', () => l.plans.checkFeature('a', 'sso')],
+  ['teams.create', () => l.teams.create({ team: 't', owner: 'a', name: 'Acme' })],
+  ['teams.addMember', () => l.teams.addMember({ team: 't', member: 'b', role: 'member' })],
+  ['teams.setRole', () => l.teams.setRole({ team: 't', member: 'b', role: 'viewer' })],
+  ['teams.removeMember', () => l.teams.removeMember({ team: 't', member: 'b' })],
+  ['teams.get', () => l.teams.get('t')],
+  ['teams.members', () => l.teams.members('t')],
+  ['teams.memberships', () => l.teams.memberships('b')],
+  ['transfer', () => l.transfer({ from: 'a', to: 'b', amount: 1, idempotencyKey: 'k' })],
 ];

@@ -27,7 +27,8 @@ export type Op =
   | { op: 'refund'; target: number; amount?: number; key?: string }
   | { op: 'adjust'; account: string; delta: number; key?: string }
   | ({ op: 'hold'; account: string; amount: number; ttl: number } & Spender)
-  | { op: 'capture'; target: number; amount?: number }
+  // `open`: the test picks the target among holds still open (the model does not look at it).
+  | { op: 'capture'; target: number; amount?: number; actor?: string; open?: boolean }
   | { op: 'release'; target: number }
   | { op: 'advance'; ms: number }
   | { op: 'sweep' }
@@ -35,10 +36,26 @@ export type Op =
   | { op: 'capRemove'; account: string; window: CapWindow; model?: string; member?: string; key?: string }
   | { op: 'floor'; account: string; floor: number; key?: string }
   | { op: 'publish'; rates: RateCard; rounding: PriceRounding }
-  | { op: 'charge'; account: string; model: string; usage: Record<string, number>; key: string; actor?: string };
+  | { op: 'charge'; account: string; model: string; usage: Record<string, number>; key: string; actor?: string }
+  | { op: 'teamCreate'; team: string; owner: string; name?: string }
+  | { op: 'teamAdd'; team: string; member: string; role: MemberRole; actor?: string }
+  | { op: 'teamRole'; team: string; member: string; role: MemberRole; actor?: string }
+  | { op: 'teamRemove'; team: string; member: string; actor?: string }
+  | { op: 'transfer'; from: string; to: string; amount: number; key?: string; actor?: string };
+
+export type MemberRole = 'admin' | 'member' | 'viewer';
+type TeamRole = MemberRole | 'owner';
+/** Roles that may spend a team's credits, and roles that may change its members. */
+const SPENDING: ReadonlySet<string> = new Set(['owner', 'admin', 'member']);
+const MANAGING: ReadonlySet<string> = new Set(['owner', 'admin']);
+
+/** A piece of a transfer as it arrives on `to`: amount, priority and expiry (null, null: unlotted). */
+export type Arrival = [amount: number, priority: number | null, expiresAt: number | null];
+/** Kinds that move credits (delta ≠ 0); every other kind is a config or hold row with delta 0. */
+export const MONEY_KINDS = ['grant', 'debit', 'capture', 'refund', 'adjust', 'expire', 'transfer_out', 'transfer_in'] as const;
 
 /** Config operations answer with an outcome and an entry, not balances. */
-export const CONFIG_OPS: ReadonlySet<string> = new Set(['capSet', 'capRemove', 'floor']);
+export const CONFIG_OPS: ReadonlySet<string> = new Set(['capSet', 'capRemove', 'floor', 'teamCreate', 'teamAdd', 'teamRole', 'teamRemove']);
 
 /**
  * What a call returned, reduced to what both sides can be compared on. `headroom`: of the cap
@@ -46,7 +63,17 @@ export const CONFIG_OPS: ReadonlySet<string> = new Set(['capSet', 'capRemove', '
  * applied call took over, sorted.
  */
 export type Outcome =
-  | { outcome: string; balance?: number; available?: number; entryId?: string; headroom?: number; warnings?: string[] }
+  | {
+      outcome: string;
+      balance?: number;
+      available?: number;
+      entryId?: string;
+      headroom?: number;
+      warnings?: string[];
+      /** A transfer: `to`'s numbers after it, and the pieces that arrived there. */
+      to?: { balance: number; available: number };
+      arrived?: Arrival[];
+    }
   | { error: string };
 
 /** A cap as `caps.list` reports it, reduced to what the model knows. */
@@ -61,7 +88,7 @@ export interface ModelCapView {
   held: number;
 }
 
-const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released']);
+const APPLIED = new Set(['granted', 'debited', 'refunded', 'adjusted', 'held', 'captured', 'released', 'transferred']);
 
 /**
  * The call wrote its entry now, so the app's statements sent `with` it commit too. Not a
@@ -132,6 +159,15 @@ export class Model {
   private readonly amounts = new Map<string, number>();
   /** The active pricing version's card (the last one published). */
   private card: { rates: RateCard; rounding: PriceRounding } | null = null;
+  /** Teams by account: owner, name, and each current member's role and when they joined. */
+  private readonly teams = new Map<
+    string,
+    { owner: string; name: string | null; members: Map<string, { role: TeamRole; since: number }> }
+  >();
+  /** Σ delta of every row written, by kind (exact: BigInt). */
+  readonly sums = new Map<string, bigint>();
+  /** Keyed transfers by (from, key): what the original did, for replays. */
+  private readonly transfers = new Map<string, { entryId: string; amount: number; to: string; actor: string | null; arrived: Arrival[] }>();
 
   constructor(now: number) {
     this.now = now;
@@ -175,7 +211,12 @@ export class Model {
     const w = windowStart(c.window, this.now);
     let n = 0;
     for (const o of this.outs.values())
-      if (o.account === a && (o.kind === 'debit' || o.kind === 'capture') && capMatches(c, o) && windowStart(c.window, o.createdAt) === w)
+      if (
+        o.account === a &&
+        (o.kind === 'debit' || o.kind === 'capture' || o.kind === 'transfer_out') &&
+        capMatches(c, o) &&
+        windowStart(c.window, o.createdAt) === w
+      )
         n += o.amount - o.refunded;
     return n;
   }
@@ -227,8 +268,15 @@ export class Model {
   }
 
   /** Applies `op`; `newId` is the id the real ledger gave the entry it wrote (ids are its to choose). */
-  apply(op: Op, target: string | undefined, newId: string | undefined): Outcome {
+  apply(op: Op, target: string | undefined, newId: string | undefined, arrivals?: readonly string[]): Outcome {
     switch (op.op) {
+      case 'teamCreate':
+      case 'teamAdd':
+      case 'teamRole':
+      case 'teamRemove':
+        return this.team(op, newId);
+      case 'transfer':
+        return this.transfer(op, newId, arrivals ?? []);
       case 'advance':
         this.now += op.ms;
         return { outcome: 'advanced' };
@@ -284,6 +332,7 @@ export class Model {
       case 'refund':
         return this.refund(op, target, newId);
       case 'hold': {
+        if (this.forbids(op.account, op.actor)) return { error: 'forbidden' };
         if (this.acct(op.account).seq === 0 || this.spendable(op.account) < op.amount)
           return { outcome: 'insufficient', ...this.numbers(op.account) };
         const caps = this.capCheck(op.account, op, op.amount);
@@ -327,14 +376,17 @@ export class Model {
         const st = this.statusOf(h);
         if (st === 'expired') return { error: 'hold_expired' };
         if (st !== 'open') return { error: 'hold_closed' };
+        // The capture keeps the hold's model, and its actor unless the call names another: that
+        // actor is the one a team's membership guard checks.
+        const who: Spender = { model: h.model, actor: op.actor ?? h.actor };
+        if (this.forbids(h.account, who.actor)) return { error: 'forbidden' };
         if (this.spendable(h.account) + h.amount < amount) return { outcome: 'insufficient', ...this.numbers(h.account) };
-        // The capture keeps the hold's model and actor.
-        const caps = this.capCheck(h.account, h, amount, h);
+        const caps = this.capCheck(h.account, who, amount, h);
         if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(h.account), headroom: caps.headroom };
         const id = this.write(h.account, 'capture', -amount, newId);
         h.status = 'captured';
         h.capture = { id, amount };
-        this.draw(h.account, id, 'capture', amount, h);
+        this.draw(h.account, id, 'capture', amount, who);
         return { outcome: 'captured', ...this.numbers(h.account), entryId: id, ...Model.warned(caps.warn) };
       }
       case 'release': {
@@ -360,6 +412,7 @@ export class Model {
     const s = this.acct(account);
     s.posted += delta;
     s.seq++;
+    this.sums.set(kind, (this.sums.get(kind) ?? 0n) + BigInt(delta));
     const id = newId ?? `missing-${this.entries.length}`;
     // Sweep rows have ids the model cannot know; they are not offered as refund targets.
     if (kind !== 'expire') this.entries.push({ id, account, kind });
@@ -386,6 +439,7 @@ export class Model {
   }
 
   private debit(account: string, amount: number, who: Spender, newId: string | undefined): Outcome {
+    if (this.forbids(account, who.actor)) return { error: 'forbidden' };
     if (this.acct(account).seq === 0 || this.spendable(account) < amount) return { outcome: 'insufficient', ...this.numbers(account) };
     const caps = this.capCheck(account, who, amount);
     if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(account), headroom: caps.headroom };
@@ -415,7 +469,7 @@ export class Model {
   }
 
   /** Lots by priority, soonest expiry (never last), oldest; live ones only; unlotted rest last. */
-  private draw(account: string, id: string, kind: string, amount: number, who: Spender = {}) {
+  private draw(account: string, id: string, kind: string, amount: number, who: Spender = {}): MoneyOut {
     const live = this.acct(account)
       .lots.filter((l) => l.remaining > 0 && (l.expiresAt === null || l.expiresAt > this.now))
       .sort(
@@ -432,6 +486,7 @@ export class Model {
       out.drawn.push({ lot: l.id, amount: take, back: 0 });
     }
     this.outs.set(id, out);
+    return out;
   }
 
   private refund(op: Extract<Op, { op: 'refund' }>, target: string | undefined, newId: string | undefined): Outcome {
@@ -483,6 +538,141 @@ export class Model {
       }
     }
     return { outcome: `swept ${lots} lots ${holds} holds` };
+  }
+
+  /** A spend on team `account` naming `actor` who is not a member that may spend (a viewer, an outsider). */
+  private forbids(account: string, actor: string | undefined): boolean {
+    const t = this.teams.get(account);
+    if (t === undefined || actor === undefined) return false;
+    return !SPENDING.has(t.members.get(actor)?.role ?? '');
+  }
+
+  /** teams.create, addMember, setRole, removeMember: a config row on the team's log, or why not. */
+  private team(op: Extract<Op, { op: 'teamCreate' | 'teamAdd' | 'teamRole' | 'teamRemove' }>, newId: string | undefined): Outcome {
+    const t = this.teams.get(op.team);
+    if (op.op === 'teamCreate') {
+      if (t !== undefined)
+        return t.owner === op.owner && t.name === (op.name ?? null) ? { outcome: 'replayed' } : { error: 'already_exists' };
+      const entryId = this.write(op.team, 'team_create', 0, newId);
+      this.teams.set(op.team, {
+        owner: op.owner,
+        name: op.name ?? null,
+        members: new Map([[op.owner, { role: 'owner', since: this.now }]]),
+      });
+      return { outcome: 'created', entryId };
+    }
+    if (t === undefined) return { error: 'not_found' };
+    const current = t.members.get(op.member);
+    // Only the owner and admins may change members (a call without an actor is the app's own).
+    const manages = op.actor === undefined || MANAGING.has(t.members.get(op.actor)?.role ?? '');
+    switch (op.op) {
+      case 'teamAdd':
+        if (current === undefined && manages) {
+          const entryId = this.write(op.team, 'team_add', 0, newId);
+          t.members.set(op.member, { role: op.role, since: this.now });
+          return { outcome: 'added', entryId };
+        }
+        if (current?.role === op.role) return { outcome: 'replayed' };
+        return { error: current !== undefined ? 'already_exists' : 'forbidden' };
+      case 'teamRole':
+        if (current === undefined) return { error: 'not_found' };
+        if (current.role === 'owner') return { error: 'forbidden' };
+        if (current.role === op.role) return { outcome: 'replayed' };
+        if (!manages) return { error: 'forbidden' };
+        current.role = op.role;
+        return { outcome: 'updated', entryId: this.write(op.team, 'team_role', 0, newId) };
+      case 'teamRemove':
+        if (current === undefined) return { outcome: 'absent' };
+        if (current.role === 'owner') return { error: 'forbidden' };
+        // A member may leave on their own.
+        if (!manages && op.actor !== op.member) return { error: 'forbidden' };
+        t.members.delete(op.member);
+        return { outcome: 'removed', entryId: this.write(op.team, 'team_remove', 0, newId) };
+    }
+  }
+
+  /**
+   * transfer: guarded like a debit on `from` (the membership guard, covers, deny caps), then
+   * `to`'s balance must stay ≤ MAX_AMOUNT. It draws `from`'s lots in draw order; each piece drawn
+   * from a lot arrives on `to` as a lot with the same priority and expiry, in that order, and
+   * what came from the unlotted balance arrives last, unlotted. `arrivals`: the ids the real
+   * ledger gave the arriving rows.
+   */
+  private transfer(op: Extract<Op, { op: 'transfer' }>, newId: string | undefined, arrivals: readonly string[]): Outcome {
+    const k = `${op.from}\u0000${op.key ?? ''}`;
+    const prior = op.key === undefined ? undefined : this.transfers.get(k);
+    if (prior !== undefined) {
+      if (prior.amount !== op.amount || prior.to !== op.to || prior.actor !== (op.actor ?? null)) return { error: 'idempotency_conflict' };
+      return { outcome: 'replayed', ...this.numbers(op.from), entryId: prior.entryId, to: this.numbers(op.to), arrived: prior.arrived };
+    }
+    if (this.forbids(op.from, op.actor)) return { error: 'forbidden' };
+    if (this.acct(op.from).seq === 0 || this.spendable(op.from) < op.amount) return { outcome: 'insufficient', ...this.numbers(op.from) };
+    const who: Spender = { actor: op.actor };
+    const caps = this.capCheck(op.from, who, op.amount);
+    if (caps.headroom !== undefined) return { outcome: 'capped', ...this.numbers(op.from), headroom: caps.headroom };
+    if (this.acct(op.to).posted + op.amount > MAX_AMOUNT) return { error: 'overflow' };
+    const entryId = this.write(op.from, 'transfer_out', -op.amount, newId);
+    const out = this.draw(op.from, entryId, 'transfer_out', op.amount, who);
+    const arrived: Arrival[] = [];
+    for (const d of out.drawn) {
+      const lot = this.acct(op.from).lots.find((l) => l.id === d.lot);
+      if (lot === undefined) throw new Error(`model: drew from unknown lot ${d.lot}`);
+      arrived.push([d.amount, lot.priority, lot.expiresAt]);
+    }
+    const unlotted = op.amount - out.drawn.reduce((n, d) => n + d.amount, 0);
+    if (unlotted > 0) arrived.push([unlotted, null, null]);
+    const to = this.acct(op.to);
+    for (const [i, [amount, priority, expiresAt]] of arrived.entries()) {
+      const id = this.write(op.to, 'transfer_in', amount, arrivals[i]);
+      if (priority !== null) to.lots.push({ id, seq: to.seq, amount, remaining: amount, priority, expiresAt });
+    }
+    if (op.key !== undefined) this.transfers.set(k, { entryId, amount: op.amount, to: op.to, actor: op.actor ?? null, arrived });
+    return { outcome: 'transferred', ...this.numbers(op.from), entryId, to: this.numbers(op.to), arrived, ...Model.warned(caps.warn) };
+  }
+
+  /** The account's posted balance: the sum of its rows' deltas (lapsed lots not yet swept included). */
+  postedOf(a: string): number {
+    return this.acct(a).posted;
+  }
+
+  /** Every account the model wrote a row on. */
+  accountsWritten(): string[] {
+    return [...this.accounts].filter(([, s]) => s.seq > 0).map(([a]) => a);
+  }
+
+  /** Open lots at now (something left, not past expiry) in draw order, as `ledger.lots` lists them. */
+  lotsOf(a: string): { amount: number; remaining: number; priority: number; expiresAt: number | null }[] {
+    return this.acct(a)
+      .lots.filter((l) => l.remaining > 0 && (l.expiresAt === null || l.expiresAt > this.now))
+      .sort(
+        (x, y) =>
+          x.priority - y.priority || (x.expiresAt ?? Number.POSITIVE_INFINITY) - (y.expiresAt ?? Number.POSITIVE_INFINITY) || x.seq - y.seq,
+      )
+      .map((l) => ({ amount: l.amount, remaining: l.remaining, priority: l.priority, expiresAt: l.expiresAt }));
+  }
+
+  /** The team's current members, owner first, then by when they joined and name (as teams.members lists them); null: not a team. */
+  membersOf(team: string): { member: string; role: string; since: number }[] | null {
+    const t = this.teams.get(team);
+    if (t === undefined) return null;
+    return [...t.members]
+      .map(([member, m]) => ({ member, role: m.role, since: m.since }))
+      .sort(
+        (x, y) =>
+          Number(x.role !== 'owner') - Number(y.role !== 'owner') ||
+          x.since - y.since ||
+          (x.member < y.member ? -1 : x.member > y.member ? 1 : 0),
+      );
+  }
+
+  /** The teams `member` belongs to, by team. */
+  membershipsOf(member: string): { team: string; role: string; since: number }[] {
+    return [...this.teams]
+      .flatMap(([team, t]) => {
+        const m = t.members.get(member);
+        return m === undefined ? [] : [{ team, role: m.role, since: m.since }];
+      })
+      .sort((x, y) => (x.team < y.team ? -1 : x.team > y.team ? 1 : 0));
   }
 
   /** Per (account, family, key): a replay with equal parameters returns the original. */

@@ -471,6 +471,44 @@ const PLAN_FIELDS: Record<string, Record<string, Field>> = {
   'plans.get': { version: numField(fc.integer({ min: 1, max: 4 })) },
 };
 
+/**
+ * ledger.teams.* and transfer: the seeded team (TEAM, owned by acct_a, with `ops` a member and
+ * `key_1` a viewer) and others; members, owners and actors among the accounts and labels, so
+ * managers, members, viewers, outsiders and the owner itself all come up.
+ */
+export const TEAM = 'acct_d';
+const teamName = fc.oneof({ weight: 6, arbitrary: fc.constant(TEAM) }, { weight: 3, arbitrary: account });
+const person = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('acct_a', 'acct_b', 'ops', 'key_1', 'user_9') },
+  { weight: 2, arbitrary: account },
+);
+const teamRole = strField(fc.constantFrom('admin', 'member', 'viewer'), true);
+const teamActor = strField(
+  fc.oneof({ weight: 3, arbitrary: fc.constantFrom('acct_a', 'ops', 'key_1', 'user_9') }, { weight: 2, arbitrary: label }),
+);
+const TEAM_FIELDS: Record<string, Record<string, Field>> = {
+  'teams.create': {
+    team: strField(teamName, true),
+    owner: strField(person, true),
+    name: strField(fc.oneof(label, fc.constant('Acme'))),
+    idempotencyKey: F.idempotencyKey,
+    reason: F.reason,
+    actor: teamActor,
+  },
+  'teams.addMember': { team: strField(teamName, true), member: strField(person, true), role: teamRole, reason: F.reason, actor: teamActor },
+  'teams.setRole': { team: strField(teamName, true), member: strField(person, true), role: teamRole, reason: F.reason, actor: teamActor },
+  'teams.removeMember': { team: strField(teamName, true), member: strField(person, true), reason: F.reason, actor: teamActor },
+  transfer: {
+    from: strField(fc.oneof({ weight: 2, arbitrary: fc.constant(TEAM) }, { weight: 5, arbitrary: account }), true),
+    to: strField(fc.oneof(account, person), true),
+    amount: F.amount,
+    idempotencyKey: F.idempotencyKey,
+    reason: F.reason,
+    actor: teamActor,
+    metadata: F.metadata,
+  },
+};
+
 /** Input fields of every object-taking method, as the README documents them. */
 export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   grant: {
@@ -530,6 +568,7 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   'caps.floor': { account: F.account, floor: floorValue, ...capCommon },
   ...PRICING_FIELDS,
   ...PLAN_FIELDS,
+  ...TEAM_FIELDS,
   expiring: { withinMs: numField(fc.integer({ min: 1, max: EXPIRING_MAX_WINDOW_MS }), true) },
   'analytics.spend': {
     from: numField(from, true),
@@ -660,6 +699,7 @@ const batchOp: fc.Arbitrary<unknown> = fc.oneof(
       ['capture', 'capture'],
       ['release', 'release'],
       ['charge', 'charge'],
+      ['transfer', 'transfer'],
     ] as const
   ).map(([op, method]) => {
     const fields = INPUT_FIELDS[method] as Record<string, Field>;
@@ -738,6 +778,14 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   'plans.subscription': fc.tuple(stringArg(account)),
   'plans.entitlements': fc.tuple(stringArg(account)),
   'plans.checkFeature': fc.tuple(stringArg(account), stringArg(featureKey)),
+  'teams.create': fc.tuple(inputArb(INPUT_FIELDS['teams.create'] as Record<string, Field>)),
+  'teams.addMember': fc.tuple(inputArb(INPUT_FIELDS['teams.addMember'] as Record<string, Field>)),
+  'teams.setRole': fc.tuple(inputArb(INPUT_FIELDS['teams.setRole'] as Record<string, Field>)),
+  'teams.removeMember': fc.tuple(inputArb(INPUT_FIELDS['teams.removeMember'] as Record<string, Field>)),
+  'teams.get': fc.tuple(stringArg(teamName)),
+  'teams.members': fc.tuple(stringArg(teamName)),
+  'teams.memberships': fc.tuple(stringArg(person)),
+  transfer: fc.tuple(inputArb(INPUT_FIELDS.transfer as Record<string, Field>)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

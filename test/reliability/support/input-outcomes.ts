@@ -49,6 +49,14 @@ export const METHODS = [
   'plans.subscription',
   'plans.entitlements',
   'plans.checkFeature',
+  'teams.create',
+  'teams.addMember',
+  'teams.setRole',
+  'teams.removeMember',
+  'teams.get',
+  'teams.members',
+  'teams.memberships',
+  'transfer',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -80,6 +88,9 @@ export const READ_METHODS: ReadonlySet<Method> = new Set([
   'plans.subscription',
   'plans.entitlements',
   'plans.checkFeature',
+  'teams.get',
+  'teams.members',
+  'teams.memberships',
 ]);
 
 /** Outcomes each writing method may return. */
@@ -95,6 +106,7 @@ export const OUTCOMES: Record<string, readonly string[]> = {
   extendHold: ['extended', 'replayed'],
   charge: ['debited', 'replayed', 'insufficient', 'capped'],
   chargeHold: ['debited', 'replayed', 'insufficient', 'capped'],
+  transfer: ['transferred', 'replayed', 'insufficient', 'capped'],
 };
 
 /** The entry kind each writing method's result carries. */
@@ -123,6 +135,7 @@ export const BATCH_OP_METHOD: Record<string, string> = {
   capture: 'capture',
   release: 'release',
   charge: 'charge',
+  transfer: 'transfer',
 };
 
 /** Outcomes that mean "nothing was written". */
@@ -139,6 +152,10 @@ const CONFIG_KINDS = new Set([
   'plan_subscribe',
   'plan_change',
   'plan_cancel',
+  'team_create',
+  'team_add',
+  'team_role',
+  'team_remove',
 ]);
 
 const CODES = new Set<string>(ERROR_CODES);
@@ -371,6 +388,104 @@ function checkSubscription(s: unknown, at: string, out: string[], account: unkno
     out.push(`${at}.pendingChange: ${JSON.stringify(c)}`);
 }
 
+const ROLES = new Set(['owner', 'admin', 'member', 'viewer']);
+
+/** A team as teams.create / teams.get return it. */
+function checkTeam(t: unknown, at: string, out: string[], team?: unknown): void {
+  if (!isObj(t)) {
+    out.push(`${at}: team is not an object`);
+    return;
+  }
+  if (team !== undefined && t.team !== team) out.push(`${at}.team: ${JSON.stringify(t.team)} is not the input's`);
+  if (typeof t.owner !== 'string' || t.owner === '' || t.owner === t.team) out.push(`${at}.owner: ${JSON.stringify(t.owner)}`);
+  if (!nullableString(t.name)) out.push(`${at}.name: not a string or null`);
+  if (typeof t.createdBy !== 'string') out.push(`${at}.createdBy: not a string`);
+  if (!safeInt(t.createdAt, 0)) out.push(`${at}.createdAt: not a safe integer ≥ 0`);
+}
+
+/** A member as addMember / setRole / members return it (`role` one of the four, the owner only where allowed). */
+function checkMember(m: unknown, at: string, out: string[], team: unknown, member?: unknown): void {
+  if (!isObj(m)) {
+    out.push(`${at}: member is not an object`);
+    return;
+  }
+  if (m.team !== team) out.push(`${at}.team: not the input team`);
+  if (member !== undefined && m.member !== member) out.push(`${at}.member: not the input member`);
+  if (typeof m.member !== 'string' || m.member === '' || m.member === team) out.push(`${at}.member: ${JSON.stringify(m.member)}`);
+  if (!ROLES.has(String(m.role))) out.push(`${at}.role: ${String(m.role)}`);
+  if (!safeInt(m.since, 0)) out.push(`${at}.since: not a safe integer ≥ 0`);
+  if (typeof m.setBy !== 'string') out.push(`${at}.setBy: not a string`);
+}
+
+/** teams.create | addMember | setRole | removeMember: the outcome, and the config row it wrote on the team's log. */
+function checkTeamWrite(method: Method, r: unknown, input: unknown): string[] {
+  if (!isObj(r)) return [`${method}: not an object`];
+  const out: string[] = [];
+  const team = isObj(input) ? input.team : undefined;
+  const [written, kind] = {
+    'teams.create': ['created', 'team_create'],
+    'teams.addMember': ['added', 'team_add'],
+    'teams.setRole': ['updated', 'team_role'],
+    'teams.removeMember': ['removed', 'team_remove'],
+  }[method as 'teams.create'] as [string, string];
+  const allowed = method === 'teams.removeMember' ? [written, 'absent'] : [written, 'replayed'];
+  if (!allowed.includes(String(r.outcome))) out.push(`${method}.outcome: ${String(r.outcome)}`);
+  if (method === 'teams.create') checkTeam(r.team, `${method}.team`, out, team);
+  else if (method !== 'teams.removeMember') {
+    checkMember(r.member, `${method}.member`, out, team, isObj(input) ? input.member : undefined);
+    const role = isObj(r.member) ? r.member.role : undefined;
+    if (isObj(input) && role !== input.role) out.push(`${method}.member.role: ${String(role)}, asked ${String(input.role)}`);
+  }
+  if (r.outcome === written) {
+    checkEntry(r.entry, `${method}.entry`, out);
+    const e = r.entry as Obj;
+    if (isObj(e) && (e.kind !== kind || e.account !== team)) out.push(`${method}.entry: ${String(e.kind)} on ${String(e.account)}`);
+  } else if (r.outcome === 'absent' && r.entry !== undefined) out.push(`${method}: absent with an entry`);
+  else if (r.entry !== undefined) checkEntry(r.entry, `${method}.entry`, out);
+  return out;
+}
+
+/**
+ * A transfer (alone or in a batch): refused like a debit, or the row that left `from` and the
+ * rows that arrived on `to` (each naming it, together its amount), with both sides' numbers.
+ */
+function checkTransfer(r: unknown, input: unknown, at: string): string[] {
+  if (!isObj(r)) return [`${at}: not an object`];
+  const out: string[] = [];
+  if (!OUTCOMES.transfer?.includes(String(r.outcome))) out.push(`${at}.outcome: ${String(r.outcome)}`);
+  checkAfter(r, at, out);
+  const i = isObj(input) ? input : {};
+  if (r.outcome === 'insufficient' || r.outcome === 'capped') {
+    if (r.out !== undefined || r.in !== undefined) out.push(`${at}: ${String(r.outcome)} with entries`);
+    if (!safeInt(r.requested, 1)) out.push(`${at}.requested: not a safe integer ≥ 1`);
+    if (r.outcome === 'capped') checkCap(r.cap, `${at}.cap`, out);
+    return out;
+  }
+  checkEntry(r.out, `${at}.out`, out);
+  const o = r.out as Obj;
+  if (isObj(o) && (o.kind !== 'transfer_out' || o.account !== i.from || o.amount !== i.amount || o.delta !== -(i.amount as number)))
+    out.push(`${at}.out: ${String(o.kind)} of ${String(o.amount)} on ${JSON.stringify(o.account)}`);
+  if (!Array.isArray(r.in) || r.in.length === 0) out.push(`${at}.in: not a non-empty array`);
+  else {
+    let sum = 0;
+    for (const [k, e] of r.in.entries()) {
+      checkEntry(e, `${at}.in[${k}]`, out);
+      const x = e as Obj;
+      if (isObj(x) && (x.kind !== 'transfer_in' || x.account !== i.to || x.ref !== o?.id))
+        out.push(`${at}.in[${k}]: ${String(x.kind)} on ${JSON.stringify(x.account)} naming ${String(x.ref)}`);
+      sum += isObj(x) ? (x.amount as number) : 0;
+    }
+    if (isObj(o) && sum !== o.amount) out.push(`${at}.in: ${sum} arrived, ${String(o.amount)} left`);
+  }
+  if (!isObj(r.to)) out.push(`${at}.to: not an object`);
+  else checkAfter(r.to, `${at}.to`, out);
+  if (r.warnings !== undefined) {
+    if (!Array.isArray(r.warnings) || r.warnings.length === 0) out.push(`${at}.warnings: present but not a non-empty array`);
+    else for (const [k, w] of r.warnings.entries()) checkCap((w as Obj)?.cap, `${at}.warnings[${k}].cap`, out);
+  }
+  return out;
+}
+
 /** plans.subscribe | change | cancel: an outcome, the subscription after it, and the entry it wrote or replayed. */
 function checkSubscriptionWrite(method: 'plans.subscribe' | 'plans.change' | 'plans.cancel', r: unknown, input: unknown): string[] {
   if (!isObj(r)) return [`${method}: not an object`];
@@ -485,6 +600,7 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
           const err = x.error as Obj | undefined;
           if (!isKnownCode(err?.code)) out.push(`batch[${i}]: rejected without a known code: ${JSON.stringify(err)}`);
         } else if (op?.op === 'charge') out.push(...checkCharge(x, op, `batch[${i}]`));
+        else if (op?.op === 'transfer') out.push(...checkTransfer(x, op, `batch[${i}]`));
         else out.push(...checkWriteResult(BATCH_OP_METHOD[String(op?.op)] ?? '?', x, op, `batch[${i}]`));
       });
       return out;
@@ -640,6 +756,39 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       if (r.enabled !== (r.value !== null && r.value !== false)) out.push('plans.checkFeature: enabled ≠ (value not null or false)');
       return out;
     }
+    case 'teams.create':
+    case 'teams.addMember':
+    case 'teams.setRole':
+    case 'teams.removeMember':
+      return checkTeamWrite(method, r, first);
+    case 'teams.get':
+      if (r !== null) checkTeam(r, 'teams.get', out, first);
+      return out;
+    case 'teams.members': {
+      if (!Array.isArray(r) || r.length === 0) return ['teams.members: not a non-empty array (a team has its owner)'];
+      for (const [i, m] of r.entries()) {
+        checkMember(m, `teams.members[${i}]`, out, first);
+        if (((m as Obj)?.role === 'owner') !== (i === 0)) out.push(`teams.members[${i}]: the owner is not first and only there`);
+        const caps = (m as Obj)?.caps;
+        if (!Array.isArray(caps)) out.push(`teams.members[${i}].caps: not an array`);
+        else
+          for (const [k, c] of caps.entries()) {
+            checkCap(c, `teams.members[${i}].caps[${k}]`, out, first);
+            if ((c as Obj)?.member !== (m as Obj)?.member) out.push(`teams.members[${i}].caps[${k}]: another member's cap`);
+          }
+      }
+      if (new Set(r.map((m) => (m as Obj)?.member)).size !== r.length) out.push('teams.members: a member twice');
+      return out;
+    }
+    case 'teams.memberships':
+      if (!Array.isArray(r)) return ['teams.memberships: not an array'];
+      for (const [i, m] of r.entries()) {
+        if (!isObj(m) || typeof m.team !== 'string' || m.team === first || !ROLES.has(String(m.role)) || !safeInt(m.since, 0))
+          out.push(`teams.memberships[${i}]: malformed ${JSON.stringify(m)}`);
+      }
+      return out;
+    case 'transfer':
+      return checkTransfer(r, first, 'transfer');
     default:
       return checkWriteResult(method, r, first);
   }

@@ -1,7 +1,7 @@
 /**
  * Byte-for-byte snapshots of the tables the ledger writes (the log, with each entry's
- * allocations, and its projections: lots, holds, caps, floors, pricing versions, plans and
- * subscriptions), in one statement: every column of every row as
+ * allocations, and its projections: lots, holds, caps, floors, pricing versions, plans,
+ * subscriptions, teams and their members), in one statement: every column of every row as
  * `typeof:hex(value)`, rows in rowid order (primary-key order for WITHOUT ROWID tables).
  * Equal snapshots mean no byte of the ledger's data changed.
  */
@@ -17,6 +17,8 @@ export const LEDGER_TABLES = [
   'credit_price_active',
   'credit_plan',
   'credit_subscription',
+  'credit_team',
+  'credit_team_member',
 ] as const;
 
 export interface LedgerSnapshot {
