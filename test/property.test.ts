@@ -952,17 +952,14 @@ function norm(r: {
 const config = (r: { outcome: string; entry?: { id: string } }): Outcome => configOutcome({ outcome: r.outcome, entryId: r.entry?.id });
 
 /**
- * Found by the teams property (FC_SEED=77 on better-sqlite3: BIG transfers out of an account
+ * Found by the teams property (FC_SEED=77 on better-sqlite3: big transfers out of an account
  * refilled to near MAX_AMOUNT, under a warn cap): a cap window's spend can pass 2^53 − 1 (the
- * spends of a day can exceed any one balance), which SQLite counts exactly in 64 bits but the
- * auditor's replay (src/caps/replay.ts) sums in doubles, so verify() reports a cap_mismatch
- * that is not there (and rebuild() would write the replay's rounded number). `it.fails` until
- * fixed: it then fails, and should become a plain `it`.
+ * spends of a day can exceed any one balance). SQLite counts it exactly in 64 bits; the
+ * auditor's replay summed it in doubles and reported a cap_mismatch that was not there. The
+ * replay now counts in BigInt and reads the stored counter as text; rebuild() writes it exactly.
  */
-describe('known bug: a cap window spend above 2^53 − 1', () => {
-  it.fails('verify() agrees with the stored cap after a window spend passes MAX_AMOUNT and a refund brings it back', async () => {
-    const driver = DRIVERS.find((d) => d.name === 'better-sqlite3 :memory:');
-    if (driver === undefined) throw new Error('no better-sqlite3 :memory:');
+describe.each(DRIVERS)('a cap window spend above 2^53 − 1 on $name', (driver) => {
+  it('verify() agrees with the stored cap, caps.list shows at most MAX_AMOUNT, rebuild() keeps it exact', async () => {
     const db = await driver.open({ clock: manualClock().now });
     try {
       const l = db.ledger;
@@ -972,6 +969,12 @@ describe('known bug: a cap window spend above 2^53 − 1', () => {
       await l.grant({ account: 'b', amount: 2 });
       const d = await l.debitIfCovers({ account: 'b', amount: 2 });
       if (d.outcome !== 'debited') throw new Error(d.outcome);
+      // The window has spent 2^53 + 1: shown clamped, stored and audited exactly.
+      expect((await l.caps.list('b'))[0]).toMatchObject({ spent: MAX_AMOUNT, remaining: 0 });
+      expect((await db.all('SELECT CAST(spent AS TEXT) AS s FROM credit_cap'))[0]?.s).toBe('9007199254740993');
+      expect((await l.verify()).problems).toEqual([]);
+      await l.rebuild();
+      expect((await db.all('SELECT CAST(spent AS TEXT) AS s FROM credit_cap'))[0]?.s).toBe('9007199254740993');
       await l.refund({ entryId: d.entry.id });
       expect((await l.caps.list('b'))[0]?.spent).toBe(MAX_AMOUNT);
       expect((await l.verify()).problems).toEqual([]);

@@ -13,6 +13,9 @@ import type { DerivedCap, DerivedFloor } from './replay.js';
 const describe = (c: { window: unknown; limit: unknown; action: unknown; windowStart: unknown; spent: unknown }) =>
   `${String(c.action)} ${String(c.limit)} per ${String(c.window)}, ${String(c.spent)} spent in the window from ${String(c.windowStart)}`;
 
+/** An integer as SQLite stores it, read as text; null when the stored value is not one (tampered). */
+const exact = (v: unknown): bigint | null => (/^-?\d+$/.test(String(v)) ? BigInt(String(v)) : null);
+
 export async function compareCaps(
   capRows: AsyncIterable<Row>,
   floorRows: AsyncIterable<Row>,
@@ -29,7 +32,8 @@ export async function compareCaps(
       limit: num(r.cap_limit),
       action: r.action,
       windowStart: num(r.window_start),
-      spent: num(r.spent),
+      // Read as text (CAPS_AUDIT_ROWS): exact past 2^53 − 1.
+      spent: exact(r.spent_text ?? r.spent),
     };
     if (want === undefined) {
       report({

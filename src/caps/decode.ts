@@ -6,6 +6,7 @@
 import { num, toBalance } from '../entry.js';
 import { LedgerError } from '../errors.js';
 import type { Ids } from '../ids.js';
+import { MAX_AMOUNT } from '../limits.js';
 import type { Row } from '../runner/index.js';
 import type { CapAction, CapWindow } from '../schema.js';
 import type { Insufficient } from '../types.js';
@@ -30,7 +31,8 @@ const filter = (v: unknown): string | null => (v === null || v === undefined || 
 export function toCap(r: RawCap, account: string, now: number, ids: Ids): Cap {
   const window = String(r.window) as CapWindow;
   const limit = num(r.limit);
-  const spent = num(r.spent);
+  // A window's spend may pass 2^53 − 1 (stored exactly by SQLite): shown as at most MAX_AMOUNT.
+  const spent = Math.min(num(r.spent), MAX_AMOUNT);
   const held = num(r.held);
   return {
     id: ids.format(num(r.id)),

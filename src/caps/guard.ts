@@ -7,7 +7,7 @@
  *
  * This module imports nothing but the window helper, so src/sql.ts can use it.
  */
-import { ACCOUNT_FLOOR } from '../limits.js';
+import { ACCOUNT_FLOOR, MAX_AMOUNT } from '../limits.js';
 import { windowStartSql } from './window.js';
 
 /** The account's floor: what `available` may not go below (0 unless a floor_set row set one). */
@@ -40,6 +40,13 @@ export const capMatches = (c: string, model: string, keyId: string, actor: strin
  */
 export const capSpent = (c: string, now: string) =>
   `(CASE WHEN ${c}.window_start >= ${windowStartSql(`${c}.cap_window`, now)} THEN ${c}.spent ELSE 0 END)`;
+
+/**
+ * capSpent as reads show it: at most 2^53 − 1. A window's spend may pass it (SQLite counts in 64
+ * bits, and guards compare exactly), but a driver reading such an integer loses it or throws
+ * (libSQL: RangeError).
+ */
+export const shownSpent = (c: string, now: string) => `MIN(${capSpent(c, now)}, ${MAX_AMOUNT})`;
 
 /**
  * Open holds, unexpired at `now`, that cap `c` matches: they count against its current window.
@@ -87,7 +94,7 @@ const CAP_FIELDS = (c: string) =>
 
 /** A cap as JSON at `now`: setting, spent in the current window, matching holds. */
 export const CAP_JSON = (c: string, now: string) =>
-  `json_object(${CAP_FIELDS(c)}, 'spent', ${capSpent(c, now)}, 'held', ${capHeld(c, now)})`;
+  `json_object(${CAP_FIELDS(c)}, 'spent', ${shownSpent(c, now)}, 'held', ${capHeld(c, now)})`;
 
 /** Every cap of `account` at `now` as a JSON array, oldest first. */
 export const CAPS_OF = (account: string, now: string) =>
@@ -99,7 +106,7 @@ export const CAPS_OF = (account: string, now: string) =>
  * JavaScript picks those that refuse it.
  */
 export const CAPS_EXPLAIN = (op: SpendOp) =>
-  `(SELECT json_group_array(json_object(${CAP_FIELDS('cc')}, 'spent', ${capSpent('cc', op.now)}, 'held', ${capHeld('cc', op.now)},
+  `(SELECT json_group_array(json_object(${CAP_FIELDS('cc')}, 'spent', ${shownSpent('cc', op.now)}, 'held', ${capHeld('cc', op.now)},
      'inc', ${increase('cc', op)}, 'late', ${late(op)})) FROM ${matching(op, 'deny')})`;
 
 /**

@@ -25,7 +25,8 @@ export function capRebuild(d: { caps: Map<string, DerivedCap>; floors: Map<strin
         c.member,
         Number(c.setBy),
         c.windowStart,
-        c.spent,
+        // As text: exact past 2^53 − 1; the INTEGER column stores it as the integer it spells.
+        c.spent.toString(),
       ]),
     ),
     ...inserts(

@@ -53,7 +53,8 @@ export interface DerivedCap {
   member: string;
   setBy: string;
   windowStart: number;
-  spent: number;
+  /** Exact (a window's spend is a sum of amounts and may pass 2^53 − 1, as SQLite's 64-bit counter does). */
+  spent: bigint;
 }
 
 export interface DerivedFloor {
@@ -170,10 +171,10 @@ export class CapsReplay {
       member,
       setBy: r.id,
       windowStart: start,
-      spent: 0,
+      spent: 0n,
     };
     for (const sp of this.spends.values()) {
-      if (sp.createdAt >= start && sp.createdAt < end && matches(cap, sp.model, sp.keyId, sp.actor)) cap.spent += sp.net;
+      if (sp.createdAt >= start && sp.createdAt < end && matches(cap, sp.model, sp.keyId, sp.actor)) cap.spent += BigInt(sp.net);
     }
     this.caps.set(key, cap);
   }
@@ -197,12 +198,12 @@ export class CapsReplay {
       if (inc <= 0) continue;
       open ??= [...holds].filter((h) => h.status === 'open' && h.expiresAt > r.createdAt);
       const held = open.reduce((n, h) => n + (matches(c, attr(h.model), attr(h.keyId), attr(h.actor)) ? h.amount : 0), 0);
-      const spent = c.windowStart === windowStart(c.window, r.createdAt) ? c.spent : 0;
-      if (spent + held + inc > c.limit) {
+      const spent = c.windowStart === windowStart(c.window, r.createdAt) ? c.spent : 0n;
+      if (spent + BigInt(held) + BigInt(inc) > BigInt(c.limit)) {
         this.problem(
           r,
           'cap_exceeded',
-          `${r.kind} of ${r.amount} took deny cap ${c.id} (${c.limit} per ${c.window}) to ${spent + held + inc}: spent ${spent}, held ${held}`,
+          `${r.kind} of ${r.amount} took deny cap ${c.id} (${c.limit} per ${c.window}) to ${spent + BigInt(held) + BigInt(inc)}: spent ${spent}, held ${held}`,
         );
       }
     }
@@ -216,7 +217,7 @@ export class CapsReplay {
       if (!matches(c, sp.model, sp.keyId, sp.actor)) continue;
       const ws = windowStart(c.window, r.createdAt);
       if (ws < c.windowStart) continue;
-      c.spent = ws === c.windowStart ? c.spent + r.amount : r.amount;
+      c.spent = ws === c.windowStart ? c.spent + BigInt(r.amount) : BigInt(r.amount);
       c.windowStart = ws;
     }
   }
@@ -227,7 +228,7 @@ export class CapsReplay {
     if (sp === undefined) return; // the auditor reports a refund of an unknown entry on its own
     sp.net -= r.amount;
     for (const c of this.caps.values()) {
-      if (matches(c, sp.model, sp.keyId, sp.actor) && c.windowStart === windowStart(c.window, sp.createdAt)) c.spent -= r.amount;
+      if (matches(c, sp.model, sp.keyId, sp.actor) && c.windowStart === windowStart(c.window, sp.createdAt)) c.spent -= BigInt(r.amount);
     }
   }
 

@@ -7,7 +7,7 @@
  * removing what is not there writes nothing.
  */
 import { ENTRY_COLUMNS, headJoin, int } from '../sql.js';
-import { capHeld, capSpent, FLOOR } from './guard.js';
+import { capHeld, FLOOR, shownSpent } from './guard.js';
 
 /**
  * The SELECT list of a config row of `kind` from a parameter row `p` (account, reason, ikey,
@@ -65,7 +65,7 @@ ${KEYED}`;
 
 /** Columns of a cap at `p.now`: the row, its spend in the current window, its matching holds. */
 const CAP_COLUMNS = `c.id, c.account, c.cap_window, c.cap_limit, c.action, c.model, c.key_id, c.member,
-       ${capSpent('c', 'p.now')} AS spent_now, ${capHeld('c', 'p.now')} AS held_now`;
+       ${shownSpent('c', 'p.now')} AS spent_now, ${capHeld('c', 'p.now')} AS held_now`;
 
 /** Every cap of an account at now, oldest first. Args: account, now. */
 export const CAPS_LIST = `WITH p AS (SELECT ? AS account, CAST(? AS INTEGER) AS now)

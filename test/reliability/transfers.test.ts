@@ -21,7 +21,7 @@
  * processes spend the team's credits naming the member as actor. Replaying the team's log
  * (team_add / team_remove rows, by seq), every spend by the member that committed sits where
  * the member was a current member; every `forbidden` wrote nothing; every row is acknowledged.
- * RELIABILITY_MEMBER_OPS=<n> scales the members' calls (RELIABILITY_TEAM_STRICT=1: see the end).
+ * RELIABILITY_MEMBER_OPS=<n> scales the members' calls.
  *
  * Light by default (4 transfer processes × 100 ops, 2 spenders × 80; 2 members × 100);
  * RELIABILITY=full runs 6 × 1000, 2 × 800 and 2 × 1000. RELIABILITY_SEED=<n> replays a run's
@@ -362,16 +362,12 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: transfers and team spen
     expect(report.problems, `seed ${SEED}`).toEqual([]);
     expect(book.torn).toBe(0);
     // The team holds a million credits and nobody spends more than 5 at a time: a refusal is
-    // the membership's, never the balance's. libSQL reads why a spend wrote nothing in the same
-    // batch (one transaction). better-sqlite3 reads it a moment after the refused INSERT, outside
-    // it (src/runner/sync.ts: "rows are only ever appended"), and a membership is not
-    // append-only: a member removed at the INSERT and re-added before that read gets
-    // `insufficient` instead of `forbidden` (nothing written, checked above; seen about once
-    // in 6000 spends). Reported, not failed, on better-sqlite3 unless RELIABILITY_TEAM_STRICT=1.
-    if (driver === 'libsql' || process.env.RELIABILITY_TEAM_STRICT === '1')
-      expect(coverableButInsufficient, `seed ${SEED}: refused as insufficient while the team could cover it`).toBe(0);
-    else if (coverableButInsufficient > 0)
-      console.log(`[team ${driver}] ${coverableButInsufficient} spend(s) refused as insufficient, not forbidden (known: see above)`);
+    // the membership's, never the balance's. The reads that say why a spend wrote nothing must
+    // see the state that refused it: on libSQL they are in the same batch; on better-sqlite3 a
+    // refused spend runs again with them in one transaction (src/runner/sync.ts). Before that,
+    // a member removed at the INSERT and re-added before the reads got `insufficient` (about
+    // once in 6000 spends).
+    expect(coverableButInsufficient, `seed ${SEED}: refused as insufficient while the team could cover it`).toBe(0);
     // Both sides were seen: spends that went through and spends refused, while the membership changed.
     expect(outcomes.forbidden ?? 0).toBeGreaterThan(0);
     expect((outcomes.debited ?? 0) + (outcomes.transferred ?? 0)).toBeGreaterThan(0);

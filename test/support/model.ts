@@ -565,27 +565,26 @@ export class Model {
     const current = t.members.get(op.member);
     // Only the owner and admins may change members (a call without an actor is the app's own).
     const manages = op.actor === undefined || MANAGING.has(t.members.get(op.actor)?.role ?? '');
+    // An actor who may not manage the team is forbidden before anything else is said (a
+    // member may still leave on their own).
+    if (!manages && !(op.op === 'teamRemove' && op.actor === op.member)) return { error: 'forbidden' };
     switch (op.op) {
       case 'teamAdd':
-        if (current === undefined && manages) {
+        if (current === undefined) {
           const entryId = this.write(op.team, 'team_add', 0, newId);
           t.members.set(op.member, { role: op.role, since: this.now });
           return { outcome: 'added', entryId };
         }
-        if (current?.role === op.role) return { outcome: 'replayed' };
-        return { error: current !== undefined ? 'already_exists' : 'forbidden' };
+        return current.role === op.role ? { outcome: 'replayed' } : { error: 'already_exists' };
       case 'teamRole':
         if (current === undefined) return { error: 'not_found' };
         if (current.role === 'owner') return { error: 'forbidden' };
         if (current.role === op.role) return { outcome: 'replayed' };
-        if (!manages) return { error: 'forbidden' };
         current.role = op.role;
         return { outcome: 'updated', entryId: this.write(op.team, 'team_role', 0, newId) };
       case 'teamRemove':
         if (current === undefined) return { outcome: 'absent' };
         if (current.role === 'owner') return { error: 'forbidden' };
-        // A member may leave on their own.
-        if (!manages && op.actor !== op.member) return { error: 'forbidden' };
         t.members.delete(op.member);
         return { outcome: 'removed', entryId: this.write(op.team, 'team_remove', 0, newId) };
     }
