@@ -502,6 +502,7 @@ const cliTime = fc.constantFrom(
   '1999-01-01',
 );
 const cliText = fc.oneof(fc.constantFrom('', 'r', 'x'.repeat(1001), 'ä🙂', '--json'), fc.string({ unit: 'binary', maxLength: 10 }));
+const cliRole = fc.constantFrom('admin', 'member', 'viewer', 'owner', '', 'Admin');
 const CLI_OPTIONS: Record<string, fc.Arbitrary<string[]>> = {
   idempotencyKey: fc.tuple(fc.constant('--idempotency-key'), fc.oneof(fc.constantFrom('k1', 'k2', '', 'k'.repeat(256)), cliText)),
   reason: fc.tuple(fc.constant('--reason'), cliText),
@@ -538,6 +539,9 @@ const CLI_OPTIONS: Record<string, fc.Arbitrary<string[]>> = {
   anchor: fc.tuple(fc.constant('--anchor'), fc.oneof(cliTime, fc.constantFrom('9999-01-01', '2024-02-29', '2030-01-31T23:59:59Z'))),
   proration: fc.tuple(fc.constant('--proration'), fc.constantFrom('immediate', 'next_period', 'later', '', 'IMMEDIATE')),
   at: fc.tuple(fc.constant('--at'), fc.constantFrom('now', 'period_end', 'tomorrow', '', 'NOW')),
+  owner: fc.tuple(fc.constant('--owner'), cliAccount),
+  role: fc.tuple(fc.constant('--role'), cliRole),
+  metadata: fc.tuple(fc.constant('--metadata'), fc.constantFrom('{"ticket":7}', '[]', 'not json', '{}', 'null', '{"a":{"b":1}}')),
 };
 const cliPlan = fc.constantFrom('pro', 'free', 'nope', '', '$plan:pro', 'a\u0001b', 'x'.repeat(201));
 const strayOption = fc.oneof(
@@ -549,7 +553,7 @@ const strayOption = fc.oneof(
 const COMMANDS: Record<string, { pos: fc.Arbitrary<string>[]; opts: string[]; required?: string[] }> = {
   migrate: { pos: [], opts: [] },
   grant: { pos: [cliAccount, cliAmount], opts: ['idempotencyKey', 'reason', 'expiresAt', 'priority'] },
-  debit: { pos: [cliAccount, cliAmount], opts: ['idempotencyKey', 'reason', 'model', 'keyId'] },
+  debit: { pos: [cliAccount, cliAmount], opts: ['idempotencyKey', 'reason', 'model', 'keyId', 'actor'] },
   refund: { pos: [cliId, cliAmount], opts: ['idempotencyKey', 'reason'] },
   adjust: { pos: [cliAccount, cliAmount], opts: ['idempotencyKey'], required: ['reason'] },
   hold: { pos: [cliAccount, cliAmount], opts: ['ttl', 'idempotencyKey', 'reason', 'model', 'keyId'] },
@@ -583,6 +587,13 @@ const COMMANDS: Record<string, { pos: fc.Arbitrary<string>[]; opts: string[]; re
   'plans cancel': { pos: [cliAccount], opts: ['idempotencyKey', 'reason'], required: ['at'] },
   'plans subscription': { pos: [cliAccount], opts: [] },
   'plans entitlements': { pos: [cliAccount], opts: [] },
+  'teams create': { pos: [cliAccount], opts: ['name', 'idempotencyKey', 'reason', 'actor'], required: ['owner'] },
+  'teams add': { pos: [cliAccount, cliAccount], opts: ['actor', 'reason'], required: ['role'] },
+  'teams role': { pos: [cliAccount, cliAccount, cliRole], opts: ['actor', 'reason'] },
+  'teams remove': { pos: [cliAccount, cliAccount], opts: ['actor', 'reason'] },
+  'teams members': { pos: [cliAccount], opts: [] },
+  'teams memberships': { pos: [cliAccount], opts: [] },
+  transfer: { pos: [cliAccount, cliAccount, cliAmount], opts: ['idempotencyKey', 'reason', 'actor', 'metadata'] },
 };
 const cliArgv: fc.Arbitrary<{ libsql: boolean; argv: string[] }> = fc.constantFrom(...Object.keys(COMMANDS)).chain((command) => {
   const c = COMMANDS[command] as (typeof COMMANDS)[string];
