@@ -182,9 +182,10 @@ export async function hold(
   ledger: Ledger,
   account: string,
   amount: string,
-  o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
+  o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string; actor?: string },
 ): Promise<Output> {
   const r = await ledger.hold({
+    actor: o.actor,
     account,
     amount: parseAmount(amount),
     ttlMs: optional(o.ttl, parseTtl),
@@ -202,9 +203,15 @@ export async function capture(
   ledger: Ledger,
   holdId: string,
   amount: string | undefined,
-  o: { idempotencyKey?: string; reason?: string },
+  o: { idempotencyKey?: string; reason?: string; actor?: string },
 ): Promise<Output> {
-  const r = await ledger.capture({ holdId, amount: optional(amount, parseAmount), idempotencyKey: o.idempotencyKey, reason: o.reason });
+  const r = await ledger.capture({
+    holdId,
+    amount: optional(amount, parseAmount),
+    idempotencyKey: o.idempotencyKey,
+    reason: o.reason,
+    actor: o.actor,
+  });
   if (r.outcome === 'insufficient') return notApplied('captured', r.hold.account, r, [['hold', r.hold.id]]);
   if (r.outcome === 'capped') return cappedOut('captured', r.hold.account, r, [['hold', r.hold.id]]);
   return ok(r, onHold(r.outcome, r.hold, r, [['captured', r.entry.amount], ['released (not captured)', r.released], ...warned(r)]));

@@ -242,11 +242,12 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .option('--reason <text>', 'stored on the entry')
     .option('--model <name>', 'model the usage is attributed to (kept by the capture)')
     .option('--key-id <id>', 'API key the usage is attributed to (kept by the capture)')
+    .option('--actor <name>', 'who reserves; on a team account, a member that may spend (else forbidden, exit 2)')
     .action(
       (
         account: string,
         amount: string,
-        o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string },
+        o: { ttl?: string; idempotencyKey?: string; reason?: string; model?: string; keyId?: string; actor?: string },
         cmd: Command,
       ) => run(cmd, (l) => commands.hold(l, account, amount, o)),
     );
@@ -258,7 +259,8 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
     .argument('[amount]', 'whole number of the smallest unit (default: the held amount)')
     .option('--idempotency-key <key>', 'capture at most once per key; a retry returns the original capture')
     .option('--reason <text>', 'stored on the entry')
-    .action((holdId: string, amount: string | undefined, o: { idempotencyKey?: string; reason?: string }, cmd: Command) =>
+    .option('--actor <name>', "who spends (default: the hold's actor); on a team account, a member that may spend")
+    .action((holdId: string, amount: string | undefined, o: { idempotencyKey?: string; reason?: string; actor?: string }, cmd: Command) =>
       run(cmd, (l) => commands.capture(l, holdId, amount, o)),
     );
 

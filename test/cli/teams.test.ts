@@ -169,6 +169,8 @@ describe('drizzle-credits teams', () => {
       [['debit', 'acme', '5', '--actor', 'vic', '--idempotency-key', 'd1'], 'forbidden'],
       [['transfer', 'acme', 'vic', '5', '--actor', 'vic'], 'forbidden'],
       [['transfer', 'acme', 'vic', '5', '--actor', 'stranger'], 'forbidden'],
+      [['hold', 'acme', '5', '--actor', 'vic'], 'forbidden'],
+      [['hold', 'acme', '5', '--actor', 'stranger', '--ttl', '1m'], 'forbidden'],
       [['teams', 'add', 'acme', 'eve', '--role', 'member', '--actor', 'carol'], 'forbidden'],
       [['teams', 'role', 'acme', 'vic', 'admin', '--actor', 'vic'], 'forbidden'],
       [['teams', 'remove', 'acme', 'bob', '--actor', 'carol'], 'forbidden'],
@@ -203,6 +205,13 @@ describe('drizzle-credits teams', () => {
     expect(transferText.stderr).toMatch(/^error \[forbidden\]/);
     expect((await cli(['teams', 'members', 'nope'])).stderr).toMatch(/^error \[not_found\]: .*nope is not a team/);
     expect(await log()).toEqual(before);
+    // A member's hold; a viewer may not capture it (a capture that names no actor is the holder's).
+    const held = await json(['hold', 'acme', '5', '--actor', 'carol']);
+    expect(held.json).toMatchObject({ outcome: 'held' });
+    const holdId = (held.json as { hold: { id: string } }).hold.id;
+    const viewerCapture = await json(['capture', holdId, '--actor', 'vic']);
+    expect([viewerCapture.code, error(viewerCapture)]).toEqual([2, 'forbidden']);
+    expect((await json(['release', holdId])).json).toMatchObject({ outcome: 'released' });
 
     // A member may spend; a non-team account ignores the actor.
     expect((await json(['debit', 'acme', '5', '--actor', 'carol'])).json).toMatchObject({ outcome: 'debited', entry: { actor: 'carol' } });
