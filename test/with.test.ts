@@ -121,6 +121,31 @@ describe.each(DRIVERS)('with: app statements atomic with an operation on $name',
     expect(await snapshot(t.db)).toEqual(before);
   });
 
+  it('transfer: the order commits with both rows; insufficient, capped, forbidden and replayed write neither', async () => {
+    const [a, b, team, viewer] = [uniq(), uniq(), uniq('team'), uniq('viewer')];
+    await t.db.ledger.grant({ account: a, amount: 100, expiresAt: t.clock.now() + 3_600_000 });
+    const moved = await t.db.ledger.transfer({ from: a, to: b, amount: 60, idempotencyKey: 'k' }, { with: [order(a, 60, `${a}-t1`)] });
+    expect(moved).toMatchObject({ outcome: 'transferred', in: [{ amount: 60 }] });
+    expect(await ordersOf(t.db, a)).toEqual([[60, `${a}-t1`, 1]]);
+    const replay = await t.db.ledger.transfer({ from: a, to: b, amount: 60, idempotencyKey: 'k' }, { with: [order(a, 60, `${a}-t2`)] });
+    expect(replay.outcome).toBe('replayed');
+    const short = await t.db.ledger.transfer({ from: a, to: b, amount: 41 }, { with: [order(a, 41, `${a}-t3`)] });
+    expect(short.outcome).toBe('insufficient');
+    await t.db.ledger.caps.set({ account: a, window: 'day', limit: 70 });
+    const capped = await t.db.ledger.transfer({ from: a, to: b, amount: 20 }, { with: [order(a, 20, `${a}-t4`)] });
+    expect(capped.outcome).toBe('capped');
+    await t.db.ledger.teams.create({ team, owner: uniq('owner') });
+    await t.db.ledger.teams.addMember({ team, member: viewer, role: 'viewer' });
+    await t.db.ledger.grant({ account: team, amount: 10 });
+    await expect(
+      t.db.ledger.transfer({ from: team, to: viewer, amount: 5, actor: viewer }, { with: [order(team, 5, `${team}-t5`)] }),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await ordersOf(t.db, a)).toEqual([[60, `${a}-t1`, 1]]);
+    expect(await ordersOf(t.db, team)).toEqual([]);
+    expect(await t.db.ledger.getBalance(b)).toMatchObject({ balance: 60 });
+    expect((await t.db.ledger.verify()).ok).toBe(true);
+  });
+
   it('refuses options that are not statements before anything is written', async () => {
     const a = uniq();
     await t.db.ledger.grant({ account: a, amount: 10 });
