@@ -278,6 +278,30 @@ describe.each(DRIVERS)('teams and transfers on $name', (driver) => {
     await verifyOk();
   });
 
+  it("a transfer from a subscribed account at a new period: the period's allowance is written first and moves keeping its expiry", async () => {
+    const start = Date.UTC(2026, 4, 1);
+    t.clock.set(start);
+    const plan = uniq('plan');
+    await l().plans.define({ id: plan, allowance: { amount: 100, every: 'day' } });
+    const [a, b] = [uniq('a'), uniq('b')];
+    await l().plans.subscribe({ account: a, planId: plan, anchor: start });
+    await l().grant({ account: a, amount: 50 });
+    // Next day, nothing written yet for the period: the transfer's own unit writes the allowance
+    // first (drawn first: priority 0) and moves it as a lot that lapses at the period's end.
+    t.clock.set(start + DAY + 5);
+    const r = await l().transfer({ from: a, to: b, amount: 120 });
+    if (r.outcome !== 'transferred') throw new Error(r.outcome);
+    expect(r.in.map((e) => [e.amount, e.priority, e.expiresAt])).toEqual([
+      [100, 0, start + 2 * DAY],
+      [20, null, null],
+    ]);
+    // Day 1's allowance lapsed unspent (no rollover): 50 + 100 − 120.
+    expect(await l().getBalance(a)).toMatchObject({ balance: 30, available: 30 });
+    t.clock.set(start + 2 * DAY);
+    expect(await l().getBalance(b)).toMatchObject({ available: 20 });
+    await verifyOk();
+  });
+
   it('insufficient, capped and overflow write nothing; keyed transfers replay or conflict; not refundable', async () => {
     t.clock.set(T0);
     const [a, b] = [uniq('a'), uniq('b')];
