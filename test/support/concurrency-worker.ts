@@ -23,7 +23,7 @@ import { type Ack, type AckOp, type Incident, type LogLine, openFileDb, type Sha
 /** After this many thrown errors the worker stops early (each may have waited the busy timeout). */
 const MAX_ERRORS = 20;
 
-import { prng } from './processes.js';
+import { prng, readyThenGo } from './processes.js';
 
 const plan = JSON.parse(process.argv[2] ?? '') as WorkerPlan;
 const W = plan.worker;
@@ -218,17 +218,7 @@ async function main(): Promise<void> {
     }
   };
 
-  process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    // No `go` before stdin closes: the parent is gone, so do not linger as an orphan.
-    const orphaned = () => process.exit(3);
-    process.stdin.once('end', orphaned);
-    process.stdin.once('data', () => {
-      process.stdin.off('end', orphaned);
-      resolve();
-    });
-  });
-  process.stdin.destroy();
+  await readyThenGo();
 
   let next = 0;
   const lane = async () => {

@@ -17,6 +17,23 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * In a worker process: says "ready" on stdout and waits for the parent's go (a line on stdin).
+ * No go before stdin closes means the parent is gone: exit 3 rather than linger as an orphan.
+ */
+export async function readyThenGo(): Promise<void> {
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    const orphaned = () => process.exit(3);
+    process.stdin.once('end', orphaned);
+    process.stdin.once('data', () => {
+      process.stdin.off('end', orphaned);
+      resolve();
+    });
+  });
+  process.stdin.destroy();
+}
+
 export interface Worker<P> {
   readonly plan: P;
   readonly child: ChildProcessWithoutNullStreams;

@@ -24,6 +24,7 @@
  */
 import { appendFileSync, closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import type { BatchOp, EntryKind } from '../../../src/index.js';
+import { readyThenGo } from '../../support/processes.js';
 import { type Db, type Driver, openDb, preload } from './db.js';
 import { execute, prng } from './ops.js';
 import { type Call, LineLog } from './protocol.js';
@@ -213,17 +214,7 @@ async function runAdmin(db: Db, n: number, team: TeamPlan): Promise<void> {
 
 async function main(): Promise<void> {
   await preload(plan.driver);
-  process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    // No `go` before stdin closes: the parent is gone, so do not linger as an orphan.
-    const orphaned = () => process.exit(3);
-    process.stdin.once('end', orphaned);
-    process.stdin.once('data', () => {
-      process.stdin.off('end', orphaned);
-      resolve();
-    });
-  });
-  process.stdin.destroy();
+  await readyThenGo();
 
   const db = await openDb(plan.driver, plan.file, 'FULL', { clock });
   const team = plan.team;

@@ -10,6 +10,8 @@
  * Contention mode runs `plan.ops` operations on `plan.lanes` async loops and exits 0.
  * Crash mode loops until the parent kills it with SIGKILL.
  */
+
+import { readyThenGo } from '../../support/processes.js';
 import type { Db } from './db.js';
 import { openDb, preload } from './db.js';
 import { execute, Mix } from './ops.js';
@@ -35,17 +37,7 @@ async function loadState(db: Db, mix: Mix, part: number, parts: number): Promise
 
 async function main(): Promise<void> {
   await preload(plan.driver);
-  process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    // No `go` before stdin closes: the parent is gone, so do not linger as an orphan.
-    const orphaned = () => process.exit(3);
-    process.stdin.once('end', orphaned);
-    process.stdin.once('data', () => {
-      process.stdin.off('end', orphaned);
-      resolve();
-    });
-  });
-  process.stdin.destroy();
+  await readyThenGo();
 
   const db = await openDb(plan.driver, plan.file, plan.synchronous);
   process.stdout.write(`pragmas ${JSON.stringify(await db.pragmas())}\n`);
