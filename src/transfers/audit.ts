@@ -1,18 +1,25 @@
 /**
  * The auditor's check of transfers across accounts (the replay sees one account at a time): every
  * `transfer_out` has arriving rows on one other account, at the same time, adding up to its
- * amount; each arriving row keeps the expiry and priority of the lot it came from, in draw
- * order, and what the draw did not take from lots arrives unlotted, last; no `transfer_in` names
+ * amount; each arriving row keeps the expiry and priority of the lots it came from (one row per
+ * expiry and priority), in draw order, and what the draw did not take from lots arrives
+ * unlotted, last; no `transfer_in` names
  * anything but a transfer_out. Grouped in SQL, so memory stays bounded. Problem: `transfer_mismatch`.
  */
 import { num } from '../entry.js';
 import type { Runner } from '../runner/index.js';
 import type { VerifyProblem } from '../types.js';
 
-/** One transfer as a text signature of its pieces: `amount:priority:expiry` each, in order. */
+/**
+ * One transfer as a text signature of its pieces: `amount:priority:expiry` each, in order; the
+ * lots drawn with the same expiry and priority make one piece.
+ */
 const OUT_PIECES = `(SELECT group_concat(s, ',') FROM (
-    SELECT json_extract(j.value, '$[1]') || ':' || COALESCE(le.priority, '-') || ':' || COALESCE(le.expires_at, '-') AS s
-    FROM json_each(o.allocations) AS j LEFT JOIN credit_entry AS le ON le.pos = json_extract(j.value, '$[0]')
+    SELECT g.s FROM (
+      SELECT SUM(d.amt) || ':' || d.pr || ':' || d.ex AS s
+      FROM (SELECT j.key AS k, json_extract(j.value, '$[1]') AS amt, COALESCE(le.priority, '-') AS pr, COALESCE(le.expires_at, '-') AS ex
+            FROM json_each(o.allocations) AS j LEFT JOIN credit_entry AS le ON le.pos = json_extract(j.value, '$[0]')) AS d
+      GROUP BY d.pr, d.ex ORDER BY MIN(d.k)) AS g
     UNION ALL
     SELECT (o.amount - COALESCE((SELECT SUM(json_extract(x.value, '$[1]')) FROM json_each(o.allocations) AS x), 0)) || ':-:-'
     WHERE o.amount - COALESCE((SELECT SUM(json_extract(x.value, '$[1]')) FROM json_each(o.allocations) AS x), 0) > 0))`;

@@ -4,9 +4,11 @@
  * guard (the spend guard of `from`, src/sql.ts SPEND_GUARD) covers every row it writes.
  *
  * How the credits keep their lots: the leaving row draws `from`'s lots like a debit (DRAW); for
- * each lot drawn, an arriving row carries that lot's expiry and priority, so the trigger
- * `credit_entry_opens_lot` opens a lot on `to` that lapses when the original would have; what
- * came from the unlotted balance arrives as one unlotted row. Each arriving row's `ref` is the
+ * each expiry and priority drawn, an arriving row carries them, so the trigger
+ * `credit_entry_opens_lot` opens a lot on `to` that lapses when the originals would have (lots
+ * drawn with the same expiry and priority — adjacent in draw order — arrive as one lot, so
+ * credits moved back and forth do not splinter into ever more lots); what came from the
+ * unlotted balance arrives as one unlotted row. Each arriving row's `ref` is the
  * leaving row's pos, which the statement assigns itself (the log's last pos + 1: the INSERT holds
  * the write lock, and SQLite computes the whole SELECT before inserting, since it reads the table
  * it inserts into).
@@ -42,9 +44,10 @@ pieces AS (
   UNION ALL
   SELECT ${UNLOTTED_LAST}, b.amount - COALESCE((SELECT SUM(json_extract(x.value, '$[1]')) FROM json_each(b.alloc) AS x), 0), NULL, NULL FROM b
 ),
+merged AS (SELECT MIN(ord) AS ord, SUM(amt) AS amt, pr, ex FROM pieces WHERE amt > 0 GROUP BY pr, ex),
 arrivals AS (
   SELECT amt, pr, ex, ROW_NUMBER() OVER (ORDER BY ord) AS n, SUM(amt) OVER (ORDER BY ord ROWS UNBOUNDED PRECEDING) AS run
-  FROM pieces WHERE amt > 0
+  FROM merged
 )
 INSERT INTO credit_entry (pos, ${ENTRY_COLUMNS})
 SELECT b.top + 1, b.account, b.hseq + 1, 'transfer_out', -b.amount, b.amount, b.hbal - b.amount,

@@ -46,8 +46,8 @@ const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.
 
 /** Runs per method on each driver. */
 const PLAN: { driver: string; runs: number }[] = [
-  { driver: 'better-sqlite3 file', runs: FULL ? 1_000 : 90 },
-  { driver: 'libsql file:', runs: FULL ? 1_000 : 70 },
+  { driver: 'better-sqlite3 file', runs: FULL ? 1_000 : 60 },
+  { driver: 'libsql file:', runs: FULL ? 1_000 : 45 },
   ...(FULL
     ? [
         { driver: 'better-sqlite3 :memory:', runs: 300 },

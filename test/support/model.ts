@@ -616,7 +616,10 @@ export class Model {
     for (const d of out.drawn) {
       const lot = this.acct(op.from).lots.find((l) => l.id === d.lot);
       if (lot === undefined) throw new Error(`model: drew from unknown lot ${d.lot}`);
-      arrived.push([d.amount, lot.priority, lot.expiresAt]);
+      // Lots with the same priority and expiry (adjacent in draw order) arrive as one.
+      const last = arrived[arrived.length - 1];
+      if (last !== undefined && last[1] === lot.priority && last[2] === lot.expiresAt) last[0] += d.amount;
+      else arrived.push([d.amount, lot.priority, lot.expiresAt]);
     }
     const unlotted = op.amount - out.drawn.reduce((n, d) => n + d.amount, 0);
     if (unlotted > 0) arrived.push([unlotted, null, null]);

@@ -262,6 +262,33 @@ describe.each(DRIVERS)('teams and transfers on $name', (driver) => {
     await verifyOk();
   });
 
+  it('lots drawn with the same expiry and priority arrive as one lot (no splintering back and forth)', async () => {
+    t.clock.set(T0);
+    const [a, b] = [uniq('a'), uniq('b')];
+    await l().grant({ account: a, amount: 10, expiresAt: T0 + DAY });
+    await l().grant({ account: a, amount: 20, expiresAt: T0 + DAY });
+    await l().grant({ account: a, amount: 5, priority: 10 });
+    await l().grant({ account: a, amount: 7 });
+    const r = await l().transfer({ from: a, to: b, amount: 40 });
+    if (r.outcome !== 'transferred') throw new Error(r.outcome);
+    expect(r.in.map((e) => [e.amount, e.priority, e.expiresAt])).toEqual([
+      [5, 10, null],
+      [30, 50, T0 + DAY],
+      [5, null, null],
+    ]);
+    expect(await l().allocations(r.out.id)).toHaveLength(3);
+    // Back and forth: the lots on each side stay one per expiry and priority.
+    for (let i = 0; i < 3; i++) {
+      expect((await l().transfer({ from: b, to: a, amount: 35 })).outcome).toBe('transferred');
+      expect((await l().transfer({ from: a, to: b, amount: 35 })).outcome).toBe('transferred');
+    }
+    expect((await l().lots(b)).map((x) => [x.remaining, x.priority, x.expiresAt])).toEqual([
+      [5, 10, null],
+      [30, 50, T0 + DAY],
+    ]);
+    await verifyOk();
+  });
+
   it('moved expiring credits stay expiring after a second hop and after sweep', async () => {
     t.clock.set(T0);
     const [a, b, c] = [uniq('a'), uniq('b'), uniq('c')];
