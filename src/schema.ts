@@ -29,7 +29,7 @@ export const ENTRY_KINDS = [
   'pricing_publish',
   'pricing_activate',
   // Transfers (src/transfers/): the row that leaves `from` and the rows that arrive on `to`
-  // (one per lot kept, one for unlotted credits; each `ref` is the transfer_out's pos).
+  // (one per expiry and priority kept, one for unlotted credits; each `ref` is the transfer_out's pos).
   'transfer_out',
   'transfer_in',
   // Teams (src/teams/), config rows on the team's log.

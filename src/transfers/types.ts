@@ -24,9 +24,9 @@ export interface Transferred {
   /** The row that left `from` (kind `transfer_out`); its allocations say which lots it drew. */
   out: Entry;
   /**
-   * The rows that arrived on `to` (kind `transfer_in`, each `ref` = `out.id`): one per lot of
-   * `from` the transfer drew (same expiry and priority: a lot on `to`), then one for what came
-   * from unlotted credits. Usually one row.
+   * The rows that arrived on `to` (kind `transfer_in`, each `ref` = `out.id`): one per expiry and
+   * priority among the lots of `from` the transfer drew (each a lot on `to` with them), then one
+   * for what came from unlotted credits. Usually one row.
    */
   in: Entry[];
   /** `from` after the transfer. */
