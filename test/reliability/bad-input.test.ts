@@ -46,8 +46,8 @@ const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.
 
 /** Runs per method on each driver. */
 const PLAN: { driver: string; runs: number }[] = [
-  { driver: 'better-sqlite3 file', runs: FULL ? 1_000 : 60 },
-  { driver: 'libsql file:', runs: FULL ? 1_000 : 45 },
+  { driver: 'better-sqlite3 file', runs: FULL ? 1_000 : 40 },
+  { driver: 'libsql file:', runs: FULL ? 1_000 : 30 },
   ...(FULL
     ? [
         { driver: 'better-sqlite3 :memory:', runs: 300 },
@@ -434,7 +434,7 @@ describe.each(FINDING_DRIVERS)('regressions of findings 1–7 on $name', (spec) 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = resolve(ROOT, 'node_modules/tsx/dist/loader.mjs');
 const CLI = resolve(ROOT, 'src/cli/main.ts');
-const CLI_RUNS = FULL ? 150 : 15;
+const CLI_RUNS = FULL ? 150 : 10;
 const CLI_PARALLEL = FULL ? 6 : 8;
 const EXITS = new Set([0, 1, 2, 3, 64, 70]);
 

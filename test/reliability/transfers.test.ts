@@ -23,7 +23,7 @@
  * the member was a current member; every `forbidden` wrote nothing; every row is acknowledged.
  * RELIABILITY_MEMBER_OPS=<n> scales the members' calls.
  *
- * Light by default (4 transfer processes × 70 ops, 2 spenders × 60; 2 members × 80);
+ * Light by default (4 transfer processes × 50 ops, 2 spenders × 60; 2 members × 80);
  * RELIABILITY=full runs 6 × 1000, 2 × 800 and 2 × 1000. RELIABILITY_SEED=<n> replays a run's
  * operation mix (the interleaving is up to the OS).
  */
@@ -41,7 +41,7 @@ import type { SharedTransfer, TeamLine, TransfersPlan } from './support/transfer
 
 const WORKER = resolve(import.meta.dirname, 'support/transfers-worker.ts');
 const TRANSFERRERS = Number(process.env.RELIABILITY_PROCESSES ?? (FULL ? 6 : 4));
-const TRANSFER_OPS = Number(process.env.RELIABILITY_OPS ?? (FULL ? 1000 : 70));
+const TRANSFER_OPS = Number(process.env.RELIABILITY_OPS ?? (FULL ? 1000 : 50));
 const SPENDERS = 2;
 const SPEND_OPS = FULL ? 800 : 60;
 const MEMBERS = 2;
