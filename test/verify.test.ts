@@ -21,6 +21,18 @@ describe.each(DRIVERS)('verify() on $name', (driver) => {
     expect(v.outstanding).toBe(50);
   });
 
+  it('a tampered amount (a fraction, text) on an account with caps is reported, not thrown', async () => {
+    const a = uniq();
+    await t.db.ledger.caps.set({ account: a, window: 'day', limit: 100 });
+    await t.db.ledger.grant({ account: a, amount: 50 });
+    const d = await t.db.ledger.debitIfCovers({ account: a, amount: 5 });
+    for (const amount of [1.5, 'abc']) {
+      await t.db.all('UPDATE credit_entry SET amount = ? WHERE pos = ?', [amount, posOf(d.entry!.id)]);
+      const codes = (await t.db.ledger.verify()).problems.filter((p) => p.account === a).map((p) => p.code);
+      expect(codes, String(amount)).toContain('bad_amount');
+    }
+  });
+
   it('catches an edited delta', async () => {
     const { account, debitId } = await history3();
     await t.db.all('UPDATE credit_entry SET delta = -25, amount = 25 WHERE pos = ?', [posOf(debitId)]);

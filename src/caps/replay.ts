@@ -42,6 +42,13 @@ export interface CapsHold {
   actor: string | null;
 }
 
+/**
+ * A replayed number as BigInt. A tampered row can carry a fraction, text or a value past 2^53
+ * (the auditor reports it as bad_amount); the cap replay counts its whole part and carries on
+ * instead of throwing.
+ */
+const whole = (n: number): bigint => (Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n);
+
 export interface DerivedCap {
   id: string;
   account: string;
@@ -174,7 +181,7 @@ export class CapsReplay {
       spent: 0n,
     };
     for (const sp of this.spends.values()) {
-      if (sp.createdAt >= start && sp.createdAt < end && matches(cap, sp.model, sp.keyId, sp.actor)) cap.spent += BigInt(sp.net);
+      if (sp.createdAt >= start && sp.createdAt < end && matches(cap, sp.model, sp.keyId, sp.actor)) cap.spent += whole(sp.net);
     }
     this.caps.set(key, cap);
   }
@@ -199,11 +206,11 @@ export class CapsReplay {
       open ??= [...holds].filter((h) => h.status === 'open' && h.expiresAt > r.createdAt);
       const held = open.reduce((n, h) => n + (matches(c, attr(h.model), attr(h.keyId), attr(h.actor)) ? h.amount : 0), 0);
       const spent = c.windowStart === windowStart(c.window, r.createdAt) ? c.spent : 0n;
-      if (spent + BigInt(held) + BigInt(inc) > BigInt(c.limit)) {
+      if (spent + whole(held) + whole(inc) > whole(c.limit)) {
         this.problem(
           r,
           'cap_exceeded',
-          `${r.kind} of ${r.amount} took deny cap ${c.id} (${c.limit} per ${c.window}) to ${spent + BigInt(held) + BigInt(inc)}: spent ${spent}, held ${held}`,
+          `${r.kind} of ${r.amount} took deny cap ${c.id} (${c.limit} per ${c.window}) to ${spent + whole(held) + whole(inc)}: spent ${spent}, held ${held}`,
         );
       }
     }
@@ -217,7 +224,7 @@ export class CapsReplay {
       if (!matches(c, sp.model, sp.keyId, sp.actor)) continue;
       const ws = windowStart(c.window, r.createdAt);
       if (ws < c.windowStart) continue;
-      c.spent = ws === c.windowStart ? c.spent + BigInt(r.amount) : BigInt(r.amount);
+      c.spent = ws === c.windowStart ? c.spent + whole(r.amount) : whole(r.amount);
       c.windowStart = ws;
     }
   }
@@ -228,7 +235,7 @@ export class CapsReplay {
     if (sp === undefined) return; // the auditor reports a refund of an unknown entry on its own
     sp.net -= r.amount;
     for (const c of this.caps.values()) {
-      if (matches(c, sp.model, sp.keyId, sp.actor) && c.windowStart === windowStart(c.window, sp.createdAt)) c.spent -= BigInt(r.amount);
+      if (matches(c, sp.model, sp.keyId, sp.actor) && c.windowStart === windowStart(c.window, sp.createdAt)) c.spent -= whole(r.amount);
     }
   }
 
