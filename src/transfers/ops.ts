@@ -14,18 +14,10 @@ import { settleAccount } from '../plans/settle.js';
 import type { Row, Statement, Unit, UnitResult } from '../runner/index.js';
 import { SELECT_BY_KEY, SNAPSHOT } from '../sql.js';
 import { ARRIVALS_BY_KEY, TRANSFER } from './sql.js';
-import type { TransferResult } from './types.js';
+import type { TransferInput, TransferResult } from './types.js';
 
-export interface TransferRequest {
-  from: string;
-  to: string;
-  amount: number;
-  idempotencyKey?: string;
-  reason?: string;
-  actor?: string;
-  /** Canonical JSON (validation made it so). */
-  metadata?: string;
-}
+/** The input as validation leaves it: `metadata` is canonical JSON text. */
+export type TransferRequest = Omit<TransferInput, 'metadata'> & { metadata?: string };
 
 export function planTransfer(ctx: Context, req: TransferRequest): Plan<TransferResult> {
   const key = req.idempotencyKey ?? null;
