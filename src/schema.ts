@@ -37,6 +37,9 @@ export const ENTRY_KINDS = [
   'team_add',
   'team_role',
   'team_remove',
+  // Alerts (src/alerts/), config rows on the account's log.
+  'alert_set',
+  'alert_remove',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -201,6 +204,9 @@ export const creditCap = sqliteTable(
     setBy: integer('set_by').notNull(),
     windowStart: integer('window_start').notNull(),
     spent: integer('spent').notNull(),
+    /** The window_start of the window in which `cap.warning` (80 %) / `cap.reached` (100 %) was last emitted (-1: never). */
+    warnedWindow: integer('warned_window').notNull().default(-1),
+    reachedWindow: integer('reached_window').notNull().default(-1),
   },
   (t) => [uniqueIndex('credit_cap_identity').on(t.account, t.window, t.model, t.keyId, t.member)],
 );
@@ -382,3 +388,63 @@ export const creditTeamMember = sqliteTable(
 
 export type CreditTeamRow = typeof creditTeam.$inferSelect;
 export type CreditTeamMemberRow = typeof creditTeamMember.$inferSelect;
+
+/** The events the outbox carries (src/events/). */
+export const EVENT_TYPES = [
+  'balance.low',
+  'cap.warning',
+  'cap.reached',
+  'credits.expiring',
+  'credits.expired',
+  'hold.expired',
+  'plan.renewed',
+  'plan.changed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * The transactional outbox. Rows are written by triggers on the log (and by the sweep for
+ * `credits.expiring`) inside the atomic unit that writes their cause, and never updated or
+ * deleted: `id` is an INTEGER PRIMARY KEY assigned MAX + 1 under the write lock, so ids
+ * increase in commit order without gaps (a rolled-back unit takes none). `entry` is the pos
+ * of the log row that caused the event (for `credits.expiring`, the lot's grant); `ref` the
+ * lot, hold or cap it concerns; `data` the event's numbers as JSON (ids are rendered with
+ * the ledger's prefix when read). `dedupe` makes once-only events (one `credits.expiring`
+ * per lot) a unique key.
+ */
+export const creditEvent = sqliteTable(
+  'credit_event',
+  {
+    id: integer('id').primaryKey(),
+    type: text('type', { enum: EVENT_TYPES }).notNull(),
+    account: text('account').notNull(),
+    entry: integer('entry'),
+    ref: integer('ref'),
+    createdAt: integer('created_at').notNull(),
+    data: text('data').notNull(),
+    dedupe: text('dedupe'),
+  },
+  (t) => [index('credit_event_type').on(t.type, t.id), uniqueIndex('credit_event_dedupe').on(t.dedupe).where(sql`dedupe IS NOT NULL`)],
+);
+
+/**
+ * Projection: alerts, set and removed by `alert_set` / `alert_remove` rows on the account's
+ * log. The identity is (account, low_balance); 0 = no low-balance threshold (an alert only for
+ * expiring credits). `above` carries, from the BEFORE trigger to the AFTER trigger of the row
+ * being written, whether available was at or above the threshold just before it (then it
+ * says the same of the row just written): `balance.low` fires when before ≥ t > after.
+ */
+export const creditAlert = sqliteTable(
+  'credit_alert',
+  {
+    account: text('account').notNull(),
+    lowBalance: integer('low_balance').notNull(),
+    expiringWithinMs: integer('expiring_within_ms').notNull(),
+    above: integer('above').notNull(),
+    setBy: integer('set_by').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.account, t.lowBalance] })],
+);
+
+export type CreditEventRow = typeof creditEvent.$inferSelect;
+export type CreditAlertRow = typeof creditAlert.$inferSelect;

@@ -6,8 +6,10 @@
 import { getTableConfig, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Runner } from '../runner/index.js';
 import {
+  creditAlert,
   creditCap,
   creditEntry,
+  creditEvent,
   creditFloor,
   creditHold,
   creditLot,
@@ -49,6 +51,8 @@ const TABLES: SQLiteTable[] = [
   creditPriceActive,
   creditTeam,
   creditTeamMember,
+  creditEvent,
+  creditAlert,
 ];
 
 export interface SchemaReport {
