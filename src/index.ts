@@ -3,6 +3,8 @@ export type { Caps } from './caps/index.js';
 export { windowEnd, windowStart } from './caps/window.js';
 export type { LogDigest } from './digest.js';
 export { ERROR_CODES, isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
+export type { Events } from './events/index.js';
+export type * from './events/types.js';
 export type {
   AdjustInput,
   BatchOp,
@@ -35,6 +37,8 @@ export {
   creditEntry,
   ENTRY_KINDS,
   type EntryKind,
+  EVENT_TYPES,
+  type EventType,
   MIGRATIONS_TABLE,
   PLAN_PERIODS,
   type PlanPeriod,

@@ -2,6 +2,7 @@ import { appStatements, type WriteOptions } from './app-statements.js';
 import { type Caps, createCaps } from './caps/index.js';
 import { digest, type LogDigest } from './digest.js';
 import { LedgerError } from './errors.js';
+import { createEvents, type Events } from './events/index.js';
 import { guard } from './guard.js';
 import { createIds } from './ids.js';
 import { BATCH_CHUNK_OPS, BATCH_MAX_OPS, HOLD_DEFAULT_TTL_MS, MAX_AMOUNT, SWEEP_BATCH } from './limits.js';
@@ -216,6 +217,8 @@ export class Ledger {
   readonly pricing: Pricing;
   /** Teams: accounts with members and roles, checked inside every spend that names an actor (src/teams/). */
   readonly teams: Teams;
+  /** The transactional outbox: events written with the changes that cause them (src/events/). */
+  readonly events: Events;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -242,6 +245,7 @@ export class Ledger {
     this.plans = createPlans(this.#ctx);
     this.pricing = createPricing(this.#ctx);
     this.teams = createTeams(this.#ctx);
+    this.events = createEvents(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */

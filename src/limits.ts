@@ -126,3 +126,7 @@ export const D1_PREPARED_CACHE = 256;
 
 /** D1/libSQL: accounts whose subscription due time a ledger instance remembers (src/runner/lazy-settle.ts). */
 export const LEDGER_DUE_CACHE_ACCOUNTS = 10_000;
+
+/** `ledger.events.list`: a page of the outbox. */
+export const EVENTS_DEFAULT_LIMIT = 100;
+export const EVENTS_MAX_LIMIT = 1_000;
