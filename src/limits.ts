@@ -130,3 +130,6 @@ export const LEDGER_DUE_CACHE_ACCOUNTS = 10_000;
 /** `ledger.events.list`: a page of the outbox. */
 export const EVENTS_DEFAULT_LIMIT = 100;
 export const EVENTS_MAX_LIMIT = 1_000;
+
+/** `alerts.set({ expiringWithinMs })`: at most a year ahead (the sweep announces lots lapsing within it). */
+export const ALERT_EXPIRING_MAX_MS = 366 * 24 * 60 * 60 * 1000;
