@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isLedgerError, type Ledger } from '../index.js';
+import { addAlertsCommands } from './alerts.js';
 import { addAnalyticsCommands } from './analytics.js';
 import { addCapsCommands } from './caps.js';
 import * as commands from './commands.js';
@@ -358,6 +359,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   addPlansCommands(program, run);
   addPricingCommands(program, run);
   addTeamsCommands(program, run);
+  addAlertsCommands(program, run);
 
   return program;
 }

@@ -61,4 +61,9 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['teams.members', () => l.teams.members('t')],
   ['teams.memberships', () => l.teams.memberships('b')],
   ['transfer', () => l.transfer({ from: 'a', to: 'b', amount: 1, idempotencyKey: 'k' })],
+  ['alerts.set', () => l.alerts.set({ account: 'a', lowBalance: 5, expiringWithinMs: 60_000 })],
+  ['alerts.remove', () => l.alerts.remove({ account: 'a', lowBalance: 5 })],
+  ['alerts.list', () => l.alerts.list('a')],
+  ['events.list', () => l.events.list({ after: 0, limit: 10, types: ['balance.low'] })],
+  ['events.get', () => l.events.get(1)],
 ];
