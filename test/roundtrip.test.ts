@@ -448,6 +448,7 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
     const [caps, floors] = [await count('credit_cap'), await count('credit_floor')];
     const [plans, subscriptions] = [await count('credit_plan'), await count('credit_subscription')];
     const [teams, members] = [await count('credit_team'), await count('credit_team_member')];
+    const [alerts, events] = [await count('credit_alert'), await count('credit_event')];
 
     // quick_check + MAX(rowid) + log pages (allocations ride on the log rows) + one paged
     // scan per projection (caps, floors and pricing too) + the refund/duplicate-key checks + the usage rollup: the fold's
@@ -474,6 +475,8 @@ describe.each(SPECS)('$name: one round trip per operation', (spec) => {
       pages(subscriptions) +
       pages(teams) +
       pages(members) +
+      pages(alerts) +
+      pages(events) +
       1 + // refunds and duplicate keys
       1 + // transfers across accounts
       usageBound +

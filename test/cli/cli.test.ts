@@ -397,7 +397,7 @@ async function sweepTour(db: Db, file: string): Promise<void> {
   expect(day.code).toBe(0);
   expect(day.stdout).toContain('no lots of u2 expire within 1d');
   const counts = { lotsExpired: 1, creditsExpired: 100, holdsExpired: 2, creditsReleased: 15 };
-  expect(dry.json).toEqual({ dryRun: true, ...counts, batches: 0, usageFolded: 0, subscriptionsSettled: 0 });
+  expect(dry.json).toEqual({ dryRun: true, ...counts, batches: 0, usageFolded: 0, subscriptionsSettled: 0, expiringNotices: 0 });
   expect(dryText.stdout).toMatch(/lots would expire\s*│\s*1/);
   expect(dryText.stderr).toBe('');
   expect(balance.json).toMatchObject({ balance: 10, held: 0, available: 10 });
@@ -410,7 +410,7 @@ async function sweepTour(db: Db, file: string): Promise<void> {
 
   const swept = await cliJson([...db, 'sweep', '--batch-size', '1']);
   expect(swept.code).toBe(0);
-  expect(swept.json).toEqual({ dryRun: false, ...counts, batches: 2, usageFolded: expect.any(Number), subscriptionsSettled: 0 });
+  expect(swept.json).toEqual({ dryRun: false, ...counts, batches: 2, usageFolded: expect.any(Number), subscriptionsSettled: 0, expiringNotices: 0 });
   expect(swept.json.usageFolded).toBeGreaterThan(0); // the sweep folds the rollup: nothing had read it
 
   // One more hold lapses; swept in text mode with stderr not a terminal: no progress bar.
@@ -436,6 +436,7 @@ async function sweepTour(db: Db, file: string): Promise<void> {
     batches: 0,
     usageFolded: expect.any(Number),
     subscriptionsSettled: 0,
+    expiringNotices: 0,
   });
   expect((expires.json.entries as { delta: number }[]).map((e) => e.delta).sort((a, b) => a - b)).toEqual([-100, 0]);
   expect(verify.code).toBe(0);
