@@ -75,6 +75,7 @@ import {
   verifyOptions,
 } from './validate.js';
 import { verify } from './verify.js';
+import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 type Metadata = Record<string, unknown>;
 interface Attribution {
@@ -219,6 +220,8 @@ export class Ledger {
   readonly teams: Teams;
   /** The transactional outbox: events written with the changes that cause them (src/events/). */
   readonly events: Events;
+  /** Standard Webhooks delivery of the outbox: endpoints, signed at-least-once delivery, retries (src/webhooks/). */
+  readonly webhooks: Webhooks;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -246,6 +249,7 @@ export class Ledger {
     this.pricing = createPricing(this.#ctx);
     this.teams = createTeams(this.#ctx);
     this.events = createEvents(this.#ctx);
+    this.webhooks = createWebhooks(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */

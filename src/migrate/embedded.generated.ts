@@ -243,5 +243,19 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "ALTER TABLE `credit_cap` ADD `warned_window` integer DEFAULT -1 NOT NULL;",
       "ALTER TABLE `credit_cap` ADD `reached_window` integer DEFAULT -1 NOT NULL;"
     ]
+  },
+  {
+    "id": 16,
+    "tag": "0015_webhooks",
+    "hash": "8ee7cb176158280f0564015c5f738f77032be2ef78231a896034ab57f0182896",
+    "statements": [
+      "CREATE TABLE `credit_delivery` (\n\t`webhook` text NOT NULL,\n\t`event` integer NOT NULL,\n\t`status` text NOT NULL,\n\t`attempts` integer NOT NULL,\n\t`retries_from` integer NOT NULL,\n\t`next_at` integer NOT NULL,\n\t`claim` text,\n\t`claim_until` integer,\n\t`last_status` integer,\n\t`last_error` text,\n\t`created_at` integer NOT NULL,\n\t`delivered_at` integer,\n\tPRIMARY KEY(`webhook`, `event`)\n);",
+      "CREATE INDEX `credit_delivery_due` ON `credit_delivery` (`next_at`) WHERE status = 'pending';",
+      "CREATE INDEX `credit_delivery_claim` ON `credit_delivery` (`claim`) WHERE claim IS NOT NULL;",
+      "CREATE INDEX `credit_delivery_event` ON `credit_delivery` (`event`);",
+      "CREATE TABLE `credit_delivery_attempt` (\n\t`webhook` text NOT NULL,\n\t`event` integer NOT NULL,\n\t`attempt` integer NOT NULL,\n\t`started_at` integer NOT NULL,\n\t`duration_ms` integer,\n\t`status` integer,\n\t`error` text,\n\t`outcome` text NOT NULL,\n\tPRIMARY KEY(`webhook`, `event`, `attempt`)\n);",
+      "CREATE INDEX `credit_delivery_attempt_event` ON `credit_delivery_attempt` (`event`);",
+      "CREATE TABLE `credit_webhook` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`url` text NOT NULL,\n\t`types` text,\n\t`secret` text NOT NULL,\n\t`status` text NOT NULL,\n\t`disabled_reason` text,\n\t`disabled_at` integer,\n\t`cursor` integer NOT NULL,\n\t`created_at` integer NOT NULL\n);"
+    ]
   }
 ];

@@ -8,6 +8,8 @@ import type { Runner } from '../runner/index.js';
 import {
   creditAlert,
   creditCap,
+  creditDelivery,
+  creditDeliveryAttempt,
   creditEntry,
   creditEvent,
   creditFloor,
@@ -22,6 +24,7 @@ import {
   creditUnitGuard,
   creditUsage,
   creditUsageCursor,
+  creditWebhook,
 } from '../schema.js';
 
 /** The triggers the ledger relies on (migration 0009): without them writes would succeed and lie. */
@@ -53,6 +56,9 @@ const TABLES: SQLiteTable[] = [
   creditTeamMember,
   creditEvent,
   creditAlert,
+  creditWebhook,
+  creditDelivery,
+  creditDeliveryAttempt,
 ];
 
 export interface SchemaReport {
