@@ -17,6 +17,8 @@ export interface Received {
   contentType: string;
   body: string;
   at: number;
+  /** The status answered, once the answer reached an open connection (a deliverer that timed out had closed it). */
+  answered?: number;
 }
 
 export interface Reply {
@@ -78,12 +80,13 @@ export async function startReceiver(respond: (r: Received) => Reply = () => ({ s
       }
       const answer = () => {
         inFlight.delete(key);
+        if (res.destroyed || req.socket.destroyed) return;
+        rec.answered = reply.status;
         if (reply.status >= 200 && reply.status <= 299) {
           const ids = r.delivered.get(rec.path) ?? new Set<string>();
           ids.add(rec.id);
           r.delivered.set(rec.path, ids);
         }
-        if (res.destroyed) return;
         res.writeHead(reply.status, reply.headers ?? {});
         res.end();
       };

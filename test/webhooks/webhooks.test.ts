@@ -105,7 +105,11 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     const e2 = await insertEvent(db, clock.now(), 'cap.reached', 'team:acme');
     const r = await db.ledger.webhooks.deliver();
     expect(r).toMatchObject({ queued: 3, sent: 3, delivered: 3, retried: 0, failed: 0, lost: 0, more: false });
-    expect(only('/all').map((x) => x.id).sort()).toEqual([`evt_${e1}`, `evt_${e2}`].sort());
+    expect(
+      only('/all')
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual([`evt_${e1}`, `evt_${e2}`].sort());
     expect(only('/caps').map((x) => x.id)).toEqual([`evt_${e2}`]);
     for (const x of only('/all')) {
       const payload = verifyNow(all.secret, x);
