@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prng } from '../support/processes.js';
-import { type Received, type Receiver, startReceiver, verifyAt } from '../support/webhook-receiver.js';
+import { type Received, type Receiver, type Reply, startReceiver, verifyAt } from '../support/webhook-receiver.js';
 import { openDb } from './support/db.js';
 import { FULL } from './support/setup.js';
 import { type Proc, reap, startWorker } from './support/spawn.js';
@@ -59,11 +59,15 @@ describe('webhook delivery under faults (2 deliverer processes, SIGKILL, flaky r
       const answers = { ok: 0, error: 0, retryAfter: 0, slow: 0, gone: 0 };
       rx = await startReceiver((r: Received) => {
         const x = rand();
-        if (r.path === '/gone' && x < 0.01) return answers.gone++, { status: 410 };
-        if (x < 0.6) return answers.ok++, { status: 200 };
-        if (x < 0.75) return answers.error++, { status: 500 };
-        if (x < 0.85) return answers.retryAfter++, { status: 503, headers: { 'retry-after': String(1 + Math.floor(rand() * 3_600)) } };
-        return answers.slow++, { status: 200, delayMs: TIMEOUT_MS * 3 };
+        const answer = (kind: keyof typeof answers, reply: Reply) => {
+          answers[kind]++;
+          return reply;
+        };
+        if (r.path === '/gone' && x < 0.01) return answer('gone', { status: 410 });
+        if (x < 0.6) return answer('ok', { status: 200 });
+        if (x < 0.75) return answer('error', { status: 500 });
+        if (x < 0.85) return answer('retryAfter', { status: 503, headers: { 'retry-after': String(1 + Math.floor(rand() * 3_600)) } });
+        return answer('slow', { status: 200, delayMs: TIMEOUT_MS * 3 });
       });
       const hooks = {
         a: await db.ledger.webhooks.add({ url: `${rx.url}/a` }),
