@@ -1,3 +1,5 @@
+export type { Alerts } from './alerts/index.js';
+export type * from './alerts/types.js';
 export type { AppStatement, WriteOptions } from './app-statements.js';
 export type { Caps } from './caps/index.js';
 export { windowEnd, windowStart } from './caps/window.js';

@@ -1,3 +1,4 @@
+import { type Alerts, createAlerts } from './alerts/index.js';
 import { appStatements, type WriteOptions } from './app-statements.js';
 import { type Caps, createCaps } from './caps/index.js';
 import { digest, type LogDigest } from './digest.js';
@@ -220,6 +221,8 @@ export class Ledger {
   readonly teams: Teams;
   /** The transactional outbox: events written with the changes that cause them (src/events/). */
   readonly events: Events;
+  /** Low-balance thresholds and expiring-credit notices that write events (src/alerts/). */
+  readonly alerts: Alerts;
   /** Standard Webhooks delivery of the outbox: endpoints, signed at-least-once delivery, retries (src/webhooks/). */
   readonly webhooks: Webhooks;
   readonly #ctx: Context;
@@ -249,6 +252,7 @@ export class Ledger {
     this.pricing = createPricing(this.#ctx);
     this.teams = createTeams(this.#ctx);
     this.events = createEvents(this.#ctx);
+    this.alerts = createAlerts(this.#ctx);
     this.webhooks = createWebhooks(this.#ctx);
   }
 

@@ -131,6 +131,8 @@ export const LEDGER_DUE_CACHE_ACCOUNTS = 10_000;
 export const EVENTS_DEFAULT_LIMIT = 100;
 export const EVENTS_MAX_LIMIT = 1_000;
 
+/** `alerts.set({ expiringWithinMs })`: at most a year ahead (the sweep announces lots lapsing within it). */
+export const ALERT_EXPIRING_MAX_MS = 366 * 24 * 60 * 60 * 1000;
 /**
  * Webhooks (src/webhooks/). The retry schedule is the Standard Webhooks one: after a failed
  * attempt, the next one is due this long later (so 10 attempts in all, the first at once); a

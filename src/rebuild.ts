@@ -1,6 +1,7 @@
 import { capRebuild } from './caps/rebuild.js';
 import { num } from './entry.js';
 import { LedgerError } from './errors.js';
+import { alertsRebuild } from './events/rebuild.js';
 import type { Ids } from './ids.js';
 import { plansRebuild } from './plans/replay.js';
 import { pricingRebuild } from './pricing/rebuild.js';
@@ -125,6 +126,7 @@ export async function rebuild(runner: Runner, ids: Ids, now = Date.now()): Promi
       ...plansRebuild(d, now, inserts),
       ...pricingRebuild(d.pricing),
       ...teamsRebuild(d, inserts),
+      ...alertsRebuild(d, inserts),
       ...rebuildUsage(d.lastRowid),
     ];
     try {

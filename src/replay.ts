@@ -5,6 +5,7 @@
  * purpose: two implementations that agree are the check.
  */
 import { CapsReplay, type CapsSink } from './caps/replay.js';
+import { ALERT_KINDS, EventsReplay, type EventsSink } from './events/replay.js';
 import { PRIORITY_DEFAULT } from './limits.js';
 import { ofTerms, PlansReplay, type PlansSink } from './plans/replay.js';
 import { TEAM_KINDS, TeamsReplay, type TeamsSink } from './teams/replay.js';
@@ -73,7 +74,7 @@ interface AccountState {
 }
 
 /** Receives the derived projections account by account; memory stays per account. */
-export interface ReplaySink extends CapsSink, PlansSink, TeamsSink {
+export interface ReplaySink extends CapsSink, PlansSink, TeamsSink, EventsSink {
   lot(l: DerivedLot): void;
   hold(h: DerivedHold): void;
   problem(p: VerifyProblem): void;
@@ -104,6 +105,8 @@ export class AccountReplay {
   readonly plans: PlansReplay;
   /** The team's membership, when the account is a team (src/teams/replay.ts). */
   readonly teams: TeamsReplay;
+  /** The account's alerts and the events its rows wrote (src/events/replay.ts). */
+  readonly events: EventsReplay;
   /** The idempotency key of each grant that opened a lot (allowances lapse with their terms). */
   private readonly lotKeys = new Map<string, string | null>();
 
@@ -111,14 +114,23 @@ export class AccountReplay {
     readonly account: string,
     private readonly sink: ReplaySink,
   ) {
-    this.caps = new CapsReplay(account, sink);
+    this.events = new EventsReplay(account, sink);
+    this.caps = new CapsReplay(account, sink, this.events);
     this.plans = new PlansReplay(account, sink);
     this.teams = new TeamsReplay(account, sink);
   }
 
+  /** Available (unclamped) at `at` with the posted balance `posted`, as the alert triggers compute it. */
+  private available(posted: number, at: number): number {
+    return posted - expired(this.s, at) - held(this.s, at) - this.caps.floor;
+  }
+
   /** Applies one row; returns the allocations the rules give it (to compare with the stored ones). */
   apply(r: LogRow): DerivedAllocation[] {
+    const watching = this.events.watching(r);
+    const before = watching ? this.available(r.balance - r.delta, r.createdAt) : 0;
     this.applyRow(r);
+    this.events.row(r, before, watching ? this.available(r.balance, r.createdAt) : 0);
     return this.s.allocs.get(r.id) ?? [];
   }
 
@@ -138,6 +150,7 @@ export class AccountReplay {
         });
       }
     };
+    if (ALERT_KINDS.has(r.kind)) return; // src/events/replay.ts
     if (TEAM_KINDS.has(r.kind)) {
       this.teams.config(r);
       return;
@@ -352,5 +365,6 @@ export class AccountReplay {
     this.caps.finish();
     this.plans.finish();
     this.teams.finish();
+    this.events.finish();
   }
 }

@@ -428,6 +428,20 @@ export const creditEvent = sqliteTable(
 );
 
 /**
+ * Where the outbox begins: the log position of the last row written before migration 0014
+ * created it (one row). Rows after it cause their events; rows before it were written when
+ * there were no events, so the auditor expects none for them.
+ */
+export const creditOutbox = sqliteTable(
+  'credit_outbox',
+  {
+    id: integer('id').primaryKey(),
+    since: integer('since').notNull(),
+  },
+  () => [check('credit_outbox_one_row', sql`id = 1`)],
+);
+
+/**
  * Projection: alerts, set and removed by `alert_set` / `alert_remove` rows on the account's
  * log. The identity is (account, low_balance); 0 = no low-balance threshold (an alert only for
  * expiring credits). `above` carries, from the BEFORE trigger to the AFTER trigger of the row

@@ -160,6 +160,8 @@ export interface SweepReport {
   usageFolded: number;
   /** Subscribed accounts whose due allowance, rollover or pending change the sweep wrote down. */
   subscriptionsSettled: number;
+  /** `credits.expiring` events written: lots lapsing within an alert's `expiringWithinMs`, once per lot. */
+  expiringNotices: number;
 }
 
 export interface HistoryPage {
@@ -224,7 +226,9 @@ export interface VerifyProblem {
     | 'charge_mismatch'
     | 'team_mismatch'
     | 'team_forbidden'
-    | 'transfer_mismatch';
+    | 'transfer_mismatch'
+    | 'alert_mismatch'
+    | 'event_mismatch';
   account?: string;
   entryId?: string;
   seq?: number;

@@ -260,7 +260,7 @@ export const keySpendOptions = z.strictObject({ from: timestamp('from').optional
 /** Which code a bad field gets: amounts and accounts have their own. */
 function codeFor(path: readonly PropertyKey[]): LedgerErrorCode {
   const head = path[0];
-  if (head === 'amount' || head === 'delta') return 'invalid_amount';
+  if (head === 'amount' || head === 'delta' || head === 'lowBalance') return 'invalid_amount';
   if (head === 'account' || head === 'team' || head === 'owner') return 'invalid_account';
   return 'invalid_argument';
 }

@@ -2,6 +2,8 @@ import { compareCaps } from './caps/audit.js';
 import type { DerivedCap, DerivedFloor } from './caps/replay.js';
 import { digestDifference, parseDigest } from './digest.js';
 import { num } from './entry.js';
+import { compareEvents } from './events/audit.js';
+import type { DerivedAlert, ExpectedEvent } from './events/replay.js';
 import type { Ids } from './ids.js';
 import { MAX_AMOUNT, VERIFY_MAX_PROBLEMS, VERIFY_PAGE_ROWS } from './limits.js';
 import { REFUNDABLE_KINDS } from './ops/refund.js';
@@ -47,6 +49,8 @@ const DELTA_RULES: Record<string, (delta: number, amount: number) => boolean> = 
   team_add: (d, a) => d === 0 && a === 0,
   team_role: (d, a) => d === 0 && a === 0,
   team_remove: (d, a) => d === 0 && a === 0,
+  alert_set: (d, a) => d === 0 && a === 0,
+  alert_remove: (d, a) => d === 0 && a === 0,
 };
 
 const nullableNum = (v: unknown) => (v === null || v === undefined ? null : num(v));
@@ -65,6 +69,11 @@ export interface Derived {
   /** Teams by account, members by team and member (src/teams/replay.ts). */
   teams: DerivedTeams['teams'];
   members: DerivedTeams['members'];
+  /** Alerts by account and threshold, and the events the log implies, by account in row order (src/events/replay.ts). */
+  alerts: DerivedAlert[];
+  events: Map<string, ExpectedEvent[]>;
+  /** The outbox's start (credit_outbox.since): rows at or before it expect no event. */
+  outboxSince: number;
   /** Allocation pairs the replay derived (and compared with each entry's stored ones). */
   allocations: number;
   accounts: number;
@@ -90,6 +99,9 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     pricing: new PricingReplay(report),
     teams: new Map(),
     members: new Map(),
+    alerts: [],
+    events: new Map(),
+    outboxSince: 0,
     allocations: 0,
     accounts: 0,
     entries: 0,
@@ -106,10 +118,24 @@ export async function replayLog(runner: Runner, report: (p: VerifyProblem) => vo
     planOf: (id: string, version: number) => d.plans.get(`${id}\u0000${version}`),
     team: (t: DerivedTeam) => d.teams.set(t.team, t),
     member: (m: DerivedMember) => d.members.set(memberKey(m.team, m.member), m),
+    get outboxSince() {
+      return d.outboxSince;
+    },
+    event: (e: ExpectedEvent) => {
+      const list = d.events.get(e.account);
+      if (list === undefined) d.events.set(e.account, [e]);
+      else list.push(e);
+    },
+    alert: (a: DerivedAlert) => d.alerts.push(a),
     problem: report,
   };
-  const [[top] = []] = await runner.read([{ sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] }]);
+  const [[top] = [], [outbox] = []] = await runner.read([
+    { sql: 'SELECT COALESCE(MAX(rowid), 0) AS r FROM credit_entry', args: [] },
+    { sql: 'SELECT since FROM credit_outbox WHERE id = 1', args: [] },
+  ]);
   d.lastRowid = num(top?.r);
+  // No outbox row (it was deleted): every row is expected to have written its events.
+  d.outboxSince = num(outbox?.since);
   let replay: AccountReplay | null = null;
   let expectedSeq = 1;
   let running = 0;
@@ -339,7 +365,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
       runner,
       'credit_cap',
       ['id'],
-      'id, account, cap_window, cap_limit, action, model, key_id, member, set_by, window_start, CAST(spent AS TEXT) AS spent_text',
+      'id, account, cap_window, cap_limit, action, model, key_id, member, set_by, window_start, CAST(spent AS TEXT) AS spent_text, warned_window, reached_window',
     ),
     pages(runner, 'credit_floor', ['account']),
     d,
@@ -349,6 +375,7 @@ export async function verify(runner: Runner, ids: Ids, options: { digest?: strin
   await comparePricing(pages(runner, 'credit_price_version', ['version']), pages(runner, 'credit_price_active', ['id']), d.pricing, report);
   await auditCharges(runner, d.pricing, report);
   await compareTeams(pages(runner, 'credit_team', ['team']), pages(runner, 'credit_team_member', ['team', 'member']), d, report);
+  await compareEvents(pages(runner, 'credit_alert', ['account', 'low_balance']), pages(runner, 'credit_event', ['id']), d, report);
   await auditTransfers(runner, report);
 
   const kinds = REFUNDABLE_KINDS.map((k) => `'${k}'`).join(', ');

@@ -54,7 +54,9 @@ export async function compareCaps(
       want.member === String(r.member) &&
       want.setBy === String(r.set_by) &&
       want.windowStart === stored.windowStart &&
-      want.spent === stored.spent;
+      want.spent === stored.spent &&
+      want.warnedWindow === num(r.warned_window) &&
+      want.reachedWindow === num(r.reached_window);
     if (!same) {
       report({
         code: 'cap_mismatch',

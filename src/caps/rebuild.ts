@@ -13,7 +13,21 @@ export function capRebuild(d: { caps: Map<string, DerivedCap>; floors: Map<strin
     { sql: 'DELETE FROM credit_floor', args: [] },
     ...inserts(
       'credit_cap',
-      ['id', 'account', 'cap_window', 'cap_limit', 'action', 'model', 'key_id', 'member', 'set_by', 'window_start', 'spent'],
+      [
+        'id',
+        'account',
+        'cap_window',
+        'cap_limit',
+        'action',
+        'model',
+        'key_id',
+        'member',
+        'set_by',
+        'window_start',
+        'spent',
+        'warned_window',
+        'reached_window',
+      ],
       [...d.caps.values()].map((c) => [
         Number(c.id),
         c.account,
@@ -27,6 +41,8 @@ export function capRebuild(d: { caps: Map<string, DerivedCap>; floors: Map<strin
         c.windowStart,
         // As text: exact past 2^53 − 1; the INTEGER column stores it as the integer it spells.
         c.spent.toString(),
+        c.warnedWindow,
+        c.reachedWindow,
       ]),
     ),
     ...inserts(

@@ -62,6 +62,15 @@ export interface DerivedCap {
   windowStart: number;
   /** Exact (a window's spend is a sum of amounts and may pass 2^53 − 1, as SQLite's 64-bit counter does). */
   spent: bigint;
+  /** The window_start of the window in which cap.warning / cap.reached was last written (-1: never). */
+  warnedWindow: number;
+  reachedWindow: number;
+}
+
+/** Where the caps replay reports the cap events a spend row wrote (src/events/replay.ts). */
+export interface CapEvents {
+  emits(r: CapsRow): boolean;
+  capEvent(r: CapsRow, type: 'cap.warning' | 'cap.reached', capId: string, windowStart: number): void;
 }
 
 export interface DerivedFloor {
@@ -122,6 +131,7 @@ export class CapsReplay {
   constructor(
     readonly account: string,
     private readonly sink: CapsSink,
+    private readonly events?: CapEvents,
   ) {}
 
   /** The floor in force after the rows applied so far. */
@@ -179,6 +189,8 @@ export class CapsReplay {
       setBy: r.id,
       windowStart: start,
       spent: 0n,
+      warnedWindow: -1,
+      reachedWindow: -1,
     };
     for (const sp of this.spends.values()) {
       if (sp.createdAt >= start && sp.createdAt < end && matches(cap, sp.model, sp.keyId, sp.actor)) cap.spent += whole(sp.net);
@@ -226,6 +238,31 @@ export class CapsReplay {
       if (ws < c.windowStart) continue;
       c.spent = ws === c.windowStart ? c.spent + whole(r.amount) : whole(r.amount);
       c.windowStart = ws;
+    }
+    this.crossings(r, sp);
+  }
+
+  /**
+   * cap.warning (80 %) then cap.reached (100 %): warn and notify caps the row matches whose
+   * window's spend is at or past the mark and that have not had that event in this window (the
+   * trigger's statements, in cap order).
+   */
+  private crossings(r: CapsRow, sp: Spend): void {
+    if (this.events === undefined || !this.events.emits(r)) return;
+    const due = [...this.caps.values()]
+      .filter((c) => c.action !== 'deny' && matches(c, sp.model, sp.keyId, sp.actor))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    for (const c of due) {
+      if (c.warnedWindow !== c.windowStart && c.spent * 5n >= whole(c.limit) * 4n) {
+        c.warnedWindow = c.windowStart;
+        this.events.capEvent(r, 'cap.warning', c.id, c.windowStart);
+      }
+    }
+    for (const c of due) {
+      if (c.reachedWindow !== c.windowStart && c.spent >= whole(c.limit)) {
+        c.reachedWindow = c.windowStart;
+        this.events.capEvent(r, 'cap.reached', c.id, c.windowStart);
+      }
     }
   }
 

@@ -193,6 +193,7 @@ export function sweepText(r: SweepReport): string {
     ['batches', r.batches],
     ['usage rollup: log rows folded', r.usageFolded],
     ['subscriptions settled (allowances written down)', r.subscriptionsSettled],
+    ['expiring-credit notices (credits.expiring events)', r.expiringNotices],
   ]);
 }
 

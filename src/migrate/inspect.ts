@@ -15,6 +15,7 @@ import {
   creditFloor,
   creditHold,
   creditLot,
+  creditOutbox,
   creditPlan,
   creditPriceActive,
   creditPriceVersion,
@@ -37,6 +38,9 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_moves_hold',
   'credit_entry_opens_lot',
   'credit_entry_counts_cap',
+  // migration 0014 (the event outbox and alerts)
+  'credit_entry_alerts_before',
+  'credit_entry_alerts',
 ] as const;
 
 const TABLES: SQLiteTable[] = [
@@ -56,6 +60,7 @@ const TABLES: SQLiteTable[] = [
   creditTeamMember,
   creditEvent,
   creditAlert,
+  creditOutbox,
   creditWebhook,
   creditDelivery,
   creditDeliveryAttempt,

@@ -1,3 +1,4 @@
+import { EXPIRING_EVENTS, EXPIRING_PENDING } from '../alerts/sql.js';
 import { num } from '../entry.js';
 import { settleWrites } from '../plans/settle.js';
 import type { Unit } from '../runner/index.js';
@@ -64,10 +65,12 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     batches: 0,
     usageFolded: 0, // set by the ledger after the sweep (src/usage/analytics.ts)
     subscriptionsSettled: 0,
+    expiringNotices: 0,
   };
-  const [[pending] = [], firstDue = []] = await ctx.runner.read([
+  const [[pending] = [], firstDue = [], [notices] = []] = await ctx.runner.read([
     { sql: PENDING, args: [now] },
     { sql: DUE_ACCOUNTS, args: [now, batchSize] },
+    { sql: EXPIRING_PENDING, args: [now] },
   ]);
   // Idle subscribed accounts first: their period's allowance, rollover or pending change
   // written down (a round trip only when there are some).
@@ -83,6 +86,7 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     report.creditsExpired = num(pending?.credits);
     report.holdsExpired = num(pending?.holds);
     report.creditsReleased = num(pending?.held);
+    report.expiringNotices = num(notices?.n);
     return report;
   }
   const left = { lots: num(pending?.lots), holds: num(pending?.holds) };
@@ -125,5 +129,9 @@ export async function sweep(ctx: Context, batchSize: number, opts: SweepOptions)
     // other sweeper is doing the rest, and a loop that makes no progress must not spin.
     if (progressed === 0) break;
   }
+  // Lots about to lapse on accounts that asked to hear of it: one event per lot (a unique
+  // key on the event), so sweeps that overlap or repeat announce each lot once.
+  if (num(notices?.n) > 0)
+    report.expiringNotices = (await ctx.runner.write({ primary: { sql: EXPIRING_EVENTS, args: [now] } })).rows.length;
   return report;
 }

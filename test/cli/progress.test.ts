@@ -12,6 +12,7 @@ const report = (lots: number, holds: number, batches: number) => ({
   batches,
   usageFolded: 0,
   subscriptionsSettled: 0,
+  expiringNotices: 0,
 });
 
 function fakeTerminal(): { stream: PassThrough; output: () => string } {
