@@ -1,8 +1,9 @@
 /**
  * Bad input, fuzzed, for `ledger.webhooks` (the rest of the Ledger is fuzzed by
  * bad-input.test.ts, whose hostile-value generators this reuses). For every method, fast-check
- * mixes well-formed arguments (so real outcomes happen: endpoints added and removed, events
- * delivered to a stub fetch that answers 2xx, 500, 410 or throws) with targeted hostile values
+ * mixes well-formed arguments (so real outcomes happen: endpoints added and removed, events —
+ * written by real ledger operations crossing a low-balance alert — delivered to a stub fetch
+ * that answers 2xx, 500, 410 or throws) with targeted hostile values
  * and fc.anything(). Property, call by call:
  * - the call returns a well-formed result, or throws a LedgerError whose code is in
  *   ERROR_CODES — never any other error;
@@ -208,16 +209,17 @@ function problemsOf(method: Method, r: unknown): string[] {
   return out;
 }
 
-async function insertEvents(db: TestDb, n: number, at: number): Promise<number[]> {
-  const ids: number[] = [];
+/**
+ * Events made by real ledger operations (the triggers write them): with a low-balance alert at
+ * 50 on acct_a, a grant of 100 then a debit of 100 crosses it once — one `balance.low` each.
+ */
+async function makeEvents(ledger: Ledger, n: number): Promise<number[]> {
   for (let i = 0; i < n; i++) {
-    const [row] = await db.all(
-      'INSERT INTO credit_event (type, account, entry, ref, created_at, data) VALUES (?, ?, NULL, NULL, ?, ?) RETURNING id',
-      [EVENT_TYPES[i % EVENT_TYPES.length], 'acct_a', at, '{"n":1}'],
-    );
-    ids.push(Number(row?.id));
+    await ledger.grant({ account: 'acct_a', amount: 100 });
+    await ledger.debitIfCovers({ account: 'acct_a', amount: 100 });
   }
-  return ids;
+  const { events } = await ledger.events.list({ after: 0, limit: 1_000 });
+  return events.map((e) => e.id);
 }
 
 const call = (ledger: Ledger, method: Method, args: unknown[]) =>
@@ -236,12 +238,14 @@ describe.each(PLAN)('bad input fuzz of ledger.webhooks on $driver', ({ driver, r
         const env: Env = { webhooks: [], events: [] };
         for (const u of ['http://127.0.0.1:9/one', 'http://127.0.0.1:9/two'])
           env.webhooks.push((await db.ledger.webhooks.add({ url: u })).id);
-        env.events.push(...(await insertEvents(db, 4, clock.now())));
+        await db.ledger.alerts.set({ account: 'acct_a', lowBalance: 50 });
+        env.events = await makeEvents(db.ledger, 3);
+        expect(env.events.length).toBe(3);
         let snap = await snapshot(db);
         const details = await fc.check(
           fc.asyncProperty(ARGS[method], fc.integer({ min: 0, max: 3 }), async (raw, more) => {
             if (more > 2) {
-              env.events.push(...(await insertEvents(db, 1, clock.now())));
+              env.events = await makeEvents(db.ledger, 1);
               snap = await snapshot(db);
             }
             clock.advance(more * 7_200_000);

@@ -139,6 +139,22 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     expect(await db.ledger.webhooks.attempts(e2)).toEqual([]);
   });
 
+  it('delivers an event written by a real ledger operation (a low-balance alert crossed by a debit)', async () => {
+    fresh();
+    const w = await db.ledger.webhooks.add({ url: `${rx.url}/real`, types: ['balance.low'] });
+    await db.ledger.alerts.set({ account: 'real_1', lowBalance: 50 });
+    await db.ledger.grant({ account: 'real_1', amount: 100 });
+    await db.ledger.debitIfCovers({ account: 'real_1', amount: 60 });
+    const { events } = await db.ledger.events.list({ types: ['balance.low'] });
+    const event = events.find((e) => e.account === 'real_1');
+    expect(event).toBeDefined();
+    expect(await db.ledger.webhooks.deliver()).toMatchObject({ queued: 1, delivered: 1 });
+    const [got] = only('/real');
+    expect(got?.id).toBe(`evt_${event?.id}`);
+    expect(verifyNow(w.secret, got as never)).toEqual({ type: 'balance.low', timestamp: event?.timestamp, data: event?.data });
+    await db.ledger.webhooks.remove(w.id);
+  });
+
   it('retries on the schedule, honours Retry-After, fails after the last attempt; redeliver sends it again', async () => {
     fresh();
     const w = await db.ledger.webhooks.add({ url: `${rx.url}/retry` });
