@@ -163,8 +163,11 @@ export const WEBHOOK_CLAIM_MARGIN_MS = 30_000;
 export const WEBHOOK_DELIVER_DEFAULT_LIMIT = 100;
 export const WEBHOOK_DELIVER_MAX_LIMIT = 1_000;
 export const WEBHOOK_CONCURRENCY = 50;
-/** Events one `deliver()` call fans out to each endpoint (the rest on the next call). */
-export const WEBHOOK_FANOUT_MAX = 10_000;
+/**
+ * Events one `deliver()` call fans out to each endpoint (the rest on the next call): bounds
+ * the unit's size (and the rows it returns) at 100 endpoints; more than one call claims.
+ */
+export const WEBHOOK_FANOUT_MAX = 1_000;
 /** Endpoints a ledger may have. */
 export const WEBHOOK_MAX_ENDPOINTS = 100;
 export const WEBHOOK_URL_MAX_LENGTH = 2_048;

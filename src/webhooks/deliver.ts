@@ -60,6 +60,12 @@ interface Sent {
   error: string | null;
   retryAfterMs: number | null;
   durationMs: number;
+  /**
+   * Skipped because its endpoint answered 410 in this call: only the attempt row says so. The
+   * delivery keeps its claim until the 410's own unit pauses it (or, if that unit failed, the
+   * claim lapses and it is tried again): it is not a failure of the endpoint.
+   */
+  notSent?: boolean;
 }
 
 class Timeout extends Error {}
@@ -71,7 +77,7 @@ const failedBeforeSending = (error: string): Sent => ({
   retryAfterMs: null,
   durationMs: 0,
 });
-const notSentGone = () => failedBeforeSending('not sent: the endpoint answered 410 Gone to another attempt');
+const notSentGone = (): Sent => ({ ...failedBeforeSending('not sent: the endpoint answered 410 Gone to another attempt'), notSent: true });
 
 async function send(fetchFn: FetchLike, url: string, headers: Record<string, string>, body: string, timeoutMs: number, now: () => number) {
   const started = performance.now();
@@ -212,6 +218,10 @@ interface Claimed {
 async function record(ctx: Context, report: DeliverReport, c: Claimed, s: Sent): Promise<void> {
   const now = ctx.now();
   const attemptRow = unit(q.RECORD_ATTEMPT, [s.durationMs, s.status, s.error, s.outcome, c.webhook, c.eventId, c.attempt]);
+  if (s.notSent) {
+    await ctx.runner.write(attemptRow);
+    return;
+  }
   if (s.outcome === 'delivered') {
     const [, d] = await ctx.runner.writeMany([attemptRow, unit(q.RECORD_DELIVERED, [now, s.status, c.webhook, c.eventId, c.token])]);
     if ((d?.rows.length ?? 0) === 0) report.lost++;

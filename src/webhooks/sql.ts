@@ -23,10 +23,10 @@ export const WEBHOOK_EXISTS = 'SELECT id FROM credit_webhook WHERE id = ?';
 export const REMOVE_DELIVERIES = 'DELETE FROM credit_delivery WHERE webhook = ?';
 export const REMOVE_ATTEMPTS = 'DELETE FROM credit_delivery_attempt WHERE webhook = ?';
 
-/** [now, id]: enabling resumes the fan-out where it stopped and un-pauses its deliveries, due now. */
+/** [now, id]: enabling resumes the fan-out where it stopped and un-pauses its deliveries, due now with a fresh retry schedule. */
 export const ENABLE = `UPDATE credit_webhook SET status = 'active', disabled_reason = NULL, disabled_at = NULL
 WHERE id = ? RETURNING id, url, types, status, disabled_reason, disabled_at, cursor, created_at`;
-export const UNPAUSE = `UPDATE credit_delivery SET status = 'pending', next_at = CAST(? AS INTEGER)
+export const UNPAUSE = `UPDATE credit_delivery SET status = 'pending', next_at = CAST(? AS INTEGER), retries_from = attempts
 WHERE webhook = ? AND status = 'paused' RETURNING event`;
 
 /**

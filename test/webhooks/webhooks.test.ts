@@ -5,7 +5,7 @@
  * change; delivery only reads the outbox.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerError, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_SCHEDULE_MS } from '../../src/index.js';
+import { LedgerError, WEBHOOK_FANOUT_MAX, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_SCHEDULE_MS } from '../../src/index.js';
 import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
 import { type Receiver, startReceiver, verifyAt, verifyNow } from '../support/webhook-receiver.js';
 
@@ -275,5 +275,36 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     ).toEqual(ids.map((i) => `evt_${i}`).sort());
     expect(rx.concurrentDuplicates).toEqual([]);
     await db.ledger.webhooks.remove(w.id);
+  });
+});
+
+describe('webhooks fan-out in bounded steps (better-sqlite3)', () => {
+  it(`fans out at most WEBHOOK_FANOUT_MAX events per endpoint per call, and says there is more`, async () => {
+    const spec = DRIVERS.find((d) => d.name === 'better-sqlite3 :memory:');
+    if (spec === undefined) throw new Error('no driver');
+    const db = await spec.open();
+    try {
+      const sent: string[] = [];
+      const fetch = async (_url: string, init: { headers: Record<string, string> }) => {
+        sent.push(init.headers['webhook-id'] as string);
+        return { status: 204, headers: new Headers(), body: null };
+      };
+      await db.ledger.webhooks.add({ url: 'http://127.0.0.1:9/x' });
+      const n = WEBHOOK_FANOUT_MAX + 1;
+      await db.all(
+        `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n})
+         INSERT INTO credit_event (type, account, entry, ref, created_at, data) SELECT 'hold.expired', 'u', NULL, NULL, 0, '{}' FROM k`,
+      );
+      const first = await db.ledger.webhooks.deliver({ fetch, limit: 10 });
+      expect(first).toMatchObject({ queued: WEBHOOK_FANOUT_MAX, sent: 10, more: true });
+      const second = await db.ledger.webhooks.deliver({ fetch, limit: 1_000 });
+      expect(second).toMatchObject({ queued: 1, sent: n - 10, delivered: n - 10, more: false });
+      expect((await db.ledger.webhooks.list())[0]?.cursor).toBe(n);
+      expect(await db.ledger.webhooks.deliver({ fetch, limit: 1_000 })).toMatchObject({ queued: 0, sent: 0, more: false });
+      expect(sent.length).toBe(n);
+      expect(new Set(sent).size).toBe(n);
+    } finally {
+      await db.close();
+    }
   });
 });
