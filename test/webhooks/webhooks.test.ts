@@ -246,8 +246,8 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     const slow = await db.ledger.webhooks.add({ url: `${rx.url}/slow` });
     const closed = await db.ledger.webhooks.add({ url: 'http://127.0.0.1:9/closed' });
     const e = await insertEvent(db, clock.now());
-    rx.respond = () => ({ status: 200, delayMs: 2_000 });
-    const r = await db.ledger.webhooks.deliver({ timeoutMs: 300 });
+    rx.respond = () => ({ status: 200, delayMs: 1_000 });
+    const r = await db.ledger.webhooks.deliver({ timeoutMs: 100 });
     expect(r).toMatchObject({ sent: 2, retried: 2 });
     const attempts = await db.ledger.webhooks.attempts(e);
     const of = (id: string) => attempts.find((a) => a.webhookId === id);
