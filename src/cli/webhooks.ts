@@ -110,7 +110,11 @@ interface DeliverFlags {
  * Ctrl-C / SIGTERM): each call with activity prints a line (with --json a JSON document per
  * line), and it sleeps `--interval` when nothing more was due.
  */
-export async function webhooksDeliver(ledger: Ledger, o: DeliverFlags, stream?: { write(s: string): unknown; asJson: boolean }) {
+export async function webhooksDeliver(
+  ledger: Ledger,
+  o: DeliverFlags,
+  stream?: { write(s: string): unknown; asJson: boolean /** Ends --watch (tests; the bin runs until killed). */; stop?: AbortSignal },
+): Promise<Output> {
   const options = {
     limit: optional(o.limit, (raw) => whole('limit', raw, 1, WEBHOOK_DELIVER_MAX_LIMIT)),
     timeoutMs: optional(o.timeout, (raw) => duration('timeoutMs', raw, WEBHOOK_TIMEOUT_MAX_MS)),
@@ -120,14 +124,17 @@ export async function webhooksDeliver(ledger: Ledger, o: DeliverFlags, stream?: 
     const r = await ledger.webhooks.deliver(options);
     return ok(r, `${reportLine(r)}${r.more ? '\nmore is due: run it again (or use --watch)' : ''}`);
   }
-  for (;;) {
+  let calls = 0;
+  while (stream.stop?.aborted !== true) {
     const r = await ledger.webhooks.deliver(options);
+    calls++;
     if (r.queued > 0 || r.sent > 0)
       stream.write(
         `${stream.asJson ? JSON.stringify({ at: new Date().toISOString(), ...r }) : `${new Date().toISOString()} ${reportLine(r)}`}\n`,
       );
     if (!r.more) await new Promise((res) => setTimeout(res, interval));
   }
+  return ok({ calls }, `stopped after ${calls} deliver calls`);
 }
 
 const eventId = (raw: string) => whole('eventId', raw, 0, MAX_AMOUNT);

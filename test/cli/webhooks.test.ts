@@ -7,7 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { webhooksDeliver } from '../../src/cli/webhooks.js';
+import { createLedger } from '../../src/index.js';
 import { cliOn } from '../support/cli-capture.js';
 import { type Receiver, startReceiver, verifyNow } from '../support/webhook-receiver.js';
 
@@ -76,6 +79,30 @@ describe('drizzle-credits webhooks and events', () => {
 
     expect((await cli(['webhooks', 'remove', id])).code).toBe(0);
     expect((await json(['webhooks', 'list'])).json).toEqual([]);
+  });
+
+  it('deliver --watch keeps delivering what arrives, one line per call that did something', async () => {
+    await cli(['migrate']);
+    const { id } = (await json(['webhooks', 'add', `${rx.url}/watch`])).json as { id: string };
+    const db = new Database(file);
+    const ledger = createLedger(drizzle(db));
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const watching = webhooksDeliver(
+      ledger,
+      { watch: true, interval: '20ms' },
+      { write: (s) => lines.push(s), asJson: true, stop: stop.signal },
+    );
+    insertEvents(['hold.expired']);
+    await vi.waitFor(() => expect(rx.received.filter((r) => r.path === '/watch')).toHaveLength(1), { timeout: 5_000 });
+    insertEvents(['credits.expired', 'balance.low']);
+    await vi.waitFor(() => expect(rx.received.filter((r) => r.path === '/watch')).toHaveLength(3), { timeout: 5_000 });
+    stop.abort();
+    expect((await watching).exit).toBe(0);
+    const reports = lines.map((l) => JSON.parse(l) as { delivered: number });
+    expect(reports.reduce((n, r) => n + r.delivered, 0)).toBe(3);
+    db.close();
+    await cli(['webhooks', 'remove', id]);
   });
 
   it('bad input exits 2 and writes nothing; usage exits 64', async () => {
