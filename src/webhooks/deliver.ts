@@ -92,7 +92,8 @@ async function send(fetchFn: FetchLike, url: string, headers: Record<string, str
   });
   const done = (s: Omit<Sent, 'durationMs'>): Sent => ({ ...s, durationMs: Math.round(performance.now() - started) });
   try {
-    const res = await Promise.race([fetchFn(url, { method: 'POST', headers, body, signal: ac.signal }), expired]);
+    // Redirects are not followed (a 3xx is a failed attempt): the signed body goes only to the URL the endpoint names.
+    const res = await Promise.race([fetchFn(url, { method: 'POST', headers, body, signal: ac.signal, redirect: 'manual' }), expired]);
     // The body is not read: dropping it frees the connection.
     res.body?.cancel().catch(() => undefined);
     const status = Number(res.status);

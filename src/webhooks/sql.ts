@@ -60,6 +60,7 @@ RETURNING event`;
 /** [now, token]: the claimed attempts' rows, `sending` until recorded. */
 export const CLAIM_ATTEMPTS = `INSERT INTO credit_delivery_attempt (webhook, event, attempt, started_at, outcome)
 SELECT webhook, event, attempts, CAST(? AS INTEGER), 'sending' FROM credit_delivery WHERE claim = ?
+ON CONFLICT (webhook, event, attempt) DO NOTHING
 RETURNING attempt`;
 /** [token]: what the claimed deliveries send. */
 export const CLAIMED = `SELECT d.webhook AS d_webhook, d.attempts AS d_attempt, d.retries_from AS d_retries_from, w.url AS w_url, w.secret AS w_secret,

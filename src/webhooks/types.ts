@@ -34,7 +34,7 @@ export interface Webhook {
 /** The part of the Fetch API a deliverer uses: global `fetch` by default. */
 export type FetchLike = (
   url: string,
-  init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal },
+  init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: 'manual' },
 ) => Promise<{
   status: number;
   headers: { get(name: string): string | null };

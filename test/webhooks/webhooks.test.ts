@@ -245,15 +245,20 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     fresh();
     const slow = await db.ledger.webhooks.add({ url: `${rx.url}/slow` });
     const closed = await db.ledger.webhooks.add({ url: 'http://127.0.0.1:9/closed' });
+    const moved = await db.ledger.webhooks.add({ url: `${rx.url}/moved` });
     const e = await insertEvent(db, clock.now());
-    rx.respond = () => ({ status: 200, delayMs: 1_000 });
+    // Redirects are not followed: a 3xx is a failed attempt.
+    rx.respond = (x) => (x.path === '/moved' ? { status: 307, headers: { location: `${rx.url}/slow` } } : { status: 200, delayMs: 1_000 });
     const r = await db.ledger.webhooks.deliver({ timeoutMs: 100 });
-    expect(r).toMatchObject({ sent: 2, retried: 2 });
+    expect(r).toMatchObject({ sent: 3, retried: 3 });
     const attempts = await db.ledger.webhooks.attempts(e);
     const of = (id: string) => attempts.find((a) => a.webhookId === id);
     expect(of(slow.id)).toMatchObject({ outcome: 'timeout', status: null });
     expect(of(closed.id)).toMatchObject({ outcome: 'error', status: null });
     expect(of(closed.id)?.error).toMatch(/ECONNREFUSED|refused|fetch failed|connect/i);
+    expect(of(moved.id)).toMatchObject({ outcome: 'error', status: 307 });
+    expect(only('/slow')).toHaveLength(1);
+    await db.ledger.webhooks.remove(moved.id);
     await db.ledger.webhooks.remove(slow.id);
     await db.ledger.webhooks.remove(closed.id);
   });
