@@ -61,4 +61,11 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['teams.members', () => l.teams.members('t')],
   ['teams.memberships', () => l.teams.memberships('b')],
   ['transfer', () => l.transfer({ from: 'a', to: 'b', amount: 1, idempotencyKey: 'k' })],
+  ['webhooks.add', () => l.webhooks.add({ url: 'https://example.com/hooks' })],
+  ['webhooks.list', () => l.webhooks.list()],
+  ['webhooks.remove', () => l.webhooks.remove('wh_1')],
+  ['webhooks.enable', () => l.webhooks.enable('wh_1')],
+  ['webhooks.deliver', () => l.webhooks.deliver({ fetch: async () => ({ status: 204, headers: new Headers() }) })],
+  ['webhooks.redeliver', () => l.webhooks.redeliver(1)],
+  ['webhooks.attempts', () => l.webhooks.attempts(1)],
 ];
