@@ -362,6 +362,20 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       },
     };
   }),
+  oneRow('debit_alert', 'debitIfCovers, account with a low-balance alert (no crossing: no event row)', 'debit', async (ledger, account) => {
+    // Untimed: a threshold far below the balance, so every timed debit runs the alert triggers
+    // (available before and after) without crossing it: the cost of watching, not of an event.
+    expect('alerts.set', (await ledger.alerts.set({ account, lowBalance: 1 })).outcome, 'set');
+    return {
+      async op() {
+        expect('debitIfCovers (alerted)', (await ledger.debitIfCovers({ account, amount: 1 })).outcome, 'debited');
+      },
+      async check() {
+        const [alert] = await ledger.alerts.list(account);
+        if (alert?.below !== false) throw new Error('debit_alert: the alert is not set, or available fell below it');
+      },
+    };
+  }),
   {
     key: 'debit_plan_first',
     label: 'first debit of a period (writes the allowance: 2 rows)',

@@ -60,6 +60,8 @@ const GOAL_PLAN_VS_APPEND = 0.5;
 /** Teams and transfers: a transfer (two rows, one statement) and a team member's debit with a member cap. */
 const GOAL_TRANSFER_VS_APPEND = 0.35;
 const GOAL_TEAM_DEBIT_VS_APPEND = 0.45;
+/** Events: a debit on an account with a low-balance alert (no event row unless it crosses). */
+const GOAL_ALERT_DEBIT_VS_APPEND = 0.6;
 /** 1M-history rate ÷ 1k-history rate within 1 ± this, for the plain and the lots + holds debit. */
 const GOAL_FLATNESS = 0.15;
 const GOAL_BATCH_PER_SEC = 100_000;
@@ -897,6 +899,7 @@ export async function runSuite(): Promise<void> {
         for (const [key, name, min] of [
           ['transfer', 'transfer', GOAL_TRANSFER_VS_APPEND],
           ['team_debit', 'team debit by a member with a member cap', GOAL_TEAM_DEBIT_VS_APPEND],
+          ['debit_alert', 'debit on an account with a low-balance alert', GOAL_ALERT_DEBIT_VS_APPEND],
         ] as const) {
           const x = sc(size, key);
           if (x !== undefined) ratioGoal(d, `${name} ÷ minimal append, ${size}`, x, min);
@@ -906,6 +909,8 @@ export async function runSuite(): Promise<void> {
       if (t1k !== undefined && t1m !== undefined) flatGoal(d, 'transfer flatness, 1M ÷ 1k', t1k, t1m);
       const [m1k, m1m] = [sc('1k', 'team_debit'), sc('1M', 'team_debit')];
       if (m1k !== undefined && m1m !== undefined) flatGoal(d, 'team debit by a member with a member cap flatness, 1M ÷ 1k', m1k, m1m);
+      const [a1k, a1m] = [sc('1k', 'debit_alert'), sc('1M', 'debit_alert')];
+      if (a1k !== undefined && a1m !== undefined) flatGoal(d, 'debit with a low-balance alert flatness, 1M ÷ 1k', a1k, a1m);
       for (const size of ['1k', '1M']) {
         const b = sc(size, 'batch');
         if (b !== undefined) {

@@ -52,8 +52,11 @@ DROP TRIGGER IF EXISTS credit_entry_opens_lot;
 DROP TRIGGER IF EXISTS credit_entry_counts_cap;
 --> statement-breakpoint
 -- Before a row on an account with low-balance alerts: was available at or above each threshold?
+-- Not for debits, transfers out and holds: each lowers available by exactly its amount (they
+-- draw only live lots and hold only live), so the AFTER trigger knows "before" without it.
 CREATE TRIGGER credit_entry_alerts_before BEFORE INSERT ON credit_entry
-WHEN EXISTS (SELECT 1 FROM credit_alert AS ax WHERE ax.account = NEW.account AND ax.low_balance > 0)
+WHEN NEW.kind NOT IN ('debit', 'transfer_out', 'hold')
+  AND EXISTS (SELECT 1 FROM credit_alert AS ax WHERE ax.account = NEW.account AND ax.low_balance > 0)
 BEGIN
   UPDATE credit_alert SET above = (av.v >= credit_alert.low_balance)
   FROM (SELECT (NEW.balance - NEW.delta - (CASE WHEN EXISTS (SELECT 1 FROM credit_lot AS lx WHERE lx.account = NEW.account AND lx.open = 1 AND lx.expires_at <= NEW.created_at) THEN (SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = NEW.account AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= NEW.created_at) ELSE 0 END) - (CASE WHEN EXISTS (SELECT 1 FROM credit_hold AS hx WHERE hx.account = NEW.account AND hx.status = 'open' AND hx.expires_at > NEW.created_at) THEN (SELECT SUM(hd.amount) FROM credit_hold AS hd WHERE hd.account = NEW.account AND hd.status = 'open' AND hd.expires_at > NEW.created_at) ELSE 0 END) - COALESCE((SELECT fl.floor FROM credit_floor AS fl WHERE fl.account = NEW.account), 0)) AS v) AS av
@@ -61,7 +64,8 @@ BEGIN
 END;
 --> statement-breakpoint
 -- After it (and after every other trigger of the row): balance.low where before >= threshold > after,
--- highest threshold first; then each alert remembers where the row left available.
+-- highest threshold first. (credit_alert.above is only the BEFORE trigger's message to this one:
+-- the next row's BEFORE trigger sets it again, so nothing here needs to write it.)
 CREATE TRIGGER credit_entry_alerts AFTER INSERT ON credit_entry
 WHEN EXISTS (SELECT 1 FROM credit_alert AS ax WHERE ax.account = NEW.account AND ax.low_balance > 0)
 BEGIN
@@ -69,11 +73,9 @@ BEGIN
   SELECT 'balance.low', NEW.account, NEW.pos, NULL, NEW.created_at,
          json_object('threshold', a.low_balance, 'available', MAX(0, MIN(av.v, 9007199254740991)), 'kind', NEW.kind)
   FROM credit_alert AS a, (SELECT (NEW.balance - (CASE WHEN EXISTS (SELECT 1 FROM credit_lot AS lx WHERE lx.account = NEW.account AND lx.open = 1 AND lx.expires_at <= NEW.created_at) THEN (SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = NEW.account AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= NEW.created_at) ELSE 0 END) - (CASE WHEN EXISTS (SELECT 1 FROM credit_hold AS hx WHERE hx.account = NEW.account AND hx.status = 'open' AND hx.expires_at > NEW.created_at) THEN (SELECT SUM(hd.amount) FROM credit_hold AS hd WHERE hd.account = NEW.account AND hd.status = 'open' AND hd.expires_at > NEW.created_at) ELSE 0 END) - COALESCE((SELECT fl.floor FROM credit_floor AS fl WHERE fl.account = NEW.account), 0)) AS v) AS av
-  WHERE a.account = NEW.account AND a.low_balance > 0 AND a.above = 1 AND av.v < a.low_balance
+  WHERE a.account = NEW.account AND a.low_balance > 0 AND av.v < a.low_balance
+    AND CASE WHEN NEW.kind IN ('debit', 'transfer_out', 'hold') THEN av.v + NEW.amount >= a.low_balance ELSE a.above = 1 END
   ORDER BY a.low_balance DESC;
-  UPDATE credit_alert SET above = (av.v >= credit_alert.low_balance)
-  FROM (SELECT (NEW.balance - (CASE WHEN EXISTS (SELECT 1 FROM credit_lot AS lx WHERE lx.account = NEW.account AND lx.open = 1 AND lx.expires_at <= NEW.created_at) THEN (SELECT COALESCE(SUM(lt.remaining), 0) FROM credit_lot AS lt WHERE lt.account = NEW.account AND lt.open = 1 AND lt.remaining > 0 AND lt.expires_at <= NEW.created_at) ELSE 0 END) - (CASE WHEN EXISTS (SELECT 1 FROM credit_hold AS hx WHERE hx.account = NEW.account AND hx.status = 'open' AND hx.expires_at > NEW.created_at) THEN (SELECT SUM(hd.amount) FROM credit_hold AS hd WHERE hd.account = NEW.account AND hd.status = 'open' AND hd.expires_at > NEW.created_at) ELSE 0 END) - COALESCE((SELECT fl.floor FROM credit_floor AS fl WHERE fl.account = NEW.account), 0)) AS v) AS av
-  WHERE credit_alert.account = NEW.account AND credit_alert.low_balance > 0 AND credit_alert.above <> (av.v >= credit_alert.low_balance);
 END;
 --> statement-breakpoint
 CREATE TRIGGER `credit_entry_allocates` AFTER INSERT ON `credit_entry` WHEN NEW.`allocations` IS NOT NULL

@@ -445,8 +445,9 @@ export const creditOutbox = sqliteTable(
  * Projection: alerts, set and removed by `alert_set` / `alert_remove` rows on the account's
  * log. The identity is (account, low_balance); 0 = no low-balance threshold (an alert only for
  * expiring credits). `above` carries, from the BEFORE trigger to the AFTER trigger of the row
- * being written, whether available was at or above the threshold just before it (then it
- * says the same of the row just written): `balance.low` fires when before ≥ t > after.
+ * being written, whether available was at or above the threshold just before it:
+ * `balance.low` fires when before ≥ t > after. (Debits, transfers out and holds lower
+ * available by exactly their amount, so for them the AFTER trigger needs no message.)
  */
 export const creditAlert = sqliteTable(
   'credit_alert',

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, MAX_AMOUNT, type PriceRounding, type RateCard } from '../src/index.js';
 import { APP_LINKS_DDL, linkInsert } from './support/app-links.js';
 import { DRIVERS, manualClock, type TestDb } from './support/drivers.js';
+import { type AlertSpec, EventsOracle, render } from './support/events-oracle.js';
 import { type Arrival, appliedInCall, CONFIG_OPS, MONEY_KINDS, Model, type ModelCapView, type Op, type Outcome } from './support/model.js';
 
 const ACCOUNTS = ['a', 'b', 'c'];
@@ -146,6 +147,7 @@ const chargeOpArb: fc.Arbitrary<GenOp> = fc.oneof(
 /** A run's first card: charges price with it until the run publishes another. */
 const FIRST_CARD: Op[] = [{ op: 'publish', rates: { p1: { in: '0.1', out: '0.7' }, p2: { in: '0.25', out: '3' } }, rounding: 'up' }];
 const COVERAGE = [
+  'event balance.low',
   'grant:granted',
   'grant:replayed',
   'grant:overflow',
@@ -278,6 +280,9 @@ const capsOpArb: fc.Arbitrary<GenOp> = fc.oneof(
 );
 
 const CAPS_COVERAGE = [
+  'event balance.low',
+  'event cap.warning',
+  'event cap.reached',
   'debit:debited',
   'debit:capped',
   'debit:warned',
@@ -520,9 +525,25 @@ let run = 0;
  * balances of both sides and the lots (priority, expiry) that arrive. After each of its steps
  * credits are conserved, in the database and in the model (see conserves()).
  */
+/** Low-balance thresholds set on each run's accounts (after its prelude): crossed often by the amounts drawn. */
+const ALERTS: AlertSpec = { a: [20, 3], b: [7] };
+/** The caps family's accounts start with 300 each. */
+const CAPS_ALERTS: AlertSpec = { a: [250, 100], b: [290], c: [5] };
+
 describe.each(DRIVERS)('model-based property on $name', (driver) => {
   let db: TestDb;
   const clock = manualClock();
+  /** The last event id seen: each step reads the events written since. */
+  let lastEvent = 0;
+  async function newEvents() {
+    const out = [];
+    for (;;) {
+      const page = await db.ledger.events.list({ after: lastEvent, limit: 1000 });
+      out.push(...page.events);
+      lastEvent = page.cursor;
+      if (!page.hasMore) return out;
+    }
+  }
   beforeAll(async () => {
     db = await driver.open({ clock: clock.now });
     await db.exec(APP_LINKS_DDL);
@@ -542,7 +563,7 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
     runs: [number, number, number],
     coverage: string[],
     prelude: Prelude,
-    o: { teams?: boolean; steps?: [number, number] } = {},
+    o: { teams?: boolean; steps?: [number, number]; alerts?: AlertSpec } = {},
   ) => {
     const full = driver.name.startsWith('better-sqlite3');
     return agrees(arb, {
@@ -551,6 +572,7 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
       coverage: full ? coverage : [],
       prelude,
       teams: o.teams,
+      alerts: o.alerts,
     });
   };
 
@@ -558,14 +580,14 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
     family(chargeOpArb, [30, 10, 3], CHARGE_COVERAGE, FIRST_CARD));
 
   it('with spend caps and floors (windows crossed by the clock, filters, holds, refunds): agrees after every step', () =>
-    family(capsOpArb, [40, 15, 4], CAPS_COVERAGE, FUNDED));
+    family(capsOpArb, [40, 15, 4], CAPS_COVERAGE, FUNDED, { alerts: CAPS_ALERTS }));
 
   it('with teams and transfers (roles changing, actors on spends, lots moved both ways): agrees and conserves after every step', () =>
     family(teamsOpArb, [40, 12, 3], TEAMS_COVERAGE, TEAM_PRELUDE, { teams: true, steps: [70, 20] }));
 
   async function agrees(
     arb: fc.Arbitrary<GenOp>,
-    o: { runs: number; steps: number; coverage: string[]; prelude?: Prelude; teams?: boolean },
+    o: { runs: number; steps: number; coverage: string[]; prelude?: Prelude; teams?: boolean; alerts?: AlertSpec },
   ) {
     const seen = new Map<string, number>();
     await fc.assert(
@@ -582,6 +604,20 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
           expect(actual).toEqual(model.apply(withNs(op, ns), undefined, 'entryId' in actual ? actual.entryId : undefined));
         }
         if (o.teams) await conserves(db, ns, model, 'after the prelude');
+        // Alerts on the run's accounts: every step's balance.low and cap events must be the model's crossings, exactly.
+        const alerts = o.alerts ?? ALERTS;
+        for (const [a, ts] of Object.entries(alerts)) {
+          for (const t of ts) {
+            const r = await db.ledger.alerts.set({ account: ns + a, lowBalance: t });
+            if (r.outcome !== 'set') throw new Error(`alerts.set: ${r.outcome}`);
+            model.config(ns + a, 'alert_set', r.entry.id);
+          }
+        }
+        const oracle = new EventsOracle(
+          ACCOUNTS.map((a) => ns + a),
+          new Map(Object.entries(alerts).map(([a, ts]) => [ns + a, ts])),
+        );
+        await newEvents();
         for (const [step, raw] of ops.entries()) {
           const tag = `${ns}${step}`;
           if (raw.op === 'replay' && keyed.length === 0) continue;
@@ -591,8 +627,17 @@ describe.each(DRIVERS)('model-based property on $name', (driver) => {
           if ((op.op === 'capture' || op.op === 'release') && target === undefined) continue;
           const app = withApp[step] === true && (op.op === 'grant' || op.op === 'debit' || op.op === 'debitOnce') ? tag : undefined;
           const arrivals: string[] = [];
+          const was = oracle.before(model);
           const actual = await perform(db, ns, op, target, clock, app, arrivals);
           const modelled = model.apply(withNs(op, ns), target, 'entryId' in actual ? actual.entryId : undefined, arrivals);
+          const written = render(await newEvents());
+          // Moving the clock writes nothing: a lot lapsing is no crossing inside a writing unit.
+          const due = op.op === 'advance' ? new Map() : oracle.expected(model, was, model.now);
+          expect(written, `events of ${tag} ${JSON.stringify(op)}`).toEqual(due);
+          for (const line of [...written.values()].flat()) {
+            const k = `event ${line.split(' ')[0]}`;
+            seen.set(k, (seen.get(k) ?? 0) + 1);
+          }
           // Config calls answer with an outcome and an entry only.
           const expected = CONFIG_OPS.has(op.op) && 'outcome' in modelled ? configOutcome(modelled) : modelled;
           expect(actual, JSON.stringify(op)).toEqual(expected);

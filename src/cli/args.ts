@@ -14,6 +14,7 @@
  * (`1e-3`, `9.007199254740993e15`), and an amount that was rounded must fail, not post.
  */
 import {
+  ALERT_EXPIRING_MAX_MS,
   type EntryKind,
   EXPIRING_MAX_WINDOW_MS,
   HISTORY_MAX_LIMIT,
@@ -146,6 +147,12 @@ function duration(field: string, raw: string, max: number): number {
 
 /** A hold's lifetime (`--ttl`): 1ms … 30d. */
 export const parseTtl = (raw: string): number => duration('ttlMs', raw, HOLD_MAX_TTL_MS);
+
+/** An alert's `--expiring-within`: 1ms … 366d. */
+export const parseExpiringWithin = (raw: string): number => duration('expiringWithinMs', raw, ALERT_EXPIRING_MAX_MS);
+
+/** An alert's `--low-balance` threshold: 1 … 2^53-1; an amount, as in the library. */
+export const parseLowBalance = (raw: string): number => whole('lowBalance', raw, 1, MAX_AMOUNT, { amount: true });
 
 /** The window of `expiring --within`: 1ms … 3650d. */
 export const parseWithin = (raw: string): number => duration('withinMs', raw, EXPIRING_MAX_WINDOW_MS);

@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isLedgerError, type Ledger } from '../index.js';
+import { addAlertsCommands } from './alerts.js';
 import { addAnalyticsCommands } from './analytics.js';
 import { addCapsCommands } from './caps.js';
 import * as commands from './commands.js';
@@ -362,6 +363,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   addPlansCommands(program, run);
   addPricingCommands(program, run);
   addTeamsCommands(program, run);
+  addAlertsCommands(program, run);
   addWebhooksCommands(program, run, stdout);
 
   return program;

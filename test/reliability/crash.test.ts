@@ -347,6 +347,10 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
               (SELECT COUNT(*) FROM credit_entry WHERE kind = 'expire') AS expires`,
     );
     const kinds = await db.all('SELECT kind, COUNT(*) AS n FROM credit_entry GROUP BY kind ORDER BY kind');
+    // The outbox under kills: verify() above judged every event against the log; make sure there were some.
+    const events = await db.all('SELECT type, COUNT(*) AS n FROM credit_event GROUP BY type ORDER BY type');
+    const eventCounts = Object.fromEntries(events.map((e) => [String(e.type), Number(e.n)]));
+    expect(eventCounts['balance.low'] ?? 0, 'balance.low events written by the mix').toBeGreaterThan(0);
 
     console.log(
       `[crash ${driver}] seed ${SEED}, synchronous=${SYNC}: ${tally.kills} SIGKILLs over ${ROUNDS} rounds (${tally.killedInCall} inside a ledger call), ` +
@@ -360,7 +364,7 @@ describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIG
         `carrying it (acked: ${links.linkedApplied} applied, ${links.linkedNoops} did not), ${tally.linkedInFlight} such calls in flight at a kill ` +
         `(${tally.linkedInFlightCommitted} had committed); transfers: ${transfers.transfers} (${transfers.arrivals} arrivals, ` +
         `${transfers.lotArrivals} of them lots, ${transfers.expiredArrivals} such lots expired by a sweep) from ${transferIntents} calls, ${tally.transfersInFlight} in flight ` +
-        `at a kill (${tally.transfersInFlightCommitted} had committed); ${Date.now() - started} ms`,
+        `at a kill (${tally.transfersInFlightCommitted} had committed); events ${JSON.stringify(eventCounts)}; ${Date.now() - started} ms`,
     );
 
     expect(problems.list(), `seed ${SEED}`).toEqual([]);

@@ -205,6 +205,14 @@ export class Model {
   private spendable(a: string) {
     return this.acct(a).posted - this.expired(a) - this.held(a) - this.acct(a).floor;
   }
+  /** Available before clamping (posted − lapsed lots − open holds − floor): what balance.low compares. */
+  availableOf(a: string): number {
+    return this.spendable(a);
+  }
+  /** A configuration row the ledger wrote outside the ops the model knows (an alert): it takes a seq. */
+  config(a: string, kind: string, id: string): void {
+    this.write(a, kind, 0, id);
+  }
 
   /** The cap's window spend now: debits and captures in the window matching it, less their refunds. */
   private capSpent(a: string, c: ModelCap) {

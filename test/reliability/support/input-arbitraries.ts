@@ -11,8 +11,10 @@
 import fc from 'fast-check';
 import {
   ACCOUNT_MAX_LENGTH,
+  ALERT_EXPIRING_MAX_MS,
   BATCH_MAX_OPS,
   ENTRY_KINDS,
+  EVENT_TYPES,
   EXPIRING_MAX_WINDOW_MS,
   HISTORY_MAX_LIMIT,
   HOLD_MAX_TTL_MS,
@@ -566,6 +568,18 @@ export const INPUT_FIELDS: Record<string, Record<string, Field>> = {
   },
   'caps.remove': { account: F.account, window: capWindow, ...capFilters, ...capCommon },
   'caps.floor': { account: F.account, floor: floorValue, ...capCommon },
+  'alerts.set': {
+    account: F.account,
+    lowBalance: numField(fc.oneof(fc.integer({ min: 1, max: 500 }), fc.constant(MAX_AMOUNT))),
+    expiringWithinMs: numField(fc.integer({ min: 1, max: ALERT_EXPIRING_MAX_MS })),
+    ...capCommon,
+  },
+  'alerts.remove': { account: F.account, lowBalance: numField(fc.integer({ min: 1, max: 500 })), ...capCommon },
+  'events.list': {
+    after: numField(fc.integer({ min: 0, max: 60 })),
+    limit: numField(fc.integer({ min: 1, max: 1000 })),
+    types: { valid: fc.subarray([...EVENT_TYPES], { minLength: 1 }), bad: fc.oneof(hostileValue, fc.constant([]), fc.constant(['nope'])) },
+  },
   ...PRICING_FIELDS,
   ...PLAN_FIELDS,
   ...TEAM_FIELDS,
@@ -786,6 +800,11 @@ export const ARGS: Record<Method, fc.Arbitrary<unknown[]>> = {
   'teams.members': fc.tuple(stringArg(teamName)),
   'teams.memberships': fc.tuple(stringArg(person)),
   transfer: fc.tuple(inputArb(INPUT_FIELDS.transfer as Record<string, Field>)),
+  'alerts.set': fc.tuple(inputArb(INPUT_FIELDS['alerts.set'] as Record<string, Field>)),
+  'alerts.remove': fc.tuple(inputArb(INPUT_FIELDS['alerts.remove'] as Record<string, Field>)),
+  'alerts.list': fc.tuple(stringArg(account)),
+  'events.list': fc.tuple(inputArb(INPUT_FIELDS['events.list'] as Record<string, Field>, { optional: true })),
+  'events.get': fc.oneof(fc.tuple(fc.integer({ min: 0, max: 60 })), fc.tuple(hostileValue)),
   batch: fc.tuple(
     fc.oneof(
       { weight: 12, arbitrary: fc.array(batchOp, { maxLength: 6 }) },

@@ -57,6 +57,11 @@ export const METHODS = [
   'teams.members',
   'teams.memberships',
   'transfer',
+  'alerts.set',
+  'alerts.remove',
+  'alerts.list',
+  'events.list',
+  'events.get',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -91,6 +96,9 @@ export const READ_METHODS: ReadonlySet<Method> = new Set([
   'teams.get',
   'teams.members',
   'teams.memberships',
+  'alerts.list',
+  'events.list',
+  'events.get',
 ]);
 
 /** Outcomes each writing method may return. */
@@ -156,6 +164,8 @@ const CONFIG_KINDS = new Set([
   'team_add',
   'team_role',
   'team_remove',
+  'alert_set',
+  'alert_remove',
 ]);
 
 const CODES = new Set<string>(ERROR_CODES);
@@ -585,7 +595,7 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
     case 'sweep': {
       if (!isObj(r)) return ['sweep: not an object'];
       if (typeof r.dryRun !== 'boolean') out.push('sweep.dryRun: not a boolean');
-      for (const f of ['lotsExpired', 'holdsExpired', 'batches', 'subscriptionsSettled'])
+      for (const f of ['lotsExpired', 'holdsExpired', 'batches', 'subscriptionsSettled', 'expiringNotices'])
         if (!safeInt(r[f], 0)) out.push(`sweep.${f}: ${String(r[f])}`);
       for (const f of ['creditsExpired', 'creditsReleased']) if (!isTotal(r[f])) out.push(`sweep.${f}: ${String(r[f])}`);
       return out;
@@ -789,6 +799,36 @@ export function checkResult(method: Method, r: unknown, args: readonly unknown[]
       return out;
     case 'transfer':
       return checkTransfer(r, first, 'transfer');
+    case 'alerts.set':
+    case 'alerts.remove': {
+      if (!isObj(r)) return [`${method}: not an object`];
+      const allowed = method === 'alerts.set' ? ['set', 'replayed'] : ['removed', 'replayed', 'absent'];
+      if (!allowed.includes(String(r.outcome))) out.push(`${method}.outcome: ${String(r.outcome)}`);
+      if (r.entry !== undefined) {
+        checkEntry(r.entry, `${method}.entry`, out);
+        const e = r.entry as Obj;
+        if (e.kind !== (method === 'alerts.set' ? 'alert_set' : 'alert_remove')) out.push(`${method}.entry.kind: ${String(e.kind)}`);
+      } else if (r.outcome === 'set' || r.outcome === 'removed') out.push(`${method}: ${String(r.outcome)} without an entry`);
+      if (method === 'alerts.set' && r.alert !== null)
+        checkAlert(r.alert, 'alerts.set.alert', out, isObj(first) ? first.account : undefined);
+      return out;
+    }
+    case 'alerts.list':
+      if (!Array.isArray(r)) return ['alerts.list: not an array'];
+      for (const [i, a] of r.entries()) checkAlert(a, `alerts.list[${i}]`, out, first);
+      return out;
+    case 'events.list': {
+      if (!isObj(r) || !Array.isArray(r.events) || typeof r.hasMore !== 'boolean' || !safeInt(r.cursor, 0))
+        return ['events.list: malformed page'];
+      const ids = (r.events as Obj[]).map((e) => e?.id);
+      for (const [i, e] of (r.events as Obj[]).entries()) checkEvent(e, `events.list[${i}]`, out);
+      if (ids.some((id, i) => i > 0 && Number(id) !== Number(ids[i - 1]) + 1) && !(isObj(first) && Array.isArray(first.types)))
+        out.push('events.list: ids not consecutive');
+      return out;
+    }
+    case 'events.get':
+      if (r !== null) checkEvent(r, 'events.get', out);
+      return out;
     default:
       return checkWriteResult(method, r, first);
   }
@@ -799,8 +839,29 @@ export function wroteNothing(method: Method, r: unknown): boolean {
   if (READ_METHODS.has(method)) return true;
   if (method === 'sweep') {
     const s = r as Obj;
-    return s.dryRun === true || (s.lotsExpired === 0 && s.holdsExpired === 0 && s.subscriptionsSettled === 0);
+    return s.dryRun === true || (s.lotsExpired === 0 && s.holdsExpired === 0 && s.subscriptionsSettled === 0 && s.expiringNotices === 0);
   }
   if (method === 'batch') return (r as Obj[]).every((x) => NOT_APPLIED.has(String(x.outcome)));
   return NOT_APPLIED.has(String((r as Obj).outcome));
+}
+
+function checkAlert(a: unknown, at: string, out: string[], account?: unknown): void {
+  if (!isObj(a)) {
+    out.push(`${at}: not an object`);
+    return;
+  }
+  if (account !== undefined && a.account !== account) out.push(`${at}.account: ${String(a.account)}`);
+  if (a.lowBalance !== null && !safeInt(a.lowBalance, 1)) out.push(`${at}.lowBalance: ${String(a.lowBalance)}`);
+  if (a.expiringWithinMs !== null && !safeInt(a.expiringWithinMs, 1)) out.push(`${at}.expiringWithinMs: ${String(a.expiringWithinMs)}`);
+  if (a.lowBalance === null && a.expiringWithinMs === null) out.push(`${at}: neither a threshold nor a window`);
+  if (typeof a.below !== 'boolean') out.push(`${at}.below: not a boolean`);
+  if (typeof a.setBy !== 'string') out.push(`${at}.setBy: not an entry id`);
+}
+
+function checkEvent(e: unknown, at: string, out: string[]): void {
+  if (!isObj(e) || !safeInt(e.id, 1) || typeof e.type !== 'string' || !isObj(e.data) || e.data.account !== e.account) {
+    out.push(`${at}: malformed ${JSON.stringify(e)}`);
+    return;
+  }
+  if (new Date(String(e.timestamp)).getTime() !== e.createdAt) out.push(`${at}.timestamp: ${String(e.timestamp)} ≠ createdAt`);
 }

@@ -54,5 +54,11 @@ export async function seed(db: Db, book: Book, accounts: ReadonlyArray<readonly 
       const r = await db.ledger.grant(g);
       book.setup.set(r.entry.id, { account, delta: r.entry.delta });
     }
+    // Low-balance alerts inside the range the mix moves balances through, so kills land inside
+    // units that write balance.low events: verify() then checks the outbox against the log.
+    for (const lowBalance of [amount, Math.ceil(amount * 0.9), Math.ceil(amount / 2)]) {
+      const r = await db.ledger.alerts.set({ account, lowBalance });
+      if (r.outcome === 'set') book.setup.set(r.entry.id, { account, delta: 0 });
+    }
   }
 }
