@@ -30,16 +30,17 @@ export const UNPAUSE = `UPDATE credit_delivery SET status = 'pending', next_at =
 WHERE webhook = ? AND status = 'paused' RETURNING event`;
 
 /**
- * Fan-out [now, now, max, max]: a delivery row per (active endpoint, event after its cursor
+ * Fan-out [now, now, max]: a delivery row per (active endpoint, event after its cursor
  * matching its types), at most `max` events per endpoint; then the cursors move to what was
  * fanned out. Both in one atomic unit, so they see the same events; a second deliverer doing
  * the same at once waits for the lock, then finds the cursors moved (and ON CONFLICT covers a
- * redeliver that queued an event ahead of the cursor).
+ * redeliver that queued an event ahead of the cursor). CROSS JOIN keeps the endpoints the outer
+ * loop (SQLite does not reorder it): a rowid range seek per endpoint, never a scan of the outbox.
  */
 export const FAN_OUT = `INSERT INTO credit_delivery (webhook, event, status, attempts, retries_from, next_at, created_at)
 SELECT w.id, e.id, 'pending', 0, 0, CAST(? AS INTEGER), CAST(? AS INTEGER)
-FROM credit_webhook w JOIN credit_event e ON e.id > w.cursor AND e.id <= w.cursor + CAST(? AS INTEGER)
-WHERE w.status = 'active' AND ${TYPE_MATCHES}
+FROM credit_webhook w CROSS JOIN credit_event e
+WHERE e.id > w.cursor AND e.id <= w.cursor + CAST(? AS INTEGER) AND w.status = 'active' AND ${TYPE_MATCHES}
 ON CONFLICT (webhook, event) DO NOTHING
 RETURNING event`;
 export const ADVANCE = `UPDATE credit_webhook SET cursor = MIN(cursor + CAST(? AS INTEGER), ${MAX_EVENT})

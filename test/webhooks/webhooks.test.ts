@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, WEBHOOK_FANOUT_MAX, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_SCHEDULE_MS } from '../../src/index.js';
+import * as q from '../../src/webhooks/sql.js';
 import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
 import { type Receiver, startReceiver, verifyAt, verifyNow } from '../support/webhook-receiver.js';
 
@@ -284,6 +285,23 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
 });
 
 describe('webhooks fan-out in bounded steps (better-sqlite3)', () => {
+  it('query plans: the fan-out seeks the outbox by id range per endpoint, the claim reads the due index (cost flat in history)', async () => {
+    const spec = DRIVERS.find((d) => d.name === 'better-sqlite3 :memory:');
+    if (spec === undefined) throw new Error('no driver');
+    const db = await spec.open();
+    try {
+      const plan = async (sql: string, args: unknown[]) =>
+        (await db.all(`EXPLAIN QUERY PLAN ${sql}`, args)).map((r) => String(r.detail)).join(' | ');
+      const fanOut = await plan(q.FAN_OUT, [0, 0, 10]);
+      expect(fanOut).toMatch(/SEARCH e USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/);
+      expect(fanOut).not.toMatch(/SCAN e\b/);
+      expect(await plan(q.CLAIM, ['t', 1, 1, 0, 10])).toMatch(/credit_delivery_due/);
+      expect(await plan(q.CLAIMED, ['t'])).toMatch(/credit_delivery_claim/);
+    } finally {
+      await db.close();
+    }
+  });
+
   it(`fans out at most WEBHOOK_FANOUT_MAX events per endpoint per call, and says there is more`, async () => {
     const spec = DRIVERS.find((d) => d.name === 'better-sqlite3 :memory:');
     if (spec === undefined) throw new Error('no driver');
