@@ -47,6 +47,9 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     rx.respond = () => ({ status: 200 });
   };
   const only = (path: string) => rx.received.filter((r) => r.path === path);
+  // D1 through miniflare costs ~8 ms a statement: it runs the cases that exercise its batch
+  // path (fan-out + claim, records, redeliver); the rest run the same SQL on the other drivers.
+  const notOnD1 = driver.slow ? it.skip : it;
 
   it('add, list, remove; misuse is a LedgerError and writes nothing', async () => {
     const a = await db.ledger.webhooks.add({ url: `${rx.url}/a`, types: ['cap.reached', 'balance.low', 'cap.reached'] });
@@ -211,7 +214,7 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     await db.ledger.webhooks.remove(w.id);
   });
 
-  it('410 Gone disables the endpoint and pauses its deliveries; enable resumes them and what it missed', async () => {
+  notOnD1('410 Gone disables the endpoint and pauses its deliveries; enable resumes them and what it missed', async () => {
     fresh();
     const w = await db.ledger.webhooks.add({ url: `${rx.url}/gone` });
     const e1 = await insertEvent(db, clock.now());
@@ -242,7 +245,7 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     await db.ledger.webhooks.remove(w.id);
   });
 
-  it('a timeout and a refused connection are failed attempts, retried', async () => {
+  notOnD1('a timeout and a refused connection are failed attempts, retried', async () => {
     fresh();
     const slow = await db.ledger.webhooks.add({ url: `${rx.url}/slow` });
     const closed = await db.ledger.webhooks.add({ url: 'http://127.0.0.1:9/closed' });
@@ -264,7 +267,7 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     await db.ledger.webhooks.remove(closed.id);
   });
 
-  it('two deliverers at once never send the same delivery twice', async () => {
+  notOnD1('two deliverers at once never send the same delivery twice', async () => {
     fresh();
     const w = await db.ledger.webhooks.add({ url: `${rx.url}/race` });
     const ids: number[] = [];
