@@ -9,7 +9,11 @@
  * (bench/detail.ts: query plans, where the time goes, the sweep of lapsed lots).
  * See bench/README.md and docs/benchmarks.md.
  */
-if (process.argv.includes('--analytics')) {
+if (process.argv.includes('--webhooks')) {
+  // `npm run bench -- --webhooks [--events=N --endpoints=N --limit=N --concurrency=N]`: delivery to a local receiver (bench/webhooks.ts).
+  const { runWebhooksBench } = await import('./webhooks.js');
+  await runWebhooksBench();
+} else if (process.argv.includes('--analytics')) {
   // `npm run bench -- --analytics [--sizes=1M,10M]`: the usage queries at 1M and 10M entries (bench/analytics.ts).
   const { runAnalyticsBench } = await import('./analytics.js');
   await runAnalyticsBench();

@@ -45,6 +45,8 @@ export {
   PLAN_PERIODS,
   type PlanPeriod,
   PRICE_ROUNDINGS,
+  WEBHOOK_STATUSES,
+  type WebhookStatus,
 } from './schema.js';
 export type { Teams } from './teams/index.js';
 export type * from './teams/types.js';
@@ -52,3 +54,5 @@ export type * from './transfers/types.js';
 export type * from './types.js';
 export type { Analytics } from './usage/analytics.js';
 export type * from './usage/types.js';
+export type { Webhooks } from './webhooks/index.js';
+export type * from './webhooks/types.js';

@@ -76,6 +76,7 @@ import {
   verifyOptions,
 } from './validate.js';
 import { verify } from './verify.js';
+import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 type Metadata = Record<string, unknown>;
 interface Attribution {
@@ -222,6 +223,8 @@ export class Ledger {
   readonly events: Events;
   /** Low-balance thresholds and expiring-credit notices that write events (src/alerts/). */
   readonly alerts: Alerts;
+  /** Standard Webhooks delivery of the outbox: endpoints, signed at-least-once delivery, retries (src/webhooks/). */
+  readonly webhooks: Webhooks;
   readonly #ctx: Context;
 
   constructor(db: AnySQLiteDatabase, options: LedgerOptions = {}) {
@@ -250,6 +253,7 @@ export class Ledger {
     this.teams = createTeams(this.#ctx);
     this.events = createEvents(this.#ctx);
     this.alerts = createAlerts(this.#ctx);
+    this.webhooks = createWebhooks(this.#ctx);
   }
 
   /** Applies the package's own migrations. Idempotent; safe to call at every start. */

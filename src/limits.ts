@@ -133,3 +133,47 @@ export const EVENTS_MAX_LIMIT = 1_000;
 
 /** `alerts.set({ expiringWithinMs })`: at most a year ahead (the sweep announces lots lapsing within it). */
 export const ALERT_EXPIRING_MAX_MS = 366 * 24 * 60 * 60 * 1000;
+/**
+ * Webhooks (src/webhooks/). The retry schedule is the Standard Webhooks one: after a failed
+ * attempt, the next one is due this long later (so 10 attempts in all, the first at once); a
+ * `Retry-After` asking for later is honoured, up to WEBHOOK_RETRY_AFTER_MAX_MS.
+ */
+export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
+  5_000,
+  5 * 60_000,
+  30 * 60_000,
+  2 * HOUR_MS,
+  5 * HOUR_MS,
+  10 * HOUR_MS,
+  14 * HOUR_MS,
+  20 * HOUR_MS,
+  24 * HOUR_MS,
+]);
+export const WEBHOOK_MAX_ATTEMPTS = WEBHOOK_RETRY_SCHEDULE_MS.length + 1;
+export const WEBHOOK_RETRY_AFTER_MAX_MS = 24 * HOUR_MS;
+/** One attempt's time limit (connect, send, response headers): default and most. */
+export const WEBHOOK_TIMEOUT_MS = 15_000;
+export const WEBHOOK_TIMEOUT_MAX_MS = 120_000;
+/**
+ * A claim lasts the attempts' time limit plus this margin (database round trips, a slow
+ * event loop), so it cannot lapse while its holder is still within its time limit.
+ */
+export const WEBHOOK_CLAIM_MARGIN_MS = 30_000;
+/** Deliveries one `deliver()` call claims: default and most; and how many it sends at once. */
+export const WEBHOOK_DELIVER_DEFAULT_LIMIT = 100;
+export const WEBHOOK_DELIVER_MAX_LIMIT = 1_000;
+export const WEBHOOK_CONCURRENCY = 50;
+/**
+ * Events one `deliver()` call fans out to each endpoint (the rest on the next call): bounds
+ * the unit's size (and the rows it returns) at 100 endpoints; more than one call claims.
+ */
+export const WEBHOOK_FANOUT_MAX = 1_000;
+/** Endpoints a ledger may have. */
+export const WEBHOOK_MAX_ENDPOINTS = 100;
+export const WEBHOOK_URL_MAX_LENGTH = 2_048;
+/** Secrets: `whsec_` + base64 of this many random bytes when generated; 24–64 bytes when given (the spec's range). */
+export const WEBHOOK_SECRET_BYTES = 32;
+export const WEBHOOK_SECRET_MIN_BYTES = 24;
+export const WEBHOOK_SECRET_MAX_BYTES = 64;
+/** An attempt's error text is stored cut to this many characters. */
+export const WEBHOOK_ERROR_MAX_LENGTH = 500;

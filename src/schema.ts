@@ -463,3 +463,94 @@ export const creditAlert = sqliteTable(
 
 export type CreditEventRow = typeof creditEvent.$inferSelect;
 export type CreditAlertRow = typeof creditAlert.$inferSelect;
+
+/*
+ * Webhooks (src/webhooks/): Standard Webhooks delivery of the outbox. These three tables are
+ * operational state, not log rows nor projections of it: endpoints carry signing secrets,
+ * which must never enter the log an app exports or digests, and delivery progress is about
+ * the receivers, not the money. `rebuild()` and `verify()` leave them alone.
+ */
+
+export const WEBHOOK_STATUSES = ['active', 'disabled'] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
+
+/**
+ * An endpoint. `types` is a JSON array of event types, NULL for all. `cursor` is the id of the
+ * last event already fanned out to it (turned into `credit_delivery` rows): set to the newest
+ * event when the endpoint is added, so it receives the events created after that, and only
+ * ever moved forward. A disabled endpoint (a `410 Gone`, or by hand) is skipped by the fan-out
+ * and its pending deliveries are paused until it is enabled again.
+ */
+export const creditWebhook = sqliteTable('credit_webhook', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  types: text('types'),
+  secret: text('secret').notNull(),
+  status: text('status', { enum: WEBHOOK_STATUSES }).notNull(),
+  disabledReason: text('disabled_reason'),
+  disabledAt: integer('disabled_at'),
+  cursor: integer('cursor').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'paused'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * One event to one endpoint. A deliverer claims due rows (`pending`, `next_at` ≤ now) with a
+ * conditional UPDATE that sets a random `claim` token, `claim_until`, and `next_at` =
+ * `claim_until` (so a claimed row is not due again until its claim lapses) and counts the
+ * attempt; only the holder of the token may record the result. `attempts` is the number of
+ * the last attempt claimed (attempt numbers never repeat); `retries_from` is its value when
+ * the current round of the retry schedule began (0, or when `redeliver` re-queued it).
+ */
+export const creditDelivery = sqliteTable(
+  'credit_delivery',
+  {
+    webhook: text('webhook').notNull(),
+    event: integer('event').notNull(),
+    status: text('status', { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer('attempts').notNull(),
+    retriesFrom: integer('retries_from').notNull(),
+    nextAt: integer('next_at').notNull(),
+    claim: text('claim'),
+    claimUntil: integer('claim_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.webhook, t.event] }),
+    index('credit_delivery_due').on(t.nextAt).where(sql`status = 'pending'`),
+    index('credit_delivery_claim').on(t.claim).where(sql`claim IS NOT NULL`),
+    index('credit_delivery_event').on(t.event),
+  ],
+);
+
+export const ATTEMPT_OUTCOMES = ['sending', 'delivered', 'error', 'timeout', 'gone'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/**
+ * One row per attempt, written when it is claimed (`sending`) and completed with its result
+ * by the deliverer that sent it. An attempt whose deliverer died stays `sending`; it reads as
+ * `lost` once its claim lapsed or a later attempt was claimed.
+ */
+export const creditDeliveryAttempt = sqliteTable(
+  'credit_delivery_attempt',
+  {
+    webhook: text('webhook').notNull(),
+    event: integer('event').notNull(),
+    attempt: integer('attempt').notNull(),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms'),
+    status: integer('status'),
+    error: text('error'),
+    outcome: text('outcome', { enum: ATTEMPT_OUTCOMES }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.webhook, t.event, t.attempt] }), index('credit_delivery_attempt_event').on(t.event)],
+);
+
+export type CreditWebhookRow = typeof creditWebhook.$inferSelect;
+export type CreditDeliveryRow = typeof creditDelivery.$inferSelect;
+export type CreditDeliveryAttemptRow = typeof creditDeliveryAttempt.$inferSelect;

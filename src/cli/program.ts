@@ -20,6 +20,7 @@ import { addPricingCommands } from './pricing.js';
 import { sweepProgressBar } from './progress.js';
 import { addTeamsCommands } from './teams.js';
 import { packageVersion } from './version.js';
+import { addWebhooksCommands } from './webhooks.js';
 
 /** Where the CLI prints: process.stdout/stderr in the bin, anything writable in tests. */
 export interface CliStream extends NodeJS.WritableStream {
@@ -83,6 +84,9 @@ Examples:
   $ drizzle-credits spend --from 2030-01-01 --to 2030-02-01 --group-by model,day
   $ drizzle-credits top account --from 2030-01-01 --limit 5
   $ drizzle-credits entries --after 0 --limit 500 --json
+  $ drizzle-credits webhooks add https://example.com/hooks --types balance.low,cap.reached
+  $ drizzle-credits webhooks deliver --watch
+  $ drizzle-credits events --after 0 --type balance.low
   $ drizzle-credits --url file:credits.db --json balance user_42`;
 
 /** One invocation: where it prints, what it reads, and the exit code its handler decided. */
@@ -360,6 +364,7 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   addPricingCommands(program, run);
   addTeamsCommands(program, run);
   addAlertsCommands(program, run);
+  addWebhooksCommands(program, run, stdout);
 
   return program;
 }

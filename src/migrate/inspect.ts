@@ -8,6 +8,8 @@ import type { Runner } from '../runner/index.js';
 import {
   creditAlert,
   creditCap,
+  creditDelivery,
+  creditDeliveryAttempt,
   creditEntry,
   creditEvent,
   creditFloor,
@@ -23,6 +25,7 @@ import {
   creditUnitGuard,
   creditUsage,
   creditUsageCursor,
+  creditWebhook,
 } from '../schema.js';
 
 /** The triggers the ledger relies on (migration 0009): without them writes would succeed and lie. */
@@ -58,6 +61,9 @@ const TABLES: SQLiteTable[] = [
   creditEvent,
   creditAlert,
   creditOutbox,
+  creditWebhook,
+  creditDelivery,
+  creditDeliveryAttempt,
 ];
 
 export interface SchemaReport {

@@ -66,4 +66,11 @@ export const everyCall = (l: Ledger, { migrate = false } = {}): [string, () => P
   ['alerts.list', () => l.alerts.list('a')],
   ['events.list', () => l.events.list({ after: 0, limit: 10, types: ['balance.low'] })],
   ['events.get', () => l.events.get(1)],
+  ['webhooks.add', () => l.webhooks.add({ url: 'https://example.com/hooks' })],
+  ['webhooks.list', () => l.webhooks.list()],
+  ['webhooks.remove', () => l.webhooks.remove('wh_1')],
+  ['webhooks.enable', () => l.webhooks.enable('wh_1')],
+  ['webhooks.deliver', () => l.webhooks.deliver({ fetch: async () => ({ status: 204, headers: new Headers() }) })],
+  ['webhooks.redeliver', () => l.webhooks.redeliver(1)],
+  ['webhooks.attempts', () => l.webhooks.attempts(1)],
 ];
