@@ -22,7 +22,7 @@ import {
 import type { Context } from '../ops/context.js';
 import type { Row, Unit } from '../runner/index.js';
 import type { AttemptOutcome } from '../schema.js';
-import { importSecret, randomHex, sign } from './sign.js';
+import { type HmacKey, importSecret, randomHex, sign } from './sign.js';
 import * as q from './sql.js';
 import type { DeliverOptions, DeliverReport, FetchLike } from './types.js';
 
@@ -146,7 +146,7 @@ export async function deliver(ctx: Context, o: DeliverOptions): Promise<DeliverR
     more: Boolean(num(opened?.after[1]?.[0]?.more ?? 0)) || claimed.length >= limit,
   };
 
-  const keys = new Map<string, Promise<CryptoKey>>();
+  const keys = new Map<string, Promise<HmacKey>>();
   const keyFor = (secret: string) => {
     let k = keys.get(secret);
     if (k === undefined) {
