@@ -85,19 +85,23 @@ export const timestamp = (what: string) =>
  * (so no stack overflow and no cycle), plain objects only, no `__proto__` key (it would be
  * dropped silently), well-formed strings — then stored as canonical JSON (sorted keys).
  */
-export const metadata = z.unknown().transform((m, ctx) => {
-  const problem = jsonProblem(m, 0, true);
-  if (problem !== null) {
-    ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });
-    return z.NEVER;
-  }
-  const text = canonicalJson(m);
-  if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
-    ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
-    return z.NEVER;
-  }
-  return text;
-});
+export const metadata = z
+  .unknown()
+  .transform((m, ctx) => {
+    const problem = jsonProblem(m, 0, true);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });
+      return z.NEVER;
+    }
+    const text = canonicalJson(m);
+    if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+      return z.NEVER;
+    }
+    return text;
+  })
+  // Documents (the HTTP API's OpenAPI) only: a transform has no JSON Schema of its own.
+  .meta({ type: 'object', additionalProperties: true, description: `Any JSON object, at most ${METADATA_MAX_BYTES} bytes` });
 
 function jsonProblem(v: unknown, depth: number, root = false): string | null {
   if (depth > METADATA_MAX_DEPTH) return `must be nested at most ${METADATA_MAX_DEPTH} levels deep (or is cyclic)`;

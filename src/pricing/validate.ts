@@ -83,6 +83,11 @@ export const rateCard = checked((v, fail) => {
     return fail(`rates must be at most ${PRICING_CARD_MAX_BYTES} bytes as JSON`);
   }
   return out;
+}).meta({
+  // Documents only (see metadata in validate.ts).
+  type: 'object',
+  description: 'model → meter → price, a decimal string such as "0.0025"',
+  additionalProperties: { type: 'object', additionalProperties: { type: 'string', pattern: PRICE.source } },
 });
 
 /** Usage: { meter: quantity }, at least one meter, quantities non-negative safe integers. */
@@ -102,7 +107,7 @@ export const usageSchema = checked((v, fail) => {
     Object.defineProperty(out, meter, { value: q, enumerable: true, writable: true, configurable: true });
   }
   return out;
-});
+}).meta({ type: 'object', description: 'meter → quantity', additionalProperties: { type: 'integer', minimum: 0, maximum: MAX_AMOUNT } });
 
 export const versionSchema = z
   .number({ error: 'version must be a number' })
