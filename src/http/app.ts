@@ -87,7 +87,8 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
   };
   const errorResponse = (c: Context, e: unknown) => {
     const p = problemOf(e);
-    if (p.status >= 500) report(e, c.req.raw);
+    // busy is load, not a fault: the client retries.
+    if (p.status >= 500 && p.code !== 'busy') report(e, c.req.raw);
     return problemResponse(p, p.code === 'busy' ? { 'retry-after': '1' } : {});
   };
 
