@@ -116,7 +116,7 @@ const bodyArb = (props: string[]) =>
       '[]',
       '"x"',
       '{"__proto__":{"admin":true}}',
-      '{"metadata":' + '['.repeat(5000) + ']'.repeat(5000) + '}',
+      `{"metadata":${'['.repeat(5000)}${']'.repeat(5000)}}`,
       '\u0000',
     ),
     fc.string({ maxLength: 30 }),
