@@ -36,8 +36,9 @@ export function parseTokens(text: string | undefined): TokenEntry[] {
     .filter((s) => s !== '')
     .map((entry, i) => {
       const colon = entry.lastIndexOf(':');
-      const token = colon < 0 ? '' : entry.slice(0, colon);
-      const scopes = colon < 0 ? [] : entry.slice(colon + 1).split('+');
+      if (colon < 0) throw new Error(`${TOKENS_ENV} entry ${i + 1}: expected token:scopes (e.g. <token>:read+write)`);
+      const token = entry.slice(0, colon);
+      const scopes = entry.slice(colon + 1).split('+');
       if (token.length < 16 || /\s/.test(token))
         throw new Error(`${TOKENS_ENV} entry ${i + 1}: a token must be at least 16 characters, without spaces`);
       if (scopes.length === 0 || scopes.some((s) => !(SCOPES as readonly string[]).includes(s)))
