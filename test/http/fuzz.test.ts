@@ -207,7 +207,7 @@ describe('HTTP fuzz', () => {
           events = (await db.all('SELECT COUNT(*) AS n FROM credit_event'))[0]?.n;
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: 1500 },
     );
     expect(api.errors).toEqual([]);
     // The run reached past validation too, not only 4xx.
