@@ -157,6 +157,13 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
         },
       };
       try {
+        // A retry of an operation that has no key would apply twice (a batch): say so rather than ignore it.
+        if (!op.idempotencyHeader && ctx.idempotencyKey !== undefined)
+          throw new LedgerError(
+            'invalid_argument',
+            `${op.operationId}: takes no Idempotency-Key${op.operationId === 'batch' ? ' (give each op its own idempotencyKey)' : ''}`,
+            { field: 'idempotencyKey' },
+          );
         // Media type and JSON are checked before anything else can fail, so a 415 is a 415.
         if (op.method !== 'get' && op.body !== undefined) await readBody();
         const result = await op.handler(ctx);

@@ -75,6 +75,8 @@ describe('money verbs', () => {
     expect(b.body.results.map((x: { outcome: string }) => x.outcome)).toEqual(['granted', 'rejected', 'debited']);
     expect(b.body.results[1].error).toMatchObject({ code: 'not_found', message: expect.any(String) });
     expectProblem(await req('POST', '/v1/batch', { body: { ops, extra: 1 } }), 400, 'invalid_argument');
+    // A batch has no key of its own: a header would promise a safe retry that applies twice.
+    expectProblem(await req('POST', '/v1/batch', { body: { ops }, headers: { 'idempotency-key': 'b1' } }), 400, 'invalid_argument');
     expectProblem(await req('POST', '/v1/batch', { body: { ops: [{ op: 'nope' }] } }), 400, 'invalid_argument');
   });
 });

@@ -5,6 +5,8 @@
  * a client that aborts mid-stream. After each: the balance moved by exactly what was
  * settled and no hold is left open.
  */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -238,5 +240,37 @@ describe('meter', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(aborted).toBe(true);
     expect(errors).toEqual([]);
+  });
+
+  it('over a real socket (@hono/node-server): a client abort mid-stream releases the hold', async () => {
+    await ledger.grant({ account: 'sock', amount: 1000 });
+    const app = appWith((a, m) =>
+      a.post('/stream', m(), (c) =>
+        streamSSE(c, async (s) => {
+          for (let i = 0; i < 500 && !s.aborted; i++) {
+            await s.writeSSE({ data: `tick ${i}` });
+            await s.sleep(5);
+          }
+        }),
+      ),
+    );
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const abort = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${port}/stream`, { ...as('sock'), signal: abort.signal });
+      expect(res.headers.get('x-credits-held')).toBe('100');
+      await res.body!.getReader().read();
+      expect(await openHolds('sock')).toBe(1);
+      abort.abort();
+      for (let i = 0; i < 200 && (await openHolds('sock')) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await openHolds('sock')).toBe(0);
+      expect(await balanceOf('sock')).toBe(1000);
+      expect(settled.at(-1)).toMatchObject({ account: 'sock', result: 'released_abort' });
+    } finally {
+      (server as import('node:http').Server).closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
