@@ -407,5 +407,11 @@ describe('OpenAPI', () => {
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.body).toContain('"operationId":"getBalance"');
     expect(page.body).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3)/);
+    // The embedded document parses back to the served one, and the page's script compiles.
+    const embedded = /<script type="application\/json" id="openapi">([\s\S]*?)<\/script>/.exec(page.body)?.[1] ?? '';
+    expect(JSON.parse(embedded)).toEqual(doc);
+    const script = /<script>([\s\S]*?)<\/script>/.exec(page.body)?.[1] ?? '';
+    expect(script.length).toBeGreaterThan(500);
+    expect(() => new Function(script)).not.toThrow();
   });
 });
