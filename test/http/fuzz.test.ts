@@ -173,13 +173,18 @@ describe('HTTP fuzz', () => {
         query: queryArb(query),
         body: bodyArb(props),
         headers: headerArb,
+        mangle: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, fc.constantFrom(1, 2, 3)),
       });
     });
     await fc.assert(
-      fc.asyncProperty(arb, async ({ i, method, params, query, body, headers }) => {
+      fc.asyncProperty(arb, async ({ i, method, params, query, body, headers, mangle }) => {
         const route = routes[i]!;
         let n = 0;
-        const path = route.path.replace(/\{\w+\}/g, () => segment(String(params[n++])));
+        let path = route.path.replace(/\{\w+\}/g, () => segment(String(params[n++])));
+        // Now and then a path that is not a route: an extra segment, a doubled slash, a missing tail.
+        if (mangle === 1) path += `/${segment(String(params[0] ?? 'x'))}`;
+        if (mangle === 2) path = path.replace('/v1/', '/v1//');
+        if (mangle === 3) path = path.slice(0, path.lastIndexOf('/') + 1);
         const h: Record<string, string> = { authorization: `Bearer ${headers.token}` };
         if (headers.contentType) h['content-type'] = headers.contentType;
         if (headers.idempotencyKey !== undefined) h['idempotency-key'] = headers.idempotencyKey;
