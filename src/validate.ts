@@ -94,7 +94,7 @@ export const metadata = z
       return z.NEVER;
     }
     const text = canonicalJson(m);
-    if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
+    if (utf8Length(text) > METADATA_MAX_BYTES) {
       ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
       return z.NEVER;
     }
@@ -102,6 +102,24 @@ export const metadata = z
   })
   // Documents (the HTTP API's OpenAPI) only: a transform has no JSON Schema of its own.
   .meta({ type: 'object', additionalProperties: true, description: `Any JSON object, at most ${METADATA_MAX_BYTES} bytes` });
+
+/**
+ * Bytes of `s` as UTF-8, as Buffer.byteLength counts them (a lone surrogate: 3, its
+ * replacement character), without Buffer: Workers without nodejs_compat have none.
+ */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 function jsonProblem(v: unknown, depth: number, root = false): string | null {
   if (depth > METADATA_MAX_DEPTH) return `must be nested at most ${METADATA_MAX_DEPTH} levels deep (or is cyclic)`;

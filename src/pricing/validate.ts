@@ -20,7 +20,17 @@ import {
   PRICING_METER_MAX_LENGTH,
 } from '../limits.js';
 import { PRICE_ROUNDINGS } from '../schema.js';
-import { accountSchema, canonicalJson, entryIdSchema, idempotencyKeySchema, label, metadata, reason, wellFormed } from '../validate.js';
+import {
+  accountSchema,
+  canonicalJson,
+  entryIdSchema,
+  idempotencyKeySchema,
+  label,
+  metadata,
+  reason,
+  utf8Length,
+  wellFormed,
+} from '../validate.js';
 
 // Control characters make names unprintable in logs and ambiguous in CLIs (as in validate.ts).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
@@ -79,7 +89,7 @@ export const rateCard = checked((v, fail) => {
     }
     Object.defineProperty(out, model, { value: priced, enumerable: true, writable: true, configurable: true });
   }
-  if (Buffer.byteLength(canonicalJson(out), 'utf8') > PRICING_CARD_MAX_BYTES) {
+  if (utf8Length(canonicalJson(out)) > PRICING_CARD_MAX_BYTES) {
     return fail(`rates must be at most ${PRICING_CARD_MAX_BYTES} bytes as JSON`);
   }
   return out;
