@@ -40,18 +40,141 @@ export const holdSchema = z
   })
   .openapi('Hold');
 
-export const balanceSchema = z
-  .object({
+const int = () => z.number().int();
+const label = () => z.string().nullable();
+
+export const capSchema = z
+  .looseObject({
+    id: z.string(),
     account: z.string(),
-    balance: z.number().int(),
-    held: z.number().int(),
-    available: z.number().int(),
-    seq: z.number().int(),
-    floor: z.number().int(),
-    headroom: z.number().int().nullable(),
-    caps: z.array(z.looseObject({})),
+    window: z.enum(['day', 'week', 'month']),
+    limit: int(),
+    action: z.enum(['deny', 'warn', 'notify']),
+    model: label(),
+    keyId: label(),
+    member: label(),
+    spent: int(),
+    held: int(),
+    remaining: int(),
+    resetsAt: int(),
+  })
+  .openapi('Cap');
+
+export const balanceSchema = z
+  .looseObject({
+    account: z.string(),
+    balance: int(),
+    held: int(),
+    available: int(),
+    seq: int(),
+    floor: int(),
+    headroom: int().nullable(),
+    caps: z.array(capSchema),
   })
   .openapi('Balance');
+
+export const lotSchema = z
+  .looseObject({
+    id: z.string(),
+    account: z.string(),
+    amount: int(),
+    remaining: int(),
+    priority: int(),
+    expiresAt: int().nullable(),
+    createdAt: int(),
+  })
+  .openapi('Lot');
+
+export const allocationSchema = z.looseObject({ entryId: z.string(), lotId: z.string(), amount: int(), ord: int() }).openapi('Allocation');
+
+const featureValue = z.union([z.boolean(), z.number(), z.string(), z.null()]);
+
+export const planSchema = z
+  .looseObject({
+    id: z.string(),
+    version: int(),
+    name: z.string().nullable(),
+    allowance: z
+      .looseObject({ amount: int(), every: z.enum(['day', 'week', 'month', 'year']), rollover: z.object({ max: int() }).nullable() })
+      .nullable(),
+    features: z.record(z.string(), featureValue),
+    definedAt: int(),
+    entryId: z.string(),
+  })
+  .openapi('Plan');
+
+export const subscriptionSchema = z
+  .looseObject({
+    account: z.string(),
+    planId: z.string(),
+    version: int(),
+    status: z.enum(['active', 'canceling', 'canceled']),
+    anchor: int(),
+    since: int(),
+    period: z.object({ start: int(), end: int() }).nullable(),
+    allowance: z.looseObject({ amount: int(), remaining: int(), rollover: int(), resetsAt: int() }).nullable(),
+    pendingChange: z.looseObject({ planId: z.string(), version: int(), at: int() }).nullable(),
+    cancelAt: int().nullable(),
+  })
+  .openapi('Subscription');
+
+export const pricingVersionSchema = z
+  .looseObject({
+    version: int(),
+    label: z.string().nullable(),
+    rounding: z.enum(['up', 'half_even', 'down']),
+    rates: z.record(z.string(), z.record(z.string(), z.string())),
+    active: z.boolean(),
+    entryId: z.string(),
+    createdAt: int(),
+  })
+  .openapi('PricingVersion');
+
+export const quoteSchema = z
+  .looseObject({
+    credits: int(),
+    exact: z.string(),
+    version: int(),
+    rounding: z.enum(['up', 'half_even', 'down']),
+    model: z.string(),
+    lines: z.array(z.looseObject({ meter: z.string(), quantity: int(), price: z.string(), cost: z.string() })),
+  })
+  .openapi('Quote');
+
+const role = z.enum(['owner', 'admin', 'member', 'viewer']);
+export const teamSchema = z
+  .looseObject({ team: z.string(), owner: z.string(), name: z.string().nullable(), createdBy: z.string(), createdAt: int() })
+  .openapi('Team');
+export const teamMemberSchema = z
+  .looseObject({ team: z.string(), member: z.string(), role, since: int(), setBy: z.string(), caps: z.array(capSchema) })
+  .openapi('TeamMember');
+export const membershipSchema = z.looseObject({ team: z.string(), role, since: int() }).openapi('Membership');
+
+export const spendRowSchema = z
+  .looseObject({
+    account: z.string().optional(),
+    model: label().optional(),
+    keyId: label().optional(),
+    actor: label().optional(),
+    day: z.string().optional(),
+    hour: z.string().optional(),
+    debited: int(),
+    refunded: int(),
+    net: int(),
+    count: int(),
+  })
+  .openapi('SpendRow');
+
+export const eventSchema = z
+  .looseObject({
+    id: int(),
+    type: z.string(),
+    timestamp: z.string(),
+    createdAt: int(),
+    account: z.string(),
+    data: z.looseObject({ account: z.string(), entryId: z.string().optional() }),
+  })
+  .openapi('LedgerEvent');
 
 /** A result with an `outcome` and, when something was written, the `entry`. */
 export const outcome = (name: string, outcomes: readonly [string, ...string[]]) =>

@@ -20,7 +20,13 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-const req = (method: string, path: string, o?: Parameters<typeof call>[3]) => call(api.app, method, path, o);
+/** Every 200 the family tests saw, checked against its operation's documented response schema at the end. */
+const seen: { method: string; path: string; body: unknown }[] = [];
+const req = async (method: string, path: string, o?: Parameters<typeof call>[3]) => {
+  const r = await call(api.app, method, path, o);
+  if (r.status === 200) seen.push({ method, path: path.split('?')[0] ?? path, body: r.body });
+  return r;
+};
 
 describe('money verbs', () => {
   it('grants, debits (plain, keyed: replay and conflict), refunds, adjusts, transfers and batches', async () => {
@@ -360,6 +366,23 @@ describe('the HTTP core', () => {
 });
 
 describe('OpenAPI', () => {
+  it('every 200 the tests above received matches its operation’s documented response schema', () => {
+    const ops = operations().map((op) => ({ op, re: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`) }));
+    const covered = new Set<string>();
+    for (const r of seen) {
+      const match = ops.find(({ op, re }) => op.method.toUpperCase() === r.method && re.test(r.path));
+      if (!match) continue; // /openapi.json, /docs
+      covered.add(match.op.operationId);
+      const check = match.op.response.safeParse(r.body);
+      expect(check.success, `${r.method} ${r.path}: ${check.error?.message}`).toBe(true);
+    }
+    // The family tests reach nearly every operation with a 200.
+    const missed = operations()
+      .filter((o) => !covered.has(o.operationId))
+      .map((o) => o.operationId);
+    expect(missed).toEqual([]);
+  });
+
   it('a 3.1 document with every route, its parameters and scopes, every $ref resolved; the docs page embeds it offline', async () => {
     const r = await req('GET', '/openapi.json', { token: 'read' });
     const doc = r.body;

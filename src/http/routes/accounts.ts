@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { expiringOptions, historyOptions, keyIdSchema, keySpendOptions } from '../../validate.js';
 import type { Operation } from '../route.js';
-import { accountParam, balanceSchema, entrySchema, holdSchema, listOf, object } from '../schemas.js';
+import { accountParam, balanceSchema, entrySchema, holdSchema, listOf, lotSchema, object } from '../schemas.js';
 
 const tag = 'Accounts';
 
@@ -44,7 +44,7 @@ export function accountRoutes(): Operation[] {
       summary: 'Open lots, in the order debits draw them',
       scope: 'read',
       params: accountParam,
-      response: listOf('Lots', 'lots'),
+      response: listOf('Lots', 'lots', lotSchema),
       handler: async ({ ledger, param }) => ({ lots: await ledger.lots(param('account')) }),
     },
     {
@@ -67,7 +67,7 @@ export function accountRoutes(): Operation[] {
       scope: 'read',
       params: accountParam,
       query: expiringOptions,
-      response: listOf('ExpiringLots', 'lots'),
+      response: listOf('ExpiringLots', 'lots', lotSchema),
       handler: async ({ ledger, param, query }) => ({
         lots: await ledger.expiring(param('account'), { withinMs: query('withinMs') } as never),
       }),

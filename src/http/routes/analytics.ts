@@ -1,7 +1,7 @@
 /** Usage analytics: spend grouped, top spenders, summaries (query parameters; lists repeated or comma-separated). */
 import { spendInput, summaryInput, topInput } from '../../usage/validate.js';
 import type { OpContext, Operation } from '../route.js';
-import { listOf, object } from '../schemas.js';
+import { listOf, object, spendRowSchema } from '../schemas.js';
 import { defined } from './accounts.js';
 
 const tag = 'Analytics';
@@ -26,7 +26,7 @@ export function analyticsRoutes(): Operation[] {
       summary: 'Spend in [from, to) grouped by account, model, keyId, actor, day or hour',
       scope: 'read',
       query: spendInput,
-      response: listOf('SpendRows', 'rows'),
+      response: listOf('SpendRows', 'rows', spendRowSchema),
       handler: async (q) => ({
         rows: await q.ledger.analytics.spend(
           defined({ ...filters(q), groupBy: q.queryList('groupBy'), tzOffsetMinutes: q.query('tzOffsetMinutes') }) as never,
@@ -41,7 +41,7 @@ export function analyticsRoutes(): Operation[] {
       summary: 'Top accounts, models, keys or actors by spend in [from, to)',
       scope: 'read',
       query: topInput,
-      response: listOf('TopRows', 'rows'),
+      response: listOf('TopRows', 'rows', spendRowSchema),
       handler: async (q) => ({ rows: await q.ledger.analytics.top(defined({ ...filters(q), by: q.queryText('by') }) as never) }),
     },
     {

@@ -2,7 +2,7 @@
 import { floorInput, removeCapInput, setCapInput } from '../../caps/validate.js';
 import type { Operation } from '../route.js';
 import { withIdempotencyKey, withPath } from '../route.js';
-import { accountParam, listOf, outcome } from '../schemas.js';
+import { accountParam, capSchema, listOf, outcome } from '../schemas.js';
 
 const tag = 'Caps';
 
@@ -42,7 +42,7 @@ export function capsRoutes(): Operation[] {
       summary: 'The account’s caps at now (spent, held, remaining, resetsAt)',
       scope: 'read',
       params: accountParam,
-      response: listOf('Caps', 'caps'),
+      response: listOf('Caps', 'caps', capSchema),
       handler: async ({ ledger, param }) => ({ caps: await ledger.caps.list(param('account')) }),
     },
     {

@@ -4,7 +4,7 @@ import { LedgerError } from '../../errors.js';
 import { entriesInput } from '../../usage/validate.js';
 import { sweepOptions, verifyOptions } from '../../validate.js';
 import type { Operation } from '../route.js';
-import { entryParam, entrySchema, listOf, object } from '../schemas.js';
+import { allocationSchema, entryParam, entrySchema, listOf, object } from '../schemas.js';
 import { defined } from './accounts.js';
 
 const tag = 'Entries';
@@ -42,7 +42,7 @@ export function entriesRoutes(): Operation[] {
       summary: 'Which lots an entry drew from (or a refund gave back to)',
       scope: 'read',
       params: entryParam,
-      response: listOf('Allocations', 'allocations'),
+      response: listOf('Allocations', 'allocations', allocationSchema),
       handler: async ({ ledger, param }) => ({ allocations: await ledger.allocations(param('entryId')) }),
     },
     {

@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { eventIdSchema, eventsListInput } from '../../events/validate.js';
 import type { Operation } from '../route.js';
-import { object } from '../schemas.js';
+import { eventSchema } from '../schemas.js';
 import { defined } from './accounts.js';
 import { found } from './entries.js';
 
@@ -18,7 +18,7 @@ export function eventsRoutes(): Operation[] {
       summary: 'Events after `after` (an id), oldest first; `types` repeated or comma-separated',
       scope: 'read',
       query: eventsListInput.unwrap(),
-      response: z.object({ events: z.array(z.looseObject({})), cursor: z.number().int(), hasMore: z.boolean() }).openapi('EventsPage'),
+      response: z.object({ events: z.array(eventSchema), cursor: z.number().int(), hasMore: z.boolean() }).openapi('EventsPage'),
       handler: ({ ledger, query, queryList }) =>
         ledger.events.list(defined({ after: query('after'), limit: query('limit'), types: queryList('types') }) as never),
     },
@@ -30,7 +30,7 @@ export function eventsRoutes(): Operation[] {
       summary: 'One event by id',
       scope: 'read',
       params: z.object({ eventId: eventIdSchema }),
-      response: object('LedgerEvent'),
+      response: eventSchema,
       handler: async ({ ledger, param }) => {
         const raw = param('eventId');
         return found(await ledger.events.get((/^(0|[1-9][0-9]{0,15})$/.test(raw) ? Number(raw) : raw) as never), 'event');

@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { cancelInput, changeInput, defineInput, featureSchema, planIdSchema, subscribeInput } from '../../plans/validate.js';
 import { type Operation, withIdempotencyKey } from '../route.js';
-import { accountParam, listOf, object, outcome } from '../schemas.js';
+import { accountParam, listOf, outcome, planSchema, subscriptionSchema } from '../schemas.js';
 import { defined } from './accounts.js';
 import { found } from './entries.js';
 
@@ -28,7 +28,7 @@ export function plansRoutes(): Operation[] {
       tag,
       summary: 'The newest version of every plan',
       scope: 'read',
-      response: listOf('PlanList', 'plans'),
+      response: listOf('PlanList', 'plans', planSchema),
       handler: async ({ ledger }) => ({ plans: await ledger.plans.list() }),
     },
     {
@@ -40,7 +40,7 @@ export function plansRoutes(): Operation[] {
       scope: 'read',
       params: z.object({ planId: planIdSchema }),
       query: z.object({ version: z.number().int().min(1).optional() }),
-      response: object('Plan'),
+      response: planSchema,
       handler: async ({ ledger, param, query }) =>
         found(await ledger.plans.get(param('planId'), defined({ version: query('version') })), 'plan'),
     },
@@ -91,7 +91,7 @@ export function plansRoutes(): Operation[] {
       summary: 'The account’s subscription at now (null without one)',
       scope: 'read',
       params: accountParam,
-      response: z.object({ subscription: z.looseObject({}).nullable() }).openapi('SubscriptionOf'),
+      response: z.object({ subscription: subscriptionSchema.nullable() }).openapi('SubscriptionOf'),
       handler: async ({ ledger, param }) => ({ subscription: await ledger.plans.subscription(param('account')) }),
     },
     {

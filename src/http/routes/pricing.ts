@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { publishInput, quoteInput, versionSchema } from '../../pricing/validate.js';
 import { idempotencyKeySchema, label, reason } from '../../validate.js';
 import { type Operation, withIdempotencyKey } from '../route.js';
-import { listOf, object, outcome } from '../schemas.js';
+import { listOf, outcome, pricingVersionSchema, quoteSchema } from '../schemas.js';
 import { found } from './entries.js';
 
 const tag = 'Pricing';
@@ -34,7 +34,7 @@ export function pricingRoutes(): Operation[] {
       tag,
       summary: 'Every pricing version, oldest first',
       scope: 'read',
-      response: listOf('PricingVersions', 'versions'),
+      response: listOf('PricingVersions', 'versions', pricingVersionSchema),
       handler: async ({ ledger }) => ({ versions: await ledger.pricing.history() }),
     },
     {
@@ -44,7 +44,7 @@ export function pricingRoutes(): Operation[] {
       tag,
       summary: 'The active pricing version (null when none)',
       scope: 'read',
-      response: z.object({ pricing: z.looseObject({}).nullable() }).openapi('ActivePricing'),
+      response: z.object({ pricing: pricingVersionSchema.nullable() }).openapi('ActivePricing'),
       handler: async ({ ledger }) => ({ pricing: await ledger.pricing.active() }),
     },
     {
@@ -55,7 +55,7 @@ export function pricingRoutes(): Operation[] {
       summary: 'Price usage of a model exactly (writes nothing)',
       scope: 'read',
       body: quoteInput,
-      response: object('Quote'),
+      response: quoteSchema,
       handler: async ({ ledger, body }) => ledger.pricing.quote((await body()) as never),
     },
     {
@@ -66,7 +66,7 @@ export function pricingRoutes(): Operation[] {
       summary: 'One pricing version',
       scope: 'read',
       params: versionParam,
-      response: object('PricingVersion'),
+      response: pricingVersionSchema,
       handler: async ({ ledger, param }) => found(await ledger.pricing.get(version(param('version')) as never), 'pricing version'),
     },
     {

@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { createTeamInput } from '../../teams/validate.js';
 import { accountSchema, label, reason } from '../../validate.js';
 import { type Operation, withIdempotencyKey, withPath } from '../route.js';
-import { accountParam, listOf, object, outcome } from '../schemas.js';
+import { accountParam, listOf, membershipSchema, outcome, teamMemberSchema, teamSchema } from '../schemas.js';
 import { found } from './entries.js';
 
 const tag = 'Teams';
@@ -35,7 +35,7 @@ export function teamsRoutes(): Operation[] {
       summary: 'A team',
       scope: 'read',
       params: teamParam,
-      response: object('Team'),
+      response: teamSchema,
       handler: async ({ ledger, param }) => found(await ledger.teams.get(param('team')), 'team'),
     },
     {
@@ -46,7 +46,7 @@ export function teamsRoutes(): Operation[] {
       summary: 'Current members, owner first, with the team’s caps on each',
       scope: 'read',
       params: teamParam,
-      response: listOf('TeamMembers', 'members'),
+      response: listOf('TeamMembers', 'members', teamMemberSchema),
       handler: async ({ ledger, param }) => ({ members: await ledger.teams.members(param('team')) }),
     },
     {
@@ -98,7 +98,7 @@ export function teamsRoutes(): Operation[] {
       summary: 'The teams an account belongs to, with its role',
       scope: 'read',
       params: accountParam,
-      response: listOf('Memberships', 'memberships'),
+      response: listOf('Memberships', 'memberships', membershipSchema),
       handler: async ({ ledger, param }) => ({ memberships: await ledger.teams.memberships(param('account')) }),
     },
   ];
