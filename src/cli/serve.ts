@@ -140,7 +140,7 @@ export function addServeCommand(
           stopping = true;
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
-          io.stdout.write('drizzle-credits serve: shutting down\n');
+          if (server.listening) io.stdout.write('drizzle-credits serve: shutting down\n');
           // Idle keep-alive connections would hold close() open; busy ones finish their request.
           const s = server as import('node:http').Server;
           s.close(() => {
