@@ -1,4 +1,7 @@
-/** The same API over libSQL (`file:`) and D1 (miniflare): a money flow, an error, a page of history, a metered request. */
+/**
+ * The same API over libSQL (`file:`): a money flow, an error, a page of history, a metered request.
+ * D1 runs the same flow inside workerd itself (workers.test.ts), which is where D1 apps run it.
+ */
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
 import { meter } from '../../src/hono/index.js';
@@ -10,7 +13,7 @@ afterAll(async () => {
   for (const d of opened) await d.close();
 });
 
-describe.each(['libsql file:', 'd1 (miniflare)'])('HTTP on %s', (name) => {
+describe.each(['libsql file:'])('HTTP on %s', (name) => {
   it('grant, keyed debit (replay, conflict), hold + capture, balance, history, a bad input, a metered request', async () => {
     const db = await DRIVERS.find((d) => d.name === name)!.open();
     opened.push(db);

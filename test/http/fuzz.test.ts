@@ -212,7 +212,7 @@ describe('HTTP fuzz', () => {
           events = (await db.all('SELECT COUNT(*) AS n FROM credit_event'))[0]?.n;
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 1000 },
     );
     expect(api.errors).toEqual([]);
     // The run reached past validation too, not only 4xx.

@@ -7,8 +7,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
 import { parseTokens, tokenAuthorizer } from '../../src/cli/serve.js';
+
+/** A writable stream that keeps what is written. */
+function capture() {
+  let text = '';
+  return Object.assign(
+    new Writable({
+      write(chunk, _e, cb) {
+        text += String(chunk);
+        cb();
+      },
+    }),
+    { text: () => text },
+  );
+}
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ADMIN = 'adm1n-token-0123456789abcdef';
@@ -74,11 +90,18 @@ describe('drizzle-credits serve', () => {
     expect(s.output().out).toContain('shutting down');
   });
 
-  it('refuses to start without tokens (exit 64)', async () => {
-    const s = start(['--db', join(dir, 'x.db'), 'serve', '--port', '0'], { CREDITS_TOKENS: '' });
-    s.url.catch(() => {});
-    expect(await s.exited).toBe(64);
-    expect(s.output().err).toContain('CREDITS_TOKENS');
+  it('refuses to start without tokens or with a bad port (exit 64), before opening anything', async () => {
+    for (const [env, port] of [
+      [{}, '0'],
+      [{ CREDITS_TOKENS: `${ADMIN}:admin` }, '70000'],
+    ] as const) {
+      const out = capture();
+      const err = capture();
+      const code = await runCli(['--db', join(dir, 'never.db'), 'serve', '--port', port], { stdout: out, stderr: err, env });
+      expect(code).toBe(64);
+      expect(err.text()).toMatch(port === '0' ? /CREDITS_TOKENS is not set/ : /--port/);
+    }
+    expect(existsSync(join(dir, 'never.db'))).toBe(false);
   });
 
   it('parses CREDITS_TOKENS and authorizes by constant-time hash comparison', () => {

@@ -39,12 +39,21 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   });
 
 describe('in workerd without nodejs_compat', () => {
-  it('grants with metadata, publishes a rate card, charges, meters; 401 without a token', async () => {
+  it('on D1: grants with metadata, publishes a rate card, charges, keyed replay, meters; 401 without a token', async () => {
     const g = await post('/v1/grants', { account: 'w', amount: 100, metadata: { order: 'ö-1' } });
     expect(await g.json()).toMatchObject({ outcome: 'granted', entry: { metadata: { order: 'ö-1' } } });
     expect((await post('/v1/pricing', { rates: { m: { tokens: '0.5' } } })).status).toBe(200);
     const ch = await post('/v1/charges', { account: 'w', model: 'm', usage: { tokens: 9 } }, { 'idempotency-key': 'c1' });
     expect(await ch.json()).toMatchObject({ outcome: 'debited', balance: 95 });
+    const again = await post('/v1/charges', { account: 'w', model: 'm', usage: { tokens: 9 } }, { 'idempotency-key': 'c1' });
+    expect(await again.json()).toMatchObject({ outcome: 'replayed', balance: 95 });
+    const conflict = await post('/v1/charges', { account: 'w', model: 'm', usage: { tokens: 10 } }, { 'idempotency-key': 'c1' });
+    expect({ status: conflict.status, type: conflict.headers.get('content-type') }).toEqual({
+      status: 409,
+      type: 'application/problem+json',
+    });
+    const bad = await post('/v1/grants', { account: 'w', amount: -1 });
+    expect(((await bad.json()) as { code: string }).code).toBe('invalid_amount');
     const m = await mf.dispatchFetch('http://worker/metered', { method: 'POST' });
     expect(m.headers.get('x-credits-charged')).toBe('3');
     const b = await mf.dispatchFetch('http://worker/v1/accounts/w/balance', { headers: { authorization: 'Bearer t' } });
@@ -64,7 +73,7 @@ describe('utf8Length (the Buffer-free byte count the limits use)', () => {
           expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 });
