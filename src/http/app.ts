@@ -4,7 +4,7 @@
  * query decoding, problem+json errors — and each family's routes live in routes/.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LedgerError } from '../errors.js';
 import type { Ledger } from '../ledger.js';
@@ -93,17 +93,27 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
   };
 
   app.onError((e, c) => errorResponse(c, e));
-  app.notFound((c) => fail(c, problem(404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  const unauthorized = (c: Context) =>
+    fail(c, problem(401, 'unauthorized', 'credentials are missing or not valid'), { 'www-authenticate': 'Bearer' });
+  const principalOf = async (c: Context): Promise<Principal | null> => {
+    const p = await authorize(c.req.raw);
+    return p === null || p === undefined || !Array.isArray(p.scopes) ? null : p;
+  };
 
-  // Authentication first, for every path (unknown ones too: nothing reveals what exists).
-  app.use('*', async (c, next) => {
-    const principal = await authorize(c.req.raw);
-    if (principal === null || principal === undefined || !Array.isArray(principal.scopes)) {
-      return fail(c, problem(401, 'unauthorized', 'credentials are missing or not valid'), { 'www-authenticate': 'Bearer' });
-    }
+  // Authentication is a middleware of each route (and the not-found handler), not a global
+  // `use('*')`: mounted with parent.route('/', api), the API must not guard the parent's routes.
+  const authenticate: MiddlewareHandler<CreditsEnv> = async (c, next) => {
+    const principal = await principalOf(c);
+    if (principal === null) return unauthorized(c);
     c.set('principal', principal);
     await next();
-  });
+  };
+  // Unknown paths need credentials too: nothing reveals what exists.
+  app.notFound(async (c) =>
+    (await principalOf(c)) === null
+      ? unauthorized(c)
+      : fail(c, problem(404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`)),
+  );
 
   const requireScope = (c: Context<CreditsEnv>, scope: Scope): Response | null =>
     hasScope(c.get('principal'), scope) ? null : fail(c, problem(403, 'forbidden', `this operation needs the ${scope} scope`));
@@ -174,8 +184,8 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
         return errorResponse(c, e);
       }
     };
-    if (op.method === 'get') app.get(path, handler);
-    else app.on(op.method.toUpperCase(), path, limit, handler);
+    if (op.method === 'get') app.get(path, authenticate, handler);
+    else app.on(op.method.toUpperCase(), path, authenticate, limit, handler);
   }
 
   const info = {
@@ -199,8 +209,8 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
     return cached;
   };
   // The document and the page describe the API: they need `read` like any read.
-  app.get(`${base}/openapi.json`, (c) => requireScope(c, 'read') ?? c.json(doc()));
-  app.get(`${base}/docs`, (c) => requireScope(c, 'read') ?? c.html(docsPage(doc())));
+  app.get(`${base}/openapi.json`, authenticate, (c) => requireScope(c, 'read') ?? c.json(doc()));
+  app.get(`${base}/docs`, authenticate, (c) => requireScope(c, 'read') ?? c.html(docsPage(doc())));
   return app;
 }
 

@@ -3,6 +3,7 @@
  * the auth matrix over every route, problem+json, Idempotency-Key, body limit and media type,
  * and the OpenAPI document against the routes.
  */
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCreditsApi, operations } from '../../src/http/index.js';
 import { LedgerError } from '../../src/index.js';
@@ -363,6 +364,19 @@ describe('the HTTP core', () => {
     expect((await call(app, 'GET', '/credits/openapi.json')).body.servers).toEqual([{ url: '/credits' }]);
     expect(() => apiFor(db.ledger, { basePath: 'credits/' })).toThrow(TypeError);
   });
+
+  it('mounted in a parent app, it guards its own routes only', async () => {
+    const parent = new Hono();
+    parent.route('/', apiFor(db.ledger).app);
+    parent.get('/health', (c) => c.text('ok'));
+    parent.route('/billing', apiFor(db.ledger).app);
+    expect((await call(parent, 'GET', '/health', { token: null })).body).toBe('ok');
+    expectProblem(await call(parent, 'GET', '/v1/stats', { token: null }), 401, 'unauthorized');
+    expect((await call(parent, 'GET', '/v1/stats', { token: 'read' })).status).toBe(200);
+    expectProblem(await call(parent, 'GET', '/billing/v1/stats', { token: null }), 401, 'unauthorized');
+    expect((await call(parent, 'GET', '/billing/v1/accounts/m1/balance', { token: 'read' })).body.account).toBe('m1');
+    expectProblem(await call(parent, 'POST', '/billing/v1/grants', { token: 'read', body: {} }), 403, 'forbidden');
+  });
 });
 
 describe('OpenAPI', () => {
@@ -407,7 +421,10 @@ describe('OpenAPI', () => {
     }
     expect(Object.values(doc.paths).flatMap((p) => Object.keys(p as object))).toHaveLength(operations().length);
     // Every route the app serves (but the document and the page) is in the document.
-    const served = api.app.routes.filter((x) => x.method !== 'ALL').map((x) => `${x.method} ${x.path.replace(/:(\w+)/g, '{$1}')}`);
+    // (a route with middleware is listed once per handler: deduplicated)
+    const served = [
+      ...new Set(api.app.routes.filter((x) => x.method !== 'ALL').map((x) => `${x.method} ${x.path.replace(/:(\w+)/g, '{$1}')}`)),
+    ];
     const documented = new Set(operations().map((o) => `${o.method.toUpperCase()} ${o.path}`));
     expect(served.filter((s) => !documented.has(s)).sort()).toEqual(['GET /docs', 'GET /openapi.json']);
     // $refs resolve.
