@@ -30,7 +30,7 @@ export interface Metering {
 }
 
 export interface SettleInfo {
-  /** The handler's response (for a stream: as it was returned; its body is being sent). */
+  /** The handler's response (for a stream: as it was returned; its body is being sent). Read it through `response.clone()`: the body is the client's. */
   response: Response;
   /** The same object as `c.var.credits`, with the usage the handler reported. */
   metering: Metering;
