@@ -14,6 +14,9 @@ import { EXIT, type ExitCode } from './exit.js';
 import { type ConnectionOptions, openLedger } from './open.js';
 import type { CliIo } from './program.js';
 
+/** How long requests in flight may run after SIGTERM before their connections are closed. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** The environment variable holding `token:scope+scope,token:scope`. */
 export const TOKENS_ENV = 'CREDITS_TOKENS';
 
@@ -150,6 +153,8 @@ export function addServeCommand(
             });
           });
           s.closeIdleConnections?.();
+          // A long stream (SSE) would hold close() open for ever: past the grace period, cut it.
+          setTimeout(() => s.closeAllConnections?.(), SHUTDOWN_GRACE_MS).unref();
         };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
