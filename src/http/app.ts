@@ -13,6 +13,7 @@ import { docsPage } from './docs.js';
 import { type Problem, problem, problemOf, problemResponse } from './problem.js';
 import { document, type OpContext, type Operation } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
+import { alertsRoutes } from './routes/alerts.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { capsRoutes } from './routes/caps.js';
 import { entriesRoutes } from './routes/entries.js';
@@ -54,6 +55,7 @@ export function operations(): Operation[] {
     ...pricingRoutes(),
     ...teamsRoutes(),
     ...analyticsRoutes(),
+    ...alertsRoutes(),
     ...eventsRoutes(),
   ];
 }

@@ -165,6 +165,16 @@ export const spendRowSchema = z
   })
   .openapi('SpendRow');
 
+export const alertSchema = z
+  .looseObject({
+    account: z.string(),
+    lowBalance: int().nullable(),
+    expiringWithinMs: int().nullable(),
+    below: z.boolean(),
+    setBy: z.string(),
+  })
+  .openapi('Alert');
+
 export const eventSchema = z
   .looseObject({
     id: int(),

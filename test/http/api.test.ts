@@ -235,7 +235,7 @@ describe('configuration families', () => {
     expect((await req('DELETE', '/v1/teams/t1/members/u2')).body.outcome).toBe('absent');
   });
 
-  it('analytics and events', async () => {
+  it('analytics, alerts and events', async () => {
     const from = T0 - 86_400_000;
     const to = T0 + 86_400_000;
     const spend = await req('GET', `/v1/analytics/spend?from=${from}&to=${to}&groupBy=account,day`, { token: 'read' });
@@ -247,19 +247,28 @@ describe('configuration families', () => {
     expectProblem(await req('GET', `/v1/analytics/summary?from=${to}&to=${from}`, { token: 'read' }), 400, 'invalid_argument');
     expectProblem(await req('GET', `/v1/analytics/top?by=planet&from=${from}&to=${to}`, { token: 'read' }), 400, 'invalid_argument');
 
-    // The outbox's writers (triggers) land with the webhooks work: rows written directly here.
-    await db.exec(
-      `INSERT INTO credit_event (id, type, account, entry, ref, created_at, data) VALUES
-       (1, 'balance.low', 'e1', NULL, NULL, ${T0}, '{"available":5}'), (2, 'cap.reached', 'e1', NULL, NULL, ${T0}, '{"limit":10}')`,
-    );
-    const ev = await req('GET', '/v1/events?after=0&limit=100&types=cap.warning,cap.reached', { token: 'read' });
-    expect(ev.body).toMatchObject({
-      cursor: 2,
-      hasMore: false,
-      events: [{ id: 2, type: 'cap.reached', data: { account: 'e1', limit: 10 } }],
-    });
-    expect((await req('GET', '/v1/events?limit=1', { token: 'read' })).body).toMatchObject({ cursor: 1, hasMore: true });
-    expect((await req('GET', '/v1/events/1', { token: 'read' })).body).toMatchObject({ id: 1, type: 'balance.low' });
+    // Alerts and the events they cause: a low-balance threshold crossed by a debit, a warn cap reached.
+    const set = await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 50 } });
+    expect(set.body).toMatchObject({ outcome: 'set', alert: { lowBalance: 50, below: true } }); // nothing granted yet
+    expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1' } }), 400, 'invalid_argument');
+    expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 0 } }), 400, 'invalid_amount');
+    await req('POST', '/v1/caps', { body: { account: 'e1', window: 'day', limit: 10, action: 'warn' } });
+    await req('POST', '/v1/grants', { body: { account: 'e1', amount: 100 } });
+    const before = (await req('GET', '/v1/events?after=0&limit=1000', { token: 'read' })).body.cursor as number;
+    await req('POST', '/v1/debits', { token: 'write', body: { account: 'e1', amount: 60 } });
+    expect((await req('GET', '/v1/accounts/e1/alerts', { token: 'read' })).body.alerts).toEqual([
+      expect.objectContaining({ account: 'e1', lowBalance: 50, below: true }),
+    ]);
+    const low = await req('GET', `/v1/events?after=${before}&types=balance.low`, { token: 'read' });
+    expect(low.body.events).toEqual([expect.objectContaining({ type: 'balance.low', account: 'e1' })]);
+    const caps = await req('GET', `/v1/events?after=${before}&types=cap.warning,cap.reached`, { token: 'read' });
+    expect(caps.body.events.map((e: { type: string }) => e.type).sort()).toEqual(['cap.reached', 'cap.warning']);
+    const all = await req('GET', `/v1/events?after=${before}&limit=1`, { token: 'read' });
+    expect(all.body).toMatchObject({ hasMore: true, cursor: before + 1 });
+    const one = low.body.events[0];
+    expect((await req('GET', `/v1/events/${one.id}`, { token: 'read' })).body).toEqual(one);
+    expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('removed');
+    expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('absent');
     expectProblem(await req('GET', '/v1/events/999999', { token: 'read' }), 404, 'not_found');
     expectProblem(await req('GET', '/v1/events?types=nope', { token: 'read' }), 400, 'invalid_argument');
   });
