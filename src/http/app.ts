@@ -23,6 +23,7 @@ import { moneyRoutes } from './routes/money.js';
 import { plansRoutes } from './routes/plans.js';
 import { pricingRoutes } from './routes/pricing.js';
 import { teamsRoutes } from './routes/teams.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 
 /** Bodies larger than this are refused with 413 unless `bodyLimit` says otherwise (a batch of 10,000 ops fits). */
 export const DEFAULT_BODY_LIMIT = 1_048_576;
@@ -57,6 +58,7 @@ export function operations(): Operation[] {
     ...analyticsRoutes(),
     ...alertsRoutes(),
     ...eventsRoutes(),
+    ...webhooksRoutes(),
   ];
 }
 

@@ -3,6 +3,8 @@
  * the auth matrix over every route, problem+json, Idempotency-Key, body limit and media type,
  * and the OpenAPI document against the routes.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCreditsApi, operations } from '../../src/http/index.js';
@@ -271,6 +273,61 @@ describe('configuration families', () => {
     expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('absent');
     expectProblem(await req('GET', '/v1/events/999999', { token: 'read' }), 404, 'not_found');
     expectProblem(await req('GET', '/v1/events?types=nope', { token: 'read' }), 400, 'invalid_argument');
+  });
+});
+
+describe('webhooks', () => {
+  it('add (secret once), list, deliver to a receiver (signed), attempts, redeliver, enable, remove', async () => {
+    const received: { headers: Record<string, unknown>; body: string }[] = [];
+    const server = createServer((rq, rs) => {
+      let body = '';
+      rq.on('data', (d) => {
+        body += d;
+      });
+      rq.on('end', () => {
+        received.push({ headers: rq.headers, body });
+        rs.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      expectProblem(await req('POST', '/v1/webhooks', { body: { url: 'ftp://x' } }), 400, 'invalid_argument');
+      expectProblem(await req('POST', '/v1/webhooks', { token: 'rw', body: { url } }), 403, 'forbidden');
+      const added = await req('POST', '/v1/webhooks', { body: { url, types: ['balance.low'] } });
+      expect(added.body).toMatchObject({ id: expect.stringMatching(/^wh_/), secret: expect.stringMatching(/^whsec_/), webhook: { url } });
+      const id = added.body.id as string;
+      const listed = await req('GET', '/v1/webhooks');
+      expect(listed.body.webhooks).toEqual([expect.objectContaining({ id, url, types: ['balance.low'] })]);
+      expect(JSON.stringify(listed.body)).not.toContain(added.body.secret);
+
+      await req('POST', '/v1/alerts', { body: { account: 'w1', lowBalance: 10 } });
+      await req('POST', '/v1/grants', { body: { account: 'w1', amount: 20 } });
+      await req('POST', '/v1/debits', { token: 'write', body: { account: 'w1', amount: 15 } });
+      const d = await req('POST', '/v1/webhooks/deliver', { body: { limit: 10, timeoutMs: 5000 } });
+      expect(d.body).toMatchObject({ queued: 1, sent: 1, delivered: 1 });
+      expect(received).toHaveLength(1);
+      expect(received[0]!.headers['webhook-signature']).toMatch(/^v1,/);
+      const event = JSON.parse(received[0]!.body) as { type: string; data: { account: string } };
+      expect(event).toMatchObject({ type: 'balance.low', data: { account: 'w1' } });
+      const lows = (await req('GET', '/v1/events?types=balance.low&limit=1000', { token: 'read' })).body.events as {
+        id: number;
+        account: string;
+      }[];
+      const eventId = lows.find((e) => e.account === 'w1')!.id;
+      const attempts = await req('GET', `/v1/events/${eventId}/attempts`);
+      expect(attempts.body.attempts).toEqual([expect.objectContaining({ webhookId: id, attempt: 1, status: 204, outcome: 'delivered' })]);
+      expect((await req('POST', `/v1/events/${eventId}/redeliver`)).body).toEqual({ eventId, webhooks: [id] });
+      expect((await req('POST', '/v1/webhooks/deliver')).body).toMatchObject({ delivered: 1 });
+      expectProblem(await req('POST', '/v1/webhooks/deliver', { body: { fetch: 'x' } }), 400, 'invalid_argument');
+      expect((await req('POST', `/v1/webhooks/${id}/enable`)).body).toMatchObject({ id, status: 'active' });
+      expectProblem(await req('POST', `/v1/webhooks/${id}/enable`, { body: { x: 1 } }), 400, 'invalid_argument');
+      expect((await req('DELETE', `/v1/webhooks/${id}`)).body).toEqual({ removed: id });
+      expectProblem(await req('DELETE', `/v1/webhooks/${id}`), 404, 'not_found');
+      expectProblem(await req('DELETE', '/v1/webhooks/nope'), 400, 'invalid_argument');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

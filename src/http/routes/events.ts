@@ -5,6 +5,7 @@ import type { Operation } from '../route.js';
 import { eventSchema } from '../schemas.js';
 import { defined } from './accounts.js';
 import { found } from './entries.js';
+import { eventIdOf } from './webhooks.js';
 
 const tag = 'Events';
 
@@ -31,10 +32,7 @@ export function eventsRoutes(): Operation[] {
       scope: 'read',
       params: z.object({ eventId: eventIdSchema }),
       response: eventSchema,
-      handler: async ({ ledger, param }) => {
-        const raw = param('eventId');
-        return found(await ledger.events.get((/^(0|[1-9][0-9]{0,15})$/.test(raw) ? Number(raw) : raw) as never), 'event');
-      },
+      handler: async ({ ledger, param }) => found(await ledger.events.get(eventIdOf(param('eventId')) as never), 'event'),
     },
   ];
 }
