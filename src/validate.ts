@@ -85,19 +85,41 @@ export const timestamp = (what: string) =>
  * (so no stack overflow and no cycle), plain objects only, no `__proto__` key (it would be
  * dropped silently), well-formed strings — then stored as canonical JSON (sorted keys).
  */
-export const metadata = z.unknown().transform((m, ctx) => {
-  const problem = jsonProblem(m, 0, true);
-  if (problem !== null) {
-    ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });
-    return z.NEVER;
+export const metadata = z
+  .unknown()
+  .transform((m, ctx) => {
+    const problem = jsonProblem(m, 0, true);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: `metadata ${problem}` });
+      return z.NEVER;
+    }
+    const text = canonicalJson(m);
+    if (utf8Length(text) > METADATA_MAX_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+      return z.NEVER;
+    }
+    return text;
+  })
+  // Documents (the HTTP API's OpenAPI) only: a transform has no JSON Schema of its own.
+  .meta({ type: 'object', additionalProperties: true, description: `Any JSON object, at most ${METADATA_MAX_BYTES} bytes` });
+
+/**
+ * Bytes of `s` as UTF-8, as Buffer.byteLength counts them (a lone surrogate: 3, its
+ * replacement character), without Buffer: Workers without nodejs_compat have none.
+ */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
   }
-  const text = canonicalJson(m);
-  if (Buffer.byteLength(text, 'utf8') > METADATA_MAX_BYTES) {
-    ctx.addIssue({ code: 'custom', message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
-    return z.NEVER;
-  }
-  return text;
-});
+  return n;
+}
 
 function jsonProblem(v: unknown, depth: number, root = false): string | null {
   if (depth > METADATA_MAX_DEPTH) return `must be nested at most ${METADATA_MAX_DEPTH} levels deep (or is cyclic)`;

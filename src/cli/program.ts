@@ -18,6 +18,7 @@ import { type ConnectionOptions, openLedger } from './open.js';
 import { addPlansCommands } from './plans.js';
 import { addPricingCommands } from './pricing.js';
 import { sweepProgressBar } from './progress.js';
+import { addServeCommand } from './serve.js';
 import { addTeamsCommands } from './teams.js';
 import { packageVersion } from './version.js';
 import { addWebhooksCommands } from './webhooks.js';
@@ -365,6 +366,17 @@ priority, then soonest expiry (never-expiring last), then oldest; the unlotted b
   addTeamsCommands(program, run);
   addAlertsCommands(program, run);
   addWebhooksCommands(program, run, stdout);
+  addServeCommand(
+    program,
+    inv.io,
+    (code) => {
+      inv.exit = code;
+    },
+    (cmd) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      return { ...o, authToken: o.authToken ?? inv.env[AUTH_TOKEN_ENV] };
+    },
+  );
 
   return program;
 }

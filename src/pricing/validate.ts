@@ -20,7 +20,17 @@ import {
   PRICING_METER_MAX_LENGTH,
 } from '../limits.js';
 import { PRICE_ROUNDINGS } from '../schema.js';
-import { accountSchema, canonicalJson, entryIdSchema, idempotencyKeySchema, label, metadata, reason, wellFormed } from '../validate.js';
+import {
+  accountSchema,
+  canonicalJson,
+  entryIdSchema,
+  idempotencyKeySchema,
+  label,
+  metadata,
+  reason,
+  utf8Length,
+  wellFormed,
+} from '../validate.js';
 
 // Control characters make names unprintable in logs and ambiguous in CLIs (as in validate.ts).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
@@ -79,10 +89,15 @@ export const rateCard = checked((v, fail) => {
     }
     Object.defineProperty(out, model, { value: priced, enumerable: true, writable: true, configurable: true });
   }
-  if (Buffer.byteLength(canonicalJson(out), 'utf8') > PRICING_CARD_MAX_BYTES) {
+  if (utf8Length(canonicalJson(out)) > PRICING_CARD_MAX_BYTES) {
     return fail(`rates must be at most ${PRICING_CARD_MAX_BYTES} bytes as JSON`);
   }
   return out;
+}).meta({
+  // Documents only (see metadata in validate.ts).
+  type: 'object',
+  description: 'model → meter → price, a decimal string such as "0.0025"',
+  additionalProperties: { type: 'object', additionalProperties: { type: 'string', pattern: PRICE.source } },
 });
 
 /** Usage: { meter: quantity }, at least one meter, quantities non-negative safe integers. */
@@ -102,7 +117,7 @@ export const usageSchema = checked((v, fail) => {
     Object.defineProperty(out, meter, { value: q, enumerable: true, writable: true, configurable: true });
   }
   return out;
-});
+}).meta({ type: 'object', description: 'meter → quantity', additionalProperties: { type: 'integer', minimum: 0, maximum: MAX_AMOUNT } });
 
 export const versionSchema = z
   .number({ error: 'version must be a number' })

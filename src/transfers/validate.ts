@@ -14,6 +14,9 @@ const schema = z
   })
   .refine((t) => t.from !== t.to, { error: 'from and to must be different accounts' });
 
+/** The transfer input schema parseTransfer checks with (exported for documents such as the HTTP API's). */
+export const transferInput = schema;
+
 /** Parses a transfer's input; a bad `from` or `to` is `invalid_account`, like any account (the same account twice is `invalid_argument`). */
 export function parseTransfer(input: unknown, operation: string): z.output<typeof schema> {
   try {
