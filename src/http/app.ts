@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { LedgerError } from '../errors.js';
 import type { Ledger } from '../ledger.js';
 import { type Authorize, hasScope, type Principal, type Scope } from './auth.js';
+import { mountDashboard } from './dashboard/index.js';
 import { docsPage } from './docs.js';
 import { type Problem, problem, problemOf, problemResponse } from './problem.js';
 import { document, type OpContext, type Operation } from './route.js';
@@ -215,6 +216,8 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
   // The document and the page describe the API: they need `read` like any read.
   app.get(`${base}/openapi.json`, authenticate, (c) => requireScope(c, 'read') ?? c.json(doc()));
   app.get(`${base}/docs`, authenticate, (c) => requireScope(c, 'read') ?? c.html(docsPage(doc())));
+  // The dashboard's page and assets carry no data: public (its data calls are API calls with a token).
+  mountDashboard(app, base);
   return app;
 }
 
