@@ -39,6 +39,8 @@ export interface CreditsApiOptions {
   bodyLimit?: number;
   /** Told about every 5xx the API answers (the client only sees `internal`); default: console.error. */
   onError?: (error: unknown, request: Request) => void;
+  /** Serve the admin dashboard at `GET {basePath}/dashboard` (its page and assets need no token; see docs/http.md). Default true. */
+  dashboard?: boolean;
   /** The document's `info`. */
   info?: { title?: string; version?: string; description?: string };
 }
@@ -217,7 +219,7 @@ export function createCreditsApi(options: CreditsApiOptions): OpenAPIHono<Credit
   app.get(`${base}/openapi.json`, authenticate, (c) => requireScope(c, 'read') ?? c.json(doc()));
   app.get(`${base}/docs`, authenticate, (c) => requireScope(c, 'read') ?? c.html(docsPage(doc())));
   // The dashboard's page and assets carry no data: public (its data calls are API calls with a token).
-  mountDashboard(app, base);
+  if (options.dashboard !== false) mountDashboard(app, base);
   return app;
 }
 

@@ -77,6 +77,13 @@ describe('GET /dashboard (served without a token, no data in it)', () => {
     expect((await app.request('/credits/dashboard/assets/uPlot.min.css')).status).toBe(200);
     expect((await call(app, 'GET', '/dashboard', { token: null })).status).toBe(401);
   });
+
+  it('dashboard: false serves neither the page nor its assets', async () => {
+    const { app } = apiFor(db.ledger, { dashboard: false });
+    expect((await call(app, 'GET', '/dashboard', { token: null })).status).toBe(401);
+    expect((await call(app, 'GET', '/dashboard/assets/dashboard.js', { token: null })).status).toBe(401);
+    expect((await call(app, 'GET', '/dashboard', { token: 'admin' })).status).toBe(404);
+  });
 });
 
 // The page's globals as the callbacks run in Chromium use them: the check config has no DOM

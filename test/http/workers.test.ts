@@ -39,7 +39,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   });
 
 describe('in workerd without nodejs_compat', () => {
-  it('on D1: grants with metadata, publishes a rate card, charges, keyed replay, meters; 401 without a token', async () => {
+  it('on D1: grants with metadata, publishes a rate card, charges, keyed replay, meters; 401 without a token; the dashboard page', async () => {
     const g = await post('/v1/grants', { account: 'w', amount: 100, metadata: { order: 'ö-1' } });
     expect(await g.json()).toMatchObject({ outcome: 'granted', entry: { metadata: { order: 'ö-1' } } });
     expect((await post('/v1/pricing', { rates: { m: { tokens: '0.5' } } })).status).toBe(200);
@@ -59,6 +59,14 @@ describe('in workerd without nodejs_compat', () => {
     const b = await mf.dispatchFetch('http://worker/v1/accounts/w/balance', { headers: { authorization: 'Bearer t' } });
     expect(await b.json()).toMatchObject({ balance: 92, held: 0 });
     expect((await mf.dispatchFetch('http://worker/v1/stats')).status).toBe(401);
+    // The dashboard is served from embedded strings: no filesystem needed.
+    const page = await mf.dispatchFetch('http://worker/dashboard');
+    expect({ status: page.status, html: (await page.text()).includes('dashboard/assets/uPlot.iife.min.js') }).toEqual({
+      status: 200,
+      html: true,
+    });
+    const chart = await mf.dispatchFetch('http://worker/dashboard/assets/uPlot.iife.min.js');
+    expect({ status: chart.status, size: (await chart.text()).length > 50_000 }).toEqual({ status: 200, size: true });
   });
 });
 
