@@ -376,7 +376,9 @@ describe.runIf(HAVE_CHROMIUM || IN_CI)(
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(pageErrors).toEqual([]);
 
-      // Sign out forgets the token.
+      // A reload keeps the tab signed in (the token is checked again); sign out forgets it.
+      await page.reload();
+      await page.waitForSelector('#app:not([hidden])');
       await page.click('#sign-out');
       await page.waitForSelector('#signin:not([hidden])');
       expect(await page.evaluate(() => sessionStorage.length)).toBe(0);

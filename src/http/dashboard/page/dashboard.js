@@ -112,15 +112,27 @@ function failed(e) {
   showError(e instanceof ApiError ? e.message : `Unexpected error: ${e instanceof Error ? e.message : String(e)}`);
 }
 
-/** Marks a section busy while `work` runs (tests and screen readers wait on aria-busy="false"). */
+/** The latest run in each section: an answer that arrives after a newer request was made is dropped. */
+const runs = new Map();
+
+/**
+ * Runs `work(current)` for a section, marked aria-busy meanwhile (tests and screen readers wait
+ * on aria-busy="false"); `current()` turns false once a newer run starts, so a slow answer never
+ * paints over a newer one. True when the work finished and was still current.
+ */
 async function busy(section, work) {
+  const run = (runs.get(section) ?? 0) + 1;
+  runs.set(section, run);
+  const current = () => runs.get(section) === run;
   section.setAttribute('aria-busy', 'true');
   try {
-    await work();
+    await work(current);
+    return current();
   } catch (e) {
-    failed(e);
+    if (current()) failed(e);
+    return false;
   } finally {
-    section.setAttribute('aria-busy', 'false');
+    if (current()) section.setAttribute('aria-busy', 'false');
   }
 }
 
@@ -200,6 +212,8 @@ async function signIn(event) {
 
 function signOut() {
   token = null;
+  runs.clear(); // answers still in flight are dropped
+  $('event-table').tBodies[0].replaceChildren();
   sessionStorage.removeItem(TOKEN_KEY);
   state.account = null;
   destroyCharts();
@@ -225,15 +239,17 @@ const state = {
 async function lookUp(account) {
   clearError();
   const view = $('account-view');
-  await busy(view, async () => {
-    const [balance, lots, holds, caps, subscription, alerts] = await Promise.all([
+  const shown = await busy(view, async (current) => {
+    const [balance, lots, holds, caps, subscription, alerts, history] = await Promise.all([
       api(accountPath(account, 'balance')),
       api(accountPath(account, 'lots')),
       api(accountPath(account, 'holds')),
       api(accountPath(account, 'caps')),
       api(accountPath(account, 'subscription')),
       api(accountPath(account, 'alerts')),
+      historyPage(account, undefined),
     ]);
+    if (!current()) return;
     state.account = account;
     state.historyCursors = [undefined];
     $('account-name').textContent = account;
@@ -296,10 +312,10 @@ async function lookUp(account) {
       ],
       'No alerts',
     );
-    await loadHistory();
+    showHistory(history);
     view.hidden = false;
   });
-  await loadSpend();
+  if (shown) await loadSpend();
 }
 
 function capScope(c) {
@@ -315,9 +331,9 @@ function planStatus(p) {
   return p.status;
 }
 
-async function loadHistory() {
-  const cursor = state.historyCursors.at(-1);
-  const page = await api(`${accountPath(state.account, 'entries')}?${q({ limit: HISTORY_PAGE, cursor })}`);
+const historyPage = (account, cursor) => api(`${accountPath(account, 'entries')}?${q({ limit: HISTORY_PAGE, cursor })}`);
+
+function showHistory(page) {
   state.historyNext = page.nextCursor;
   fill(
     'history',
@@ -341,12 +357,17 @@ async function loadHistory() {
 
 function pageHistory(older) {
   clearError();
+  const cursors = [...state.historyCursors];
   if (older) {
     if (state.historyNext === null) return;
-    state.historyCursors.push(state.historyNext);
-  } else if (state.historyCursors.length > 1) state.historyCursors.pop();
-  const view = $('account-view');
-  return busy(view, loadHistory);
+    cursors.push(state.historyNext);
+  } else if (cursors.length > 1) cursors.pop();
+  return busy($('account-view'), async (current) => {
+    const page = await historyPage(state.account, cursors.at(-1));
+    if (!current()) return;
+    state.historyCursors = cursors;
+    showHistory(page);
+  });
 }
 
 // ---- spend charts -------------------------------------------------------------------
@@ -394,7 +415,7 @@ async function loadSpend() {
   const section = $('spend');
   const account = state.account;
   $('spend-scope').textContent = account === null ? '— every account' : `— account ${account}`;
-  await busy(section, async () => {
+  await busy(section, async (current) => {
     const from = Date.parse(`${$('from').value}T00:00:00Z`);
     const toDay = Date.parse(`${$('to').value}T00:00:00Z`);
     if (!Number.isFinite(from) || !Number.isFinite(toDay)) throw new ApiError(0, 'Choose a from and a to date.', 'range');
@@ -404,6 +425,7 @@ async function loadSpend() {
       api(`/v1/analytics/spend?${q({ ...filters, groupBy: 'day' })}`),
       api(`/v1/analytics/spend?${q({ ...filters, groupBy: 'model' })}`),
     ]);
+    if (!current()) return;
     destroyCharts();
     drawByDay(byDay.rows, from, to);
     drawByModel(byModel.rows);
@@ -553,14 +575,19 @@ async function eventsBelow(top, type) {
 async function loadEvents(mode) {
   clearError();
   const type = $('event-type').value;
-  await busy($('events'), async () => {
+  await busy($('events'), async (current) => {
+    let tops = [...state.eventsTops];
     if (mode === 'newest') {
-      state.lastEventId = await findLastEventId();
-      state.eventsTops = [state.lastEventId];
-    } else if (mode === 'older') state.eventsTops.push(state.eventsNextTop);
-    else if (state.eventsTops.length > 1) state.eventsTops.pop();
-    const top = state.eventsTops.at(-1) ?? 0;
+      const last = await findLastEventId();
+      if (!current()) return;
+      state.lastEventId = last;
+      tops = [last];
+    } else if (mode === 'older') tops.push(state.eventsNextTop);
+    else if (tops.length > 1) tops.pop();
+    const top = tops.at(-1) ?? 0;
     const { events, nextTop } = await eventsBelow(top, type);
+    if (!current()) return;
+    state.eventsTops = tops;
     state.eventsNextTop = nextTop;
     fill(
       'event-table',
