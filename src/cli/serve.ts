@@ -130,7 +130,7 @@ export function addServeCommand(
         const server = nodeServe({ fetch: app.fetch, port, hostname: o.host }, (info: AddressInfo) => {
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
           io.stdout.write(
-            `drizzle-credits serving ${opened.target} on http://${host}:${info.port} (docs: /docs, OpenAPI: /openapi.json)\n`,
+            `drizzle-credits serving ${opened.target} on http://${host}:${info.port} (dashboard: /dashboard, docs: /docs, OpenAPI: /openapi.json)\n`,
           );
         });
         server.on('error', (e) => {
