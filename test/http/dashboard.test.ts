@@ -368,6 +368,14 @@ describe.runIf(HAVE_CHROMIUM || IN_CI)(
       await page.fill('#from', new Date(now - 6 * DAY).toISOString().slice(0, 10));
       await page.click('#range-form button');
       await page.waitForFunction(() => JSON.parse(document.getElementById('chart-day')?.dataset.labels ?? '[]').length === 7);
+      // A call the API refuses shows its problem+json detail (and the charts stay as they were).
+      await page.fill('#from', new Date(now + 2 * DAY).toISOString().slice(0, 10));
+      await page.click('#range-form button');
+      await page.waitForSelector('#error:not([hidden])');
+      expect(await page.textContent('#error')).toMatch(/to must not be before from/);
+      // (the by-day and by-model calls, both refused)
+      expect(pageErrors.splice(0)).toEqual([expect.stringMatching(/status of 400/), expect.stringMatching(/status of 400/)]);
+      expect(JSON.parse((await page.getAttribute('#chart-day', 'data-labels')) ?? '[]')).toHaveLength(7);
       await page.fill('#from', new Date(from).toISOString().slice(0, 10));
       await page.click('#range-form button');
       await page.waitForFunction(() => JSON.parse(document.getElementById('chart-day')?.dataset.labels ?? '[]').length === 30);
