@@ -3,8 +3,10 @@
  * the auth matrix over every route, problem+json, Idempotency-Key, body limit and media type,
  * and the OpenAPI document against the routes.
  */
+
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCreditsApi, operations } from '../../src/http/index.js';
@@ -467,6 +469,10 @@ describe('OpenAPI', () => {
     const r = await req('GET', '/openapi.json', { token: 'read' });
     const doc = r.body;
     expect(doc.openapi).toBe('3.1.0');
+    // Valid against the OpenAPI 3.1 JSON schema (a validator tested on thousands of real APIs), not only by shape.
+    const validation = await new Validator().validate(structuredClone(doc));
+    expect(validation.errors ?? [], JSON.stringify(validation.errors)).toEqual([]);
+    expect(validation.valid).toBe(true);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const ids = new Set<string>();
     for (const op of operations()) {
