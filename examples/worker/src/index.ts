@@ -142,16 +142,28 @@ function createApp(ledger: Ledger, env: Env): Hono<AppEnv> {
   return app;
 }
 
-/** Sweeps, then delivers webhooks until nothing more is due (bounded: the next cron run takes the rest). */
+/**
+ * Sweeps, then delivers webhooks until nothing more is due (bounded: the next cron run takes
+ * the rest). A failed sweep does not hold back delivery; the run still fails, so the cron's
+ * status shows it.
+ */
 async function housekeeping(ledger: Ledger) {
-  const swept = await ledger.sweep();
+  let failure: unknown;
+  const swept = await ledger.sweep().catch((e: unknown) => {
+    failure = e;
+    return null;
+  });
   const sent = { queued: 0, sent: 0, delivered: 0, retried: 0, failed: 0, disabled: 0, rounds: 0, more: false };
-  for (let more = true; more && sent.rounds < 10; sent.rounds++) {
-    const r = await ledger.webhooks.deliver();
-    for (const k of ['queued', 'sent', 'delivered', 'retried', 'failed', 'disabled'] as const) sent[k] += r[k];
-    more = sent.more = r.more;
+  try {
+    for (let more = true; more && sent.rounds < 10; sent.rounds++) {
+      const r = await ledger.webhooks.deliver();
+      for (const k of ['queued', 'sent', 'delivered', 'retried', 'failed', 'disabled'] as const) sent[k] += r[k];
+      more = sent.more = r.more;
+    }
+  } catch (e) {
+    failure ??= e;
   }
-  return { swept, sent };
+  return { swept, sent, failure };
 }
 
 export default {
@@ -162,14 +174,15 @@ export default {
 
   async scheduled(controller, env, ctx) {
     const { ledger } = await service(env, ctx);
-    const { swept, sent } = await housekeeping(ledger);
+    const { swept, sent, failure } = await housekeeping(ledger);
     // One JSON line per run: `wrangler tail` and Workers Logs show it.
     console.log(
       JSON.stringify({
         cron: controller.cron,
-        sweep: { lotsExpired: swept.lotsExpired, holdsExpired: swept.holdsExpired, creditsExpired: swept.creditsExpired },
+        sweep: swept && { lotsExpired: swept.lotsExpired, holdsExpired: swept.holdsExpired, creditsExpired: swept.creditsExpired },
         webhooks: sent,
       }),
     );
+    if (failure !== undefined) throw failure;
   },
 } satisfies ExportedHandler<Env>;
