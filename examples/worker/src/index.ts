@@ -55,10 +55,11 @@ const TOKEN_INTERVAL_MS = 20;
 
 async function start(env: Env): Promise<Service> {
   const ledger = createLedger(drizzle(env.DB));
+  const app = createApp(ledger, env); // first: a bad secret or var fails before touching the database
   // Idempotent, tracked in the ledger's own migrations table; concurrent isolates are safe.
   const { applied } = await ledger.migrate();
   if (applied.length > 0) console.log(JSON.stringify({ migrated: applied }));
-  return { ledger, app: createApp(ledger, env) };
+  return { ledger, app };
 }
 
 /** The paying account of a token: the token's own non-secret id (`GET /v1/demo/me` tells it). */
