@@ -13,6 +13,10 @@ if (process.argv.includes('--webhooks')) {
   // `npm run bench -- --webhooks [--events=N --endpoints=N --limit=N --concurrency=N]`: delivery to a local receiver (bench/webhooks.ts).
   const { runWebhooksBench } = await import('./webhooks.js');
   await runWebhooksBench();
+} else if (process.argv.includes('--http')) {
+  // `npm run bench -- --http`: debits through the HTTP API against a raw-INSERT route (bench/http.ts).
+  const { runHttpBench } = await import('./http.js');
+  await runHttpBench();
 } else if (process.argv.includes('--analytics')) {
   // `npm run bench -- --analytics [--sizes=1M,10M]`: the usage queries at 1M and 10M entries (bench/analytics.ts).
   const { runAnalyticsBench } = await import('./analytics.js');

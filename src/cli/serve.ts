@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve as nodeServe } from '@hono/node-server';
 import { type Command, Option } from 'commander';
-import { bearerToken, createCreditsApi, type Principal, SCOPES } from '../http/index.js';
+import { type ApiToken, bearerToken, createCreditsApi, type Principal, parseTokens, TOKENS_ENV } from '../http/index.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { type ConnectionOptions, openLedger } from './open.js';
 import type { CliIo } from './program.js';
@@ -17,43 +17,20 @@ import type { CliIo } from './program.js';
 /** How long requests in flight may run after SIGTERM before their connections are closed. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-/** The environment variable holding `token:scope+scope,token:scope`. */
-export const TOKENS_ENV = 'CREDITS_TOKENS';
+// The format is parsed in src/http (shared with Workers, where `tokenAuthorizer` uses WebCrypto).
+export { parseTokens, TOKENS_ENV };
 
 interface TokenEntry {
   hash: Buffer;
   scopes: string[];
 }
 
-/**
- * `tok1:admin,tok2:read+write`: comma-separated entries, each a token, a colon and its
- * scopes joined by `+` (read, write, admin). A token may contain colons (the last one
- * separates the scopes) but not commas or whitespace; at least 16 characters.
- */
-export function parseTokens(text: string | undefined): TokenEntry[] {
-  if (text === undefined || text.trim() === '')
-    throw new Error(`${TOKENS_ENV} is not set: e.g. ${TOKENS_ENV}="<token>:admin,<token>:read+write"`);
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((entry, i) => {
-      const colon = entry.lastIndexOf(':');
-      if (colon < 0) throw new Error(`${TOKENS_ENV} entry ${i + 1}: expected token:scopes (e.g. <token>:read+write)`);
-      const token = entry.slice(0, colon);
-      const scopes = entry.slice(colon + 1).split('+');
-      if (token.length < 16 || /\s/.test(token))
-        throw new Error(`${TOKENS_ENV} entry ${i + 1}: a token must be at least 16 characters, without spaces`);
-      if (scopes.length === 0 || scopes.some((s) => !(SCOPES as readonly string[]).includes(s)))
-        throw new Error(`${TOKENS_ENV} entry ${i + 1}: scopes must be read, write or admin joined by + (e.g. read+write)`);
-      return { hash: sha256(token), scopes };
-    });
-}
-
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /** authorize() for the API: every known token is compared (hashes, constant time), so timing tells nothing. */
-export function tokenAuthorizer(entries: readonly TokenEntry[]): (request: Request) => Principal | null {
+export function tokenAuthorizer(tokens: readonly ApiToken[]): (request: Request) => Principal | null {
+  // Synchronous on Node (node:crypto): hashed once here, not per request.
+  const entries: TokenEntry[] = tokens.map((t) => ({ hash: sha256(t.token), scopes: t.scopes }));
   return (request) => {
     const token = bearerToken(request);
     if (token === null) return null;
@@ -93,7 +70,7 @@ export function addServeCommand(
         io.stderr.write(`error: ${message}\n`);
         setExit(code);
       };
-      let tokens: TokenEntry[];
+      let tokens: ApiToken[];
       try {
         tokens = parseTokens(io.env?.[TOKENS_ENV]);
       } catch (e) {

@@ -214,11 +214,15 @@ export function meter<E extends Env = Env>(options: MeterOptions<E>): Middleware
       return;
     }
     if (res.body !== null && isStream(res)) {
-      c.res = new Response(settledStream(res, metering, capture, release, options.sseEvent === true), {
+      const { body, settled } = settledStream(res, metering, capture, release, options.sseEvent === true);
+      c.res = new Response(body, {
         status: res.status,
         statusText: res.statusText,
         headers: headersWith(res.headers, { 'x-credits-held': String(amount) }),
       });
+      // Workers drop a request's pending work when its client disconnects, and then never cancel
+      // the body (the hold would stay open until its TTL) unless something is left in waitUntil.
+      keepAliveUntil(c, settled);
       return;
     }
     const o = await capture({ response: res, metering, streamed: false, bytes: 0 });
@@ -237,11 +241,15 @@ function settledStream(
   capture: (info: SettleInfo) => Promise<MeterOutcome>,
   release: (why: MeterOutcome['result']) => Promise<MeterOutcome>,
   sseEvent: boolean,
-): ReadableStream<Uint8Array> {
+): { body: ReadableStream<Uint8Array>; settled: Promise<void> } {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   let bytes = 0;
   let finished = false;
-  return new ReadableStream<Uint8Array>({
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
@@ -250,6 +258,7 @@ function settledStream(
         if (!finished) {
           finished = true;
           await release('released_error');
+          settle();
         }
         controller.error(e);
         return;
@@ -262,6 +271,7 @@ function settledStream(
       if (finished) return;
       finished = true;
       const o = await capture({ response: res, metering, streamed: true, bytes });
+      settle();
       if (sseEvent)
         controller.enqueue(new TextEncoder().encode(`event: credits\ndata: ${JSON.stringify({ held: o.held, charged: o.charged })}\n\n`));
       controller.close();
@@ -270,10 +280,23 @@ function settledStream(
       if (!finished) {
         finished = true;
         await release('released_abort');
+        settle();
       }
       await reader.cancel(reason).catch(() => undefined);
     },
   });
+  return { body, settled };
+}
+
+/** `waitUntil` where the runtime has one (Workers); Node and Bun give Hono no execution context. */
+function keepAliveUntil(c: Context, settled: Promise<void>): void {
+  let ctx: { waitUntil(p: Promise<unknown>): void };
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return;
+  }
+  ctx.waitUntil(settled);
 }
 
 function headersWith(h: Headers, add: Record<string, string>): Headers {

@@ -1,10 +1,12 @@
 /**
- * drizzle-credits/http in process (`app.request`) on better-sqlite3: one test per family,
+ * drizzle-credits/http in process (`app.request`): one test per family on every driver,
  * the auth matrix over every route, problem+json, Idempotency-Key, body limit and media type,
  * and the OpenAPI document against the routes.
  */
+
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCreditsApi, operations } from '../../src/http/index.js';
@@ -13,323 +15,361 @@ import { DRIVERS, manualClock, type TestDb } from '../support/drivers.js';
 import { apiFor, call, expectProblem, TOKENS } from './support.js';
 
 const T0 = Date.UTC(2030, 0, 15, 12);
+
+/**
+ * The family tests on every driver of the shared matrix: each request goes through the same
+ * Hono app (`app.request`) to a ledger on that driver, and every 200 is checked against the
+ * response schema its operation documents.
+ */
+describe.each(DRIVERS)('routes on $name', (driver) => {
+  let db: TestDb;
+  let api: ReturnType<typeof apiFor>;
+  const clock = manualClock(T0);
+  beforeAll(async () => {
+    db = await driver.open({ clock: clock.now });
+    api = apiFor(db.ledger);
+  });
+  afterAll(() => db.close());
+
+  /** Every 200 the family tests saw, checked against its operation's documented response schema at the end. */
+  const seen: { method: string; path: string; body: unknown }[] = [];
+  const req = async (method: string, path: string, o?: Parameters<typeof call>[3]) => {
+    const r = await call(api.app, method, path, o);
+    if (r.status === 200) seen.push({ method, path: path.split('?')[0] ?? path, body: r.body });
+    return r;
+  };
+
+  describe('money verbs', () => {
+    it('grants, debits (plain, keyed: replay and conflict), refunds, adjusts, transfers and batches', async () => {
+      const g = await req('POST', '/v1/grants', { body: { account: 'm1', amount: 1000, reason: 'pack', metadata: { order: 7 } } });
+      expect(g.status).toBe(200);
+      expect(g.body).toMatchObject({ outcome: 'granted', balance: 1000, entry: { kind: 'grant', metadata: { order: 7 } } });
+
+      const d = await req('POST', '/v1/debits', { token: 'write', body: { account: 'm1', amount: 100, model: 'gpt' } });
+      expect(d.body).toMatchObject({ outcome: 'debited', balance: 900 });
+      const poor = await req('POST', '/v1/debits', { token: 'write', body: { account: 'm1', amount: 5000 } });
+      expect(poor.status).toBe(200);
+      expect(poor.body).toMatchObject({ outcome: 'insufficient', requested: 5000, available: 900 });
+
+      const keyed = { token: 'write', headers: { 'idempotency-key': 'req-1' }, body: { account: 'm1', amount: 50 } };
+      expect((await req('POST', '/v1/debits', keyed)).body).toMatchObject({ outcome: 'debited', balance: 850 });
+      expect((await req('POST', '/v1/debits', keyed)).body).toMatchObject({ outcome: 'replayed', balance: 850 });
+      expectProblem(await req('POST', '/v1/debits', { ...keyed, body: { account: 'm1', amount: 51 } }), 409, 'idempotency_conflict');
+      // Header and body naming different keys is a client error, not a silent choice.
+      expectProblem(
+        await req('POST', '/v1/debits', { ...keyed, body: { account: 'm1', amount: 50, idempotencyKey: 'other' } }),
+        400,
+        'invalid_argument',
+      );
+
+      const r = await req('POST', '/v1/refunds', { body: { entryId: d.body.entry.id, amount: 40 } });
+      expect(r.body).toMatchObject({ outcome: 'refunded', refundable: 60, balance: 890 });
+      expectProblem(await req('POST', '/v1/refunds', { body: { entryId: d.body.entry.id, amount: 61 } }), 409, 'exceeds_refundable');
+      expectProblem(await req('POST', '/v1/refunds', { body: { entryId: 'ce_999999' } }), 404, 'not_found');
+
+      expect((await req('POST', '/v1/adjustments', { body: { account: 'm1', delta: -90, reason: 'fix' } })).body).toMatchObject({
+        outcome: 'adjusted',
+        balance: 800,
+      });
+      expectProblem(await req('POST', '/v1/adjustments', { body: { account: 'm1', delta: 0, reason: 'x' } }), 400, 'invalid_amount');
+
+      const t = await req('POST', '/v1/transfers', { token: 'write', body: { from: 'm1', to: 'm2', amount: 300 } });
+      expect(t.body).toMatchObject({ outcome: 'transferred', balance: 500, to: { balance: 300 } });
+      expectProblem(
+        await req('POST', '/v1/transfers', { token: 'write', body: { from: 'm1', to: 'm1', amount: 1 } }),
+        400,
+        'invalid_argument',
+      );
+
+      // A batch with a grant needs admin; its refused op comes back as a plain JSON error.
+      const ops = [
+        { op: 'grant', account: 'm3', amount: 10 },
+        { op: 'refund', entryId: 'ce_999999' },
+        { op: 'debit', account: 'm3', amount: 4 },
+      ];
+      expectProblem(await req('POST', '/v1/batch', { token: 'write', body: { ops } }), 403, 'forbidden');
+      const b = await req('POST', '/v1/batch', { body: { ops } });
+      expect(b.body.results.map((x: { outcome: string }) => x.outcome)).toEqual(['granted', 'rejected', 'debited']);
+      expect(b.body.results[1].error).toMatchObject({ code: 'not_found', message: expect.any(String) });
+      expectProblem(await req('POST', '/v1/batch', { body: { ops, extra: 1 } }), 400, 'invalid_argument');
+      // A batch has no key of its own: a header would promise a safe retry that applies twice.
+      expectProblem(await req('POST', '/v1/batch', { body: { ops }, headers: { 'idempotency-key': 'b1' } }), 400, 'invalid_argument');
+      expectProblem(await req('POST', '/v1/batch', { body: { ops: [{ op: 'nope' }] } }), 400, 'invalid_argument');
+    });
+  });
+
+  describe('holds and account reads', () => {
+    it('hold, capture part, release, extend; balance, history pages, lots, holds, expiring, entries feed, entry, allocations, keySpend', async () => {
+      await req('POST', '/v1/grants', { body: { account: 'h1', amount: 500, expiresAt: T0 + 86_400_000, priority: 10 } });
+      const h = await req('POST', '/v1/holds', {
+        token: 'write',
+        headers: { 'idempotency-key': 'job-1' },
+        body: { account: 'h1', amount: 200, keyId: 'k1' },
+      });
+      expect(h.body).toMatchObject({ outcome: 'held', available: 300 });
+      const id = h.body.hold.id as string;
+      const h2 = await req('POST', '/v1/holds', { token: 'write', body: { account: 'h1', amount: 50, ttlMs: 60_000 } });
+      expect((await req('GET', '/v1/accounts/h1/holds', { token: 'read' })).body.holds).toHaveLength(2);
+
+      const cap = await req('POST', `/v1/holds/${id}/capture`, { token: 'write', body: { amount: 120 } });
+      expect(cap.body).toMatchObject({ outcome: 'captured', released: 80, balance: 380 });
+      // Capturing a captured hold again replays the capture (the library's rule); an unknown hold is 404.
+      expect((await req('POST', `/v1/holds/${id}/capture`, { token: 'write' })).body.outcome).toBe('replayed');
+      expectProblem(await req('POST', '/v1/holds/ce_999999/capture', { token: 'write' }), 404, 'not_found');
+      expectProblem(await req('POST', `/v1/holds/${id}/capture`, { token: 'write', body: { holdId: 'ce_1' } }), 400, 'invalid_argument');
+      expect((await req('POST', `/v1/holds/${h2.body.hold.id}/extend`, { token: 'write', body: { ttlMs: 120_000 } })).body.outcome).toBe(
+        'extended',
+      );
+      expect((await req('POST', `/v1/holds/${h2.body.hold.id}/release`, { token: 'write' })).body.outcome).toBe('released');
+      expect((await req('POST', `/v1/holds/${h2.body.hold.id}/release`, { token: 'write' })).body.outcome).toBe('replayed');
+
+      const bal = await req('GET', '/v1/accounts/h1/balance', { token: 'read' });
+      expect(bal.body).toMatchObject({ account: 'h1', balance: 380, held: 0, available: 380, caps: [] });
+      const p1 = await req('GET', '/v1/accounts/h1/entries?limit=2', { token: 'read' });
+      expect(p1.body.entries).toHaveLength(2);
+      const p2 = await req('GET', `/v1/accounts/h1/entries?limit=50&cursor=${p1.body.nextCursor}&kinds=grant,hold`, { token: 'read' });
+      expect(p2.body.entries.map((e: { kind: string }) => e.kind).sort()).toEqual(['grant', 'hold', 'hold']);
+      expectProblem(await req('GET', '/v1/accounts/h1/entries?limit=abc', { token: 'read' }), 400, 'invalid_argument');
+      expectProblem(await req('GET', '/v1/accounts/%24pricing/balance', { token: 'read' }), 400, 'invalid_account');
+
+      expect((await req('GET', '/v1/accounts/h1/lots', { token: 'read' })).body.lots[0]).toMatchObject({ priority: 10 });
+      expect((await req('GET', '/v1/accounts/h1/expiring?withinMs=172800000', { token: 'read' })).body.lots).toHaveLength(1);
+      expectProblem(await req('GET', '/v1/accounts/h1/expiring', { token: 'read' }), 400, 'invalid_argument');
+      expect((await req('GET', '/v1/keys/k1/spend', { token: 'read' })).body).toMatchObject({ keyId: 'k1', debited: 120 });
+
+      const feed = await req('GET', '/v1/entries?after=0&limit=3', { token: 'read' });
+      expect(feed.body).toMatchObject({ hasMore: true, cursor: expect.any(String) });
+      expect((await req('GET', `/v1/entries?after=${feed.body.cursor}&limit=1000`, { token: 'read' })).body.hasMore).toBe(false);
+      const capId = cap.body.entry.id as string;
+      expect((await req('GET', `/v1/entries/${capId}`, { token: 'read' })).body).toMatchObject({ id: capId, kind: 'capture' });
+      expect((await req('GET', `/v1/entries/${capId}/allocations`, { token: 'read' })).body.allocations.length).toBeGreaterThan(0);
+      expectProblem(await req('GET', '/v1/entries/ce_999999', { token: 'read' }), 404, 'not_found');
+
+      expect((await req('GET', '/v1/stats', { token: 'read' })).body.accounts).toBeGreaterThan(0);
+      const dg = await req('GET', '/v1/digest');
+      expect((await req('POST', '/v1/verify', { body: { digest: dg.body.digest } })).body).toMatchObject({ ok: true, problemCount: 0 });
+      expect((await req('POST', '/v1/verify')).body.ok).toBe(true);
+      expect((await req('POST', '/v1/sweep', { body: { dryRun: true } })).body).toMatchObject({ dryRun: true });
+      expectProblem(await req('POST', '/v1/sweep', { body: { onProgress: 1 } }), 400, 'invalid_argument');
+    });
+  });
+
+  describe('configuration families', () => {
+    it('caps: set, capped debit (200 with outcome), list, remove; floor', async () => {
+      await req('POST', '/v1/grants', { body: { account: 'c1', amount: 1000 } });
+      const s = await req('POST', '/v1/caps', { body: { account: 'c1', window: 'day', limit: 100 } });
+      expect(s.body).toMatchObject({ outcome: 'set', cap: { limit: 100, action: 'deny' } });
+      const d = await req('POST', '/v1/debits', { token: 'write', body: { account: 'c1', amount: 101 } });
+      expect(d.status).toBe(200);
+      expect(d.body).toMatchObject({ outcome: 'capped', limit: 100 });
+      expect((await req('GET', '/v1/accounts/c1/caps', { token: 'read' })).body.caps).toHaveLength(1);
+      expectProblem(await req('POST', '/v1/caps', { body: { account: 'c1', window: 'year', limit: 1 } }), 400, 'invalid_argument');
+      expectProblem(await req('POST', '/v1/caps', { body: { account: 'c1', window: 'day', limit: -1 } }), 400, 'invalid_amount');
+      expect((await req('POST', '/v1/caps/remove', { body: { account: 'c1', window: 'day' } })).body.outcome).toBe('removed');
+      expect((await req('PUT', '/v1/accounts/c1/floor', { body: { floor: -50 } })).body).toMatchObject({ outcome: 'set', floor: -50 });
+      expect((await req('GET', '/v1/accounts/c1/balance', { token: 'read' })).body.available).toBe(1050);
+    });
+
+    it('plans: define, list, get (404), subscribe, subscription, entitlements, feature, change, cancel', async () => {
+      const def = await req('POST', '/v1/plans', {
+        body: { id: 'pro', allowance: { amount: 100, every: 'month' }, features: { sso: true, seats: 5 } },
+      });
+      expect(def.body).toMatchObject({ outcome: 'defined', plan: { id: 'pro', version: 1 } });
+      await req('POST', '/v1/plans', { body: { id: 'max', allowance: { amount: 500, every: 'month' } } });
+      expect((await req('GET', '/v1/plans', { token: 'read' })).body.plans).toHaveLength(2);
+      expect((await req('GET', '/v1/plans/pro?version=1', { token: 'read' })).body.version).toBe(1);
+      expectProblem(await req('GET', '/v1/plans/nope', { token: 'read' }), 404, 'not_found');
+      const sub = await req('POST', '/v1/subscriptions', {
+        headers: { 'idempotency-key': 'sub-1' },
+        body: { account: 'p1', planId: 'pro' },
+      });
+      expect(sub.body).toMatchObject({ outcome: 'subscribed' });
+      expectProblem(await req('POST', '/v1/subscriptions', { body: { account: 'p1', planId: 'max' } }), 409, 'already_subscribed');
+      expect((await req('GET', '/v1/accounts/p1/subscription', { token: 'read' })).body.subscription).toMatchObject({ planId: 'pro' });
+      expect((await req('GET', '/v1/accounts/nobody/subscription', { token: 'read' })).body).toEqual({ subscription: null });
+      expect((await req('GET', '/v1/accounts/p1/entitlements', { token: 'read' })).body.features).toEqual({ sso: true, seats: 5 });
+      expect((await req('GET', '/v1/accounts/p1/features/seats', { token: 'read' })).body).toEqual({ enabled: true, value: 5 });
+      expect(
+        (await req('POST', '/v1/subscriptions/change', { body: { account: 'p1', planId: 'max', proration: 'immediate' } })).body.outcome,
+      ).toBe('changed');
+      expect((await req('POST', '/v1/subscriptions/cancel', { body: { account: 'p1', at: 'period_end' } })).body.outcome).toBe('canceled');
+    });
+
+    it('pricing: publish, history, active, get, quote, charge, activate', async () => {
+      expect((await req('GET', '/v1/pricing/active', { token: 'read' })).body).toEqual({ pricing: null });
+      const pub = await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: '0.5', output: '1.25' } }, label: 'v1' } });
+      expect(pub.body).toMatchObject({ outcome: 'published', version: 1 });
+      await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: '1' } }, activate: false } });
+      expect((await req('GET', '/v1/pricing', { token: 'read' })).body.versions).toHaveLength(2);
+      expect((await req('GET', '/v1/pricing/active', { token: 'read' })).body.pricing.version).toBe(1);
+      expect((await req('GET', '/v1/pricing/2', { token: 'read' })).body.active).toBe(false);
+      expectProblem(await req('GET', '/v1/pricing/9', { token: 'read' }), 404, 'not_found');
+      expectProblem(await req('GET', '/v1/pricing/x', { token: 'read' }), 400, 'invalid_argument');
+      const q = await req('POST', '/v1/pricing/quote', { token: 'read', body: { model: 'gpt', usage: { input: 3, output: 2 } } });
+      expect(q.body).toMatchObject({ credits: 4, exact: '4', version: 1 });
+      expectProblem(await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: 0.5 } } } }), 400, 'invalid_argument');
+
+      await req('POST', '/v1/grants', { body: { account: 'q1', amount: 100 } });
+      const ch = await req('POST', '/v1/charges', {
+        token: 'write',
+        headers: { 'idempotency-key': 'c-1' },
+        body: { account: 'q1', model: 'gpt', usage: { input: 3 } },
+      });
+      expect(ch.body).toMatchObject({ outcome: 'debited', balance: 98, quote: { credits: 2 } });
+      expectProblem(
+        await req('POST', '/v1/charges', { token: 'write', body: { account: 'q1', model: 'gpt', usage: { input: 3 } } }),
+        400,
+        'invalid_argument',
+      );
+      expect((await req('POST', '/v1/pricing/2/activate')).body).toMatchObject({ outcome: 'activated', version: 2 });
+      expectProblem(await req('POST', '/v1/pricing/7/activate'), 404, 'not_found');
+    });
+
+    it('teams: create, add, role, members, memberships, a viewer’s debit forbidden, remove', async () => {
+      expect((await req('POST', '/v1/teams', { body: { team: 't1', owner: 'u1', name: 'Acme' } })).body.outcome).toBe('created');
+      expect((await req('POST', '/v1/teams/t1/members', { body: { member: 'u2', role: 'viewer' } })).body.outcome).toBe('added');
+      expect((await req('GET', '/v1/teams/t1', { token: 'read' })).body).toMatchObject({ team: 't1', owner: 'u1' });
+      expectProblem(await req('GET', '/v1/teams/t9', { token: 'read' }), 404, 'not_found');
+      await req('POST', '/v1/grants', { body: { account: 't1', amount: 100 } });
+      expectProblem(await req('POST', '/v1/debits', { token: 'write', body: { account: 't1', amount: 1, actor: 'u2' } }), 403, 'forbidden');
+      expect((await req('PUT', '/v1/teams/t1/members/u2', { body: { role: 'member' } })).body.outcome).toBe('updated');
+      expect((await req('POST', '/v1/debits', { token: 'write', body: { account: 't1', amount: 1, actor: 'u2' } })).body.outcome).toBe(
+        'debited',
+      );
+      expect((await req('GET', '/v1/teams/t1/members', { token: 'read' })).body.members.map((m: { member: string }) => m.member)).toEqual([
+        'u1',
+        'u2',
+      ]);
+      expect((await req('GET', '/v1/accounts/u2/memberships', { token: 'read' })).body.memberships).toEqual([
+        expect.objectContaining({ team: 't1', role: 'member' }),
+      ]);
+      expectProblem(await req('POST', '/v1/teams/t1/members', { body: { member: 't1', role: 'member' } }), 400, 'invalid_argument');
+      expect((await req('DELETE', '/v1/teams/t1/members/u2')).body.outcome).toBe('removed');
+      expect((await req('DELETE', '/v1/teams/t1/members/u2')).body.outcome).toBe('absent');
+    });
+
+    it('analytics, alerts and events', async () => {
+      const from = T0 - 86_400_000;
+      const to = T0 + 86_400_000;
+      const spend = await req('GET', `/v1/analytics/spend?from=${from}&to=${to}&groupBy=account,day`, { token: 'read' });
+      expect(spend.body.rows.length).toBeGreaterThan(0);
+      expect(spend.body.rows[0]).toMatchObject({ account: expect.any(String), day: '2030-01-15' });
+      const top = await req('GET', `/v1/analytics/top?by=account&from=${from}&to=${to}&limit=2`, { token: 'read' });
+      expect(top.body.rows).toHaveLength(2);
+      expect((await req('GET', `/v1/analytics/summary?from=${from}&to=${to}`, { token: 'read' })).body.consumed).toBeGreaterThan(0);
+      expectProblem(await req('GET', `/v1/analytics/summary?from=${to}&to=${from}`, { token: 'read' }), 400, 'invalid_argument');
+      expectProblem(await req('GET', `/v1/analytics/top?by=planet&from=${from}&to=${to}`, { token: 'read' }), 400, 'invalid_argument');
+
+      // Alerts and the events they cause: a low-balance threshold crossed by a debit, a warn cap reached.
+      const set = await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 50 } });
+      expect(set.body).toMatchObject({ outcome: 'set', alert: { lowBalance: 50, below: true } }); // nothing granted yet
+      expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1' } }), 400, 'invalid_argument');
+      expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 0 } }), 400, 'invalid_amount');
+      await req('POST', '/v1/caps', { body: { account: 'e1', window: 'day', limit: 10, action: 'warn' } });
+      await req('POST', '/v1/grants', { body: { account: 'e1', amount: 100 } });
+      const before = (await req('GET', '/v1/events?after=0&limit=1000', { token: 'read' })).body.cursor as number;
+      await req('POST', '/v1/debits', { token: 'write', body: { account: 'e1', amount: 60 } });
+      expect((await req('GET', '/v1/accounts/e1/alerts', { token: 'read' })).body.alerts).toEqual([
+        expect.objectContaining({ account: 'e1', lowBalance: 50, below: true }),
+      ]);
+      const low = await req('GET', `/v1/events?after=${before}&types=balance.low`, { token: 'read' });
+      expect(low.body.events).toEqual([expect.objectContaining({ type: 'balance.low', account: 'e1' })]);
+      const caps = await req('GET', `/v1/events?after=${before}&types=cap.warning,cap.reached`, { token: 'read' });
+      expect(caps.body.events.map((e: { type: string }) => e.type).sort()).toEqual(['cap.reached', 'cap.warning']);
+      const all = await req('GET', `/v1/events?after=${before}&limit=1`, { token: 'read' });
+      expect(all.body).toMatchObject({ hasMore: true, cursor: before + 1 });
+      const one = low.body.events[0];
+      expect((await req('GET', `/v1/events/${one.id}`, { token: 'read' })).body).toEqual(one);
+      expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('removed');
+      expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('absent');
+      expectProblem(await req('GET', '/v1/events/999999', { token: 'read' }), 404, 'not_found');
+      expectProblem(await req('GET', '/v1/events?types=nope', { token: 'read' }), 400, 'invalid_argument');
+    });
+  });
+
+  describe('webhooks', () => {
+    it('add (secret once), list, deliver to a receiver (signed), attempts, redeliver, enable, remove', async () => {
+      const received: { headers: Record<string, unknown>; body: string }[] = [];
+      const server = createServer((rq, rs) => {
+        let body = '';
+        rq.on('data', (d) => {
+          body += d;
+        });
+        rq.on('end', () => {
+          received.push({ headers: rq.headers, body });
+          rs.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+        expectProblem(await req('POST', '/v1/webhooks', { body: { url: 'ftp://x' } }), 400, 'invalid_argument');
+        expectProblem(await req('POST', '/v1/webhooks', { token: 'rw', body: { url } }), 403, 'forbidden');
+        const added = await req('POST', '/v1/webhooks', { body: { url, types: ['balance.low'] } });
+        expect(added.body).toMatchObject({ id: expect.stringMatching(/^wh_/), secret: expect.stringMatching(/^whsec_/), webhook: { url } });
+        const id = added.body.id as string;
+        const listed = await req('GET', '/v1/webhooks');
+        expect(listed.body.webhooks).toEqual([expect.objectContaining({ id, url, types: ['balance.low'] })]);
+        expect(JSON.stringify(listed.body)).not.toContain(added.body.secret);
+
+        await req('POST', '/v1/alerts', { body: { account: 'w1', lowBalance: 10 } });
+        await req('POST', '/v1/grants', { body: { account: 'w1', amount: 20 } });
+        await req('POST', '/v1/debits', { token: 'write', body: { account: 'w1', amount: 15 } });
+        const d = await req('POST', '/v1/webhooks/deliver', { body: { limit: 10, timeoutMs: 5000 } });
+        expect(d.body).toMatchObject({ queued: 1, sent: 1, delivered: 1 });
+        expect(received).toHaveLength(1);
+        expect(received[0]!.headers['webhook-signature']).toMatch(/^v1,/);
+        const event = JSON.parse(received[0]!.body) as { type: string; data: { account: string } };
+        expect(event).toMatchObject({ type: 'balance.low', data: { account: 'w1' } });
+        const lows = (await req('GET', '/v1/events?types=balance.low&limit=1000', { token: 'read' })).body.events as {
+          id: number;
+          account: string;
+        }[];
+        const eventId = lows.find((e) => e.account === 'w1')!.id;
+        const attempts = await req('GET', `/v1/events/${eventId}/attempts`);
+        expect(attempts.body.attempts).toEqual([expect.objectContaining({ webhookId: id, attempt: 1, status: 204, outcome: 'delivered' })]);
+        expect((await req('POST', `/v1/events/${eventId}/redeliver`)).body).toEqual({ eventId, webhooks: [id] });
+        expect((await req('POST', '/v1/webhooks/deliver')).body).toMatchObject({ delivered: 1 });
+        expectProblem(await req('POST', '/v1/webhooks/deliver', { body: { fetch: 'x' } }), 400, 'invalid_argument');
+        expect((await req('POST', `/v1/webhooks/${id}/enable`)).body).toMatchObject({ id, status: 'active' });
+        expectProblem(await req('POST', `/v1/webhooks/${id}/enable`, { body: { x: 1 } }), 400, 'invalid_argument');
+        expect((await req('DELETE', `/v1/webhooks/${id}`)).body).toEqual({ removed: id });
+        expectProblem(await req('DELETE', `/v1/webhooks/${id}`), 404, 'not_found');
+        expectProblem(await req('DELETE', '/v1/webhooks/nope'), 400, 'invalid_argument');
+      } finally {
+        await new Promise((r) => server.close(r));
+      }
+    });
+  });
+
+  it('every 200 the family tests received matches its operation’s documented response schema', () => {
+    const ops = operations().map((op) => ({ op, re: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`) }));
+    const covered = new Set<string>();
+    for (const r of seen) {
+      const match = ops.find(({ op, re }) => op.method.toUpperCase() === r.method && re.test(r.path));
+      if (!match) continue; // /openapi.json, /docs
+      covered.add(match.op.operationId);
+      const check = match.op.response.safeParse(r.body);
+      expect(check.success, `${r.method} ${r.path}: ${check.error?.message}`).toBe(true);
+    }
+    // The family tests reach nearly every operation with a 200.
+    const missed = operations()
+      .filter((o) => !covered.has(o.operationId))
+      .map((o) => o.operationId);
+    expect(missed).toEqual([]);
+  });
+});
+
+/** The HTTP layer itself (auth, core, the document): one driver is enough, the routes are the same. */
 let db: TestDb;
 let api: ReturnType<typeof apiFor>;
 const clock = manualClock(T0);
-
 beforeAll(async () => {
   db = await DRIVERS.find((d) => d.name === 'better-sqlite3 :memory:')!.open({ clock: clock.now });
   api = apiFor(db.ledger);
 });
 afterAll(() => db.close());
-
-/** Every 200 the family tests saw, checked against its operation's documented response schema at the end. */
-const seen: { method: string; path: string; body: unknown }[] = [];
-const req = async (method: string, path: string, o?: Parameters<typeof call>[3]) => {
-  const r = await call(api.app, method, path, o);
-  if (r.status === 200) seen.push({ method, path: path.split('?')[0] ?? path, body: r.body });
-  return r;
-};
-
-describe('money verbs', () => {
-  it('grants, debits (plain, keyed: replay and conflict), refunds, adjusts, transfers and batches', async () => {
-    const g = await req('POST', '/v1/grants', { body: { account: 'm1', amount: 1000, reason: 'pack', metadata: { order: 7 } } });
-    expect(g.status).toBe(200);
-    expect(g.body).toMatchObject({ outcome: 'granted', balance: 1000, entry: { kind: 'grant', metadata: { order: 7 } } });
-
-    const d = await req('POST', '/v1/debits', { token: 'write', body: { account: 'm1', amount: 100, model: 'gpt' } });
-    expect(d.body).toMatchObject({ outcome: 'debited', balance: 900 });
-    const poor = await req('POST', '/v1/debits', { token: 'write', body: { account: 'm1', amount: 5000 } });
-    expect(poor.status).toBe(200);
-    expect(poor.body).toMatchObject({ outcome: 'insufficient', requested: 5000, available: 900 });
-
-    const keyed = { token: 'write', headers: { 'idempotency-key': 'req-1' }, body: { account: 'm1', amount: 50 } };
-    expect((await req('POST', '/v1/debits', keyed)).body).toMatchObject({ outcome: 'debited', balance: 850 });
-    expect((await req('POST', '/v1/debits', keyed)).body).toMatchObject({ outcome: 'replayed', balance: 850 });
-    expectProblem(await req('POST', '/v1/debits', { ...keyed, body: { account: 'm1', amount: 51 } }), 409, 'idempotency_conflict');
-    // Header and body naming different keys is a client error, not a silent choice.
-    expectProblem(
-      await req('POST', '/v1/debits', { ...keyed, body: { account: 'm1', amount: 50, idempotencyKey: 'other' } }),
-      400,
-      'invalid_argument',
-    );
-
-    const r = await req('POST', '/v1/refunds', { body: { entryId: d.body.entry.id, amount: 40 } });
-    expect(r.body).toMatchObject({ outcome: 'refunded', refundable: 60, balance: 890 });
-    expectProblem(await req('POST', '/v1/refunds', { body: { entryId: d.body.entry.id, amount: 61 } }), 409, 'exceeds_refundable');
-    expectProblem(await req('POST', '/v1/refunds', { body: { entryId: 'ce_999999' } }), 404, 'not_found');
-
-    expect((await req('POST', '/v1/adjustments', { body: { account: 'm1', delta: -90, reason: 'fix' } })).body).toMatchObject({
-      outcome: 'adjusted',
-      balance: 800,
-    });
-    expectProblem(await req('POST', '/v1/adjustments', { body: { account: 'm1', delta: 0, reason: 'x' } }), 400, 'invalid_amount');
-
-    const t = await req('POST', '/v1/transfers', { token: 'write', body: { from: 'm1', to: 'm2', amount: 300 } });
-    expect(t.body).toMatchObject({ outcome: 'transferred', balance: 500, to: { balance: 300 } });
-    expectProblem(
-      await req('POST', '/v1/transfers', { token: 'write', body: { from: 'm1', to: 'm1', amount: 1 } }),
-      400,
-      'invalid_argument',
-    );
-
-    // A batch with a grant needs admin; its refused op comes back as a plain JSON error.
-    const ops = [
-      { op: 'grant', account: 'm3', amount: 10 },
-      { op: 'refund', entryId: 'ce_999999' },
-      { op: 'debit', account: 'm3', amount: 4 },
-    ];
-    expectProblem(await req('POST', '/v1/batch', { token: 'write', body: { ops } }), 403, 'forbidden');
-    const b = await req('POST', '/v1/batch', { body: { ops } });
-    expect(b.body.results.map((x: { outcome: string }) => x.outcome)).toEqual(['granted', 'rejected', 'debited']);
-    expect(b.body.results[1].error).toMatchObject({ code: 'not_found', message: expect.any(String) });
-    expectProblem(await req('POST', '/v1/batch', { body: { ops, extra: 1 } }), 400, 'invalid_argument');
-    // A batch has no key of its own: a header would promise a safe retry that applies twice.
-    expectProblem(await req('POST', '/v1/batch', { body: { ops }, headers: { 'idempotency-key': 'b1' } }), 400, 'invalid_argument');
-    expectProblem(await req('POST', '/v1/batch', { body: { ops: [{ op: 'nope' }] } }), 400, 'invalid_argument');
-  });
-});
-
-describe('holds and account reads', () => {
-  it('hold, capture part, release, extend; balance, history pages, lots, holds, expiring, entries feed, entry, allocations, keySpend', async () => {
-    await req('POST', '/v1/grants', { body: { account: 'h1', amount: 500, expiresAt: T0 + 86_400_000, priority: 10 } });
-    const h = await req('POST', '/v1/holds', {
-      token: 'write',
-      headers: { 'idempotency-key': 'job-1' },
-      body: { account: 'h1', amount: 200, keyId: 'k1' },
-    });
-    expect(h.body).toMatchObject({ outcome: 'held', available: 300 });
-    const id = h.body.hold.id as string;
-    const h2 = await req('POST', '/v1/holds', { token: 'write', body: { account: 'h1', amount: 50, ttlMs: 60_000 } });
-    expect((await req('GET', '/v1/accounts/h1/holds', { token: 'read' })).body.holds).toHaveLength(2);
-
-    const cap = await req('POST', `/v1/holds/${id}/capture`, { token: 'write', body: { amount: 120 } });
-    expect(cap.body).toMatchObject({ outcome: 'captured', released: 80, balance: 380 });
-    // Capturing a captured hold again replays the capture (the library's rule); an unknown hold is 404.
-    expect((await req('POST', `/v1/holds/${id}/capture`, { token: 'write' })).body.outcome).toBe('replayed');
-    expectProblem(await req('POST', '/v1/holds/ce_999999/capture', { token: 'write' }), 404, 'not_found');
-    expectProblem(await req('POST', `/v1/holds/${id}/capture`, { token: 'write', body: { holdId: 'ce_1' } }), 400, 'invalid_argument');
-    expect((await req('POST', `/v1/holds/${h2.body.hold.id}/extend`, { token: 'write', body: { ttlMs: 120_000 } })).body.outcome).toBe(
-      'extended',
-    );
-    expect((await req('POST', `/v1/holds/${h2.body.hold.id}/release`, { token: 'write' })).body.outcome).toBe('released');
-    expect((await req('POST', `/v1/holds/${h2.body.hold.id}/release`, { token: 'write' })).body.outcome).toBe('replayed');
-
-    const bal = await req('GET', '/v1/accounts/h1/balance', { token: 'read' });
-    expect(bal.body).toMatchObject({ account: 'h1', balance: 380, held: 0, available: 380, caps: [] });
-    const p1 = await req('GET', '/v1/accounts/h1/entries?limit=2', { token: 'read' });
-    expect(p1.body.entries).toHaveLength(2);
-    const p2 = await req('GET', `/v1/accounts/h1/entries?limit=50&cursor=${p1.body.nextCursor}&kinds=grant,hold`, { token: 'read' });
-    expect(p2.body.entries.map((e: { kind: string }) => e.kind).sort()).toEqual(['grant', 'hold', 'hold']);
-    expectProblem(await req('GET', '/v1/accounts/h1/entries?limit=abc', { token: 'read' }), 400, 'invalid_argument');
-    expectProblem(await req('GET', '/v1/accounts/%24pricing/balance', { token: 'read' }), 400, 'invalid_account');
-
-    expect((await req('GET', '/v1/accounts/h1/lots', { token: 'read' })).body.lots[0]).toMatchObject({ priority: 10 });
-    expect((await req('GET', '/v1/accounts/h1/expiring?withinMs=172800000', { token: 'read' })).body.lots).toHaveLength(1);
-    expectProblem(await req('GET', '/v1/accounts/h1/expiring', { token: 'read' }), 400, 'invalid_argument');
-    expect((await req('GET', '/v1/keys/k1/spend', { token: 'read' })).body).toMatchObject({ keyId: 'k1', debited: 120 });
-
-    const feed = await req('GET', '/v1/entries?after=0&limit=3', { token: 'read' });
-    expect(feed.body).toMatchObject({ hasMore: true, cursor: expect.any(String) });
-    expect((await req('GET', `/v1/entries?after=${feed.body.cursor}&limit=1000`, { token: 'read' })).body.hasMore).toBe(false);
-    const capId = cap.body.entry.id as string;
-    expect((await req('GET', `/v1/entries/${capId}`, { token: 'read' })).body).toMatchObject({ id: capId, kind: 'capture' });
-    expect((await req('GET', `/v1/entries/${capId}/allocations`, { token: 'read' })).body.allocations.length).toBeGreaterThan(0);
-    expectProblem(await req('GET', '/v1/entries/ce_999999', { token: 'read' }), 404, 'not_found');
-
-    expect((await req('GET', '/v1/stats', { token: 'read' })).body.accounts).toBeGreaterThan(0);
-    const dg = await req('GET', '/v1/digest');
-    expect((await req('POST', '/v1/verify', { body: { digest: dg.body.digest } })).body).toMatchObject({ ok: true, problemCount: 0 });
-    expect((await req('POST', '/v1/verify')).body.ok).toBe(true);
-    expect((await req('POST', '/v1/sweep', { body: { dryRun: true } })).body).toMatchObject({ dryRun: true });
-    expectProblem(await req('POST', '/v1/sweep', { body: { onProgress: 1 } }), 400, 'invalid_argument');
-  });
-});
-
-describe('configuration families', () => {
-  it('caps: set, capped debit (200 with outcome), list, remove; floor', async () => {
-    await req('POST', '/v1/grants', { body: { account: 'c1', amount: 1000 } });
-    const s = await req('POST', '/v1/caps', { body: { account: 'c1', window: 'day', limit: 100 } });
-    expect(s.body).toMatchObject({ outcome: 'set', cap: { limit: 100, action: 'deny' } });
-    const d = await req('POST', '/v1/debits', { token: 'write', body: { account: 'c1', amount: 101 } });
-    expect(d.status).toBe(200);
-    expect(d.body).toMatchObject({ outcome: 'capped', limit: 100 });
-    expect((await req('GET', '/v1/accounts/c1/caps', { token: 'read' })).body.caps).toHaveLength(1);
-    expectProblem(await req('POST', '/v1/caps', { body: { account: 'c1', window: 'year', limit: 1 } }), 400, 'invalid_argument');
-    expectProblem(await req('POST', '/v1/caps', { body: { account: 'c1', window: 'day', limit: -1 } }), 400, 'invalid_amount');
-    expect((await req('POST', '/v1/caps/remove', { body: { account: 'c1', window: 'day' } })).body.outcome).toBe('removed');
-    expect((await req('PUT', '/v1/accounts/c1/floor', { body: { floor: -50 } })).body).toMatchObject({ outcome: 'set', floor: -50 });
-    expect((await req('GET', '/v1/accounts/c1/balance', { token: 'read' })).body.available).toBe(1050);
-  });
-
-  it('plans: define, list, get (404), subscribe, subscription, entitlements, feature, change, cancel', async () => {
-    const def = await req('POST', '/v1/plans', {
-      body: { id: 'pro', allowance: { amount: 100, every: 'month' }, features: { sso: true, seats: 5 } },
-    });
-    expect(def.body).toMatchObject({ outcome: 'defined', plan: { id: 'pro', version: 1 } });
-    await req('POST', '/v1/plans', { body: { id: 'max', allowance: { amount: 500, every: 'month' } } });
-    expect((await req('GET', '/v1/plans', { token: 'read' })).body.plans).toHaveLength(2);
-    expect((await req('GET', '/v1/plans/pro?version=1', { token: 'read' })).body.version).toBe(1);
-    expectProblem(await req('GET', '/v1/plans/nope', { token: 'read' }), 404, 'not_found');
-    const sub = await req('POST', '/v1/subscriptions', { headers: { 'idempotency-key': 'sub-1' }, body: { account: 'p1', planId: 'pro' } });
-    expect(sub.body).toMatchObject({ outcome: 'subscribed' });
-    expectProblem(await req('POST', '/v1/subscriptions', { body: { account: 'p1', planId: 'max' } }), 409, 'already_subscribed');
-    expect((await req('GET', '/v1/accounts/p1/subscription', { token: 'read' })).body.subscription).toMatchObject({ planId: 'pro' });
-    expect((await req('GET', '/v1/accounts/nobody/subscription', { token: 'read' })).body).toEqual({ subscription: null });
-    expect((await req('GET', '/v1/accounts/p1/entitlements', { token: 'read' })).body.features).toEqual({ sso: true, seats: 5 });
-    expect((await req('GET', '/v1/accounts/p1/features/seats', { token: 'read' })).body).toEqual({ enabled: true, value: 5 });
-    expect(
-      (await req('POST', '/v1/subscriptions/change', { body: { account: 'p1', planId: 'max', proration: 'immediate' } })).body.outcome,
-    ).toBe('changed');
-    expect((await req('POST', '/v1/subscriptions/cancel', { body: { account: 'p1', at: 'period_end' } })).body.outcome).toBe('canceled');
-  });
-
-  it('pricing: publish, history, active, get, quote, charge, activate', async () => {
-    expect((await req('GET', '/v1/pricing/active', { token: 'read' })).body).toEqual({ pricing: null });
-    const pub = await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: '0.5', output: '1.25' } }, label: 'v1' } });
-    expect(pub.body).toMatchObject({ outcome: 'published', version: 1 });
-    await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: '1' } }, activate: false } });
-    expect((await req('GET', '/v1/pricing', { token: 'read' })).body.versions).toHaveLength(2);
-    expect((await req('GET', '/v1/pricing/active', { token: 'read' })).body.pricing.version).toBe(1);
-    expect((await req('GET', '/v1/pricing/2', { token: 'read' })).body.active).toBe(false);
-    expectProblem(await req('GET', '/v1/pricing/9', { token: 'read' }), 404, 'not_found');
-    expectProblem(await req('GET', '/v1/pricing/x', { token: 'read' }), 400, 'invalid_argument');
-    const q = await req('POST', '/v1/pricing/quote', { token: 'read', body: { model: 'gpt', usage: { input: 3, output: 2 } } });
-    expect(q.body).toMatchObject({ credits: 4, exact: '4', version: 1 });
-    expectProblem(await req('POST', '/v1/pricing', { body: { rates: { gpt: { input: 0.5 } } } }), 400, 'invalid_argument');
-
-    await req('POST', '/v1/grants', { body: { account: 'q1', amount: 100 } });
-    const ch = await req('POST', '/v1/charges', {
-      token: 'write',
-      headers: { 'idempotency-key': 'c-1' },
-      body: { account: 'q1', model: 'gpt', usage: { input: 3 } },
-    });
-    expect(ch.body).toMatchObject({ outcome: 'debited', balance: 98, quote: { credits: 2 } });
-    expectProblem(
-      await req('POST', '/v1/charges', { token: 'write', body: { account: 'q1', model: 'gpt', usage: { input: 3 } } }),
-      400,
-      'invalid_argument',
-    );
-    expect((await req('POST', '/v1/pricing/2/activate')).body).toMatchObject({ outcome: 'activated', version: 2 });
-    expectProblem(await req('POST', '/v1/pricing/7/activate'), 404, 'not_found');
-  });
-
-  it('teams: create, add, role, members, memberships, a viewer’s debit forbidden, remove', async () => {
-    expect((await req('POST', '/v1/teams', { body: { team: 't1', owner: 'u1', name: 'Acme' } })).body.outcome).toBe('created');
-    expect((await req('POST', '/v1/teams/t1/members', { body: { member: 'u2', role: 'viewer' } })).body.outcome).toBe('added');
-    expect((await req('GET', '/v1/teams/t1', { token: 'read' })).body).toMatchObject({ team: 't1', owner: 'u1' });
-    expectProblem(await req('GET', '/v1/teams/t9', { token: 'read' }), 404, 'not_found');
-    await req('POST', '/v1/grants', { body: { account: 't1', amount: 100 } });
-    expectProblem(await req('POST', '/v1/debits', { token: 'write', body: { account: 't1', amount: 1, actor: 'u2' } }), 403, 'forbidden');
-    expect((await req('PUT', '/v1/teams/t1/members/u2', { body: { role: 'member' } })).body.outcome).toBe('updated');
-    expect((await req('POST', '/v1/debits', { token: 'write', body: { account: 't1', amount: 1, actor: 'u2' } })).body.outcome).toBe(
-      'debited',
-    );
-    expect((await req('GET', '/v1/teams/t1/members', { token: 'read' })).body.members.map((m: { member: string }) => m.member)).toEqual([
-      'u1',
-      'u2',
-    ]);
-    expect((await req('GET', '/v1/accounts/u2/memberships', { token: 'read' })).body.memberships).toEqual([
-      expect.objectContaining({ team: 't1', role: 'member' }),
-    ]);
-    expectProblem(await req('POST', '/v1/teams/t1/members', { body: { member: 't1', role: 'member' } }), 400, 'invalid_argument');
-    expect((await req('DELETE', '/v1/teams/t1/members/u2')).body.outcome).toBe('removed');
-    expect((await req('DELETE', '/v1/teams/t1/members/u2')).body.outcome).toBe('absent');
-  });
-
-  it('analytics, alerts and events', async () => {
-    const from = T0 - 86_400_000;
-    const to = T0 + 86_400_000;
-    const spend = await req('GET', `/v1/analytics/spend?from=${from}&to=${to}&groupBy=account,day`, { token: 'read' });
-    expect(spend.body.rows.length).toBeGreaterThan(0);
-    expect(spend.body.rows[0]).toMatchObject({ account: expect.any(String), day: '2030-01-15' });
-    const top = await req('GET', `/v1/analytics/top?by=account&from=${from}&to=${to}&limit=2`, { token: 'read' });
-    expect(top.body.rows).toHaveLength(2);
-    expect((await req('GET', `/v1/analytics/summary?from=${from}&to=${to}`, { token: 'read' })).body.consumed).toBeGreaterThan(0);
-    expectProblem(await req('GET', `/v1/analytics/summary?from=${to}&to=${from}`, { token: 'read' }), 400, 'invalid_argument');
-    expectProblem(await req('GET', `/v1/analytics/top?by=planet&from=${from}&to=${to}`, { token: 'read' }), 400, 'invalid_argument');
-
-    // Alerts and the events they cause: a low-balance threshold crossed by a debit, a warn cap reached.
-    const set = await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 50 } });
-    expect(set.body).toMatchObject({ outcome: 'set', alert: { lowBalance: 50, below: true } }); // nothing granted yet
-    expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1' } }), 400, 'invalid_argument');
-    expectProblem(await req('POST', '/v1/alerts', { body: { account: 'e1', lowBalance: 0 } }), 400, 'invalid_amount');
-    await req('POST', '/v1/caps', { body: { account: 'e1', window: 'day', limit: 10, action: 'warn' } });
-    await req('POST', '/v1/grants', { body: { account: 'e1', amount: 100 } });
-    const before = (await req('GET', '/v1/events?after=0&limit=1000', { token: 'read' })).body.cursor as number;
-    await req('POST', '/v1/debits', { token: 'write', body: { account: 'e1', amount: 60 } });
-    expect((await req('GET', '/v1/accounts/e1/alerts', { token: 'read' })).body.alerts).toEqual([
-      expect.objectContaining({ account: 'e1', lowBalance: 50, below: true }),
-    ]);
-    const low = await req('GET', `/v1/events?after=${before}&types=balance.low`, { token: 'read' });
-    expect(low.body.events).toEqual([expect.objectContaining({ type: 'balance.low', account: 'e1' })]);
-    const caps = await req('GET', `/v1/events?after=${before}&types=cap.warning,cap.reached`, { token: 'read' });
-    expect(caps.body.events.map((e: { type: string }) => e.type).sort()).toEqual(['cap.reached', 'cap.warning']);
-    const all = await req('GET', `/v1/events?after=${before}&limit=1`, { token: 'read' });
-    expect(all.body).toMatchObject({ hasMore: true, cursor: before + 1 });
-    const one = low.body.events[0];
-    expect((await req('GET', `/v1/events/${one.id}`, { token: 'read' })).body).toEqual(one);
-    expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('removed');
-    expect((await req('POST', '/v1/alerts/remove', { body: { account: 'e1', lowBalance: 50 } })).body.outcome).toBe('absent');
-    expectProblem(await req('GET', '/v1/events/999999', { token: 'read' }), 404, 'not_found');
-    expectProblem(await req('GET', '/v1/events?types=nope', { token: 'read' }), 400, 'invalid_argument');
-  });
-});
-
-describe('webhooks', () => {
-  it('add (secret once), list, deliver to a receiver (signed), attempts, redeliver, enable, remove', async () => {
-    const received: { headers: Record<string, unknown>; body: string }[] = [];
-    const server = createServer((rq, rs) => {
-      let body = '';
-      rq.on('data', (d) => {
-        body += d;
-      });
-      rq.on('end', () => {
-        received.push({ headers: rq.headers, body });
-        rs.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-      expectProblem(await req('POST', '/v1/webhooks', { body: { url: 'ftp://x' } }), 400, 'invalid_argument');
-      expectProblem(await req('POST', '/v1/webhooks', { token: 'rw', body: { url } }), 403, 'forbidden');
-      const added = await req('POST', '/v1/webhooks', { body: { url, types: ['balance.low'] } });
-      expect(added.body).toMatchObject({ id: expect.stringMatching(/^wh_/), secret: expect.stringMatching(/^whsec_/), webhook: { url } });
-      const id = added.body.id as string;
-      const listed = await req('GET', '/v1/webhooks');
-      expect(listed.body.webhooks).toEqual([expect.objectContaining({ id, url, types: ['balance.low'] })]);
-      expect(JSON.stringify(listed.body)).not.toContain(added.body.secret);
-
-      await req('POST', '/v1/alerts', { body: { account: 'w1', lowBalance: 10 } });
-      await req('POST', '/v1/grants', { body: { account: 'w1', amount: 20 } });
-      await req('POST', '/v1/debits', { token: 'write', body: { account: 'w1', amount: 15 } });
-      const d = await req('POST', '/v1/webhooks/deliver', { body: { limit: 10, timeoutMs: 5000 } });
-      expect(d.body).toMatchObject({ queued: 1, sent: 1, delivered: 1 });
-      expect(received).toHaveLength(1);
-      expect(received[0]!.headers['webhook-signature']).toMatch(/^v1,/);
-      const event = JSON.parse(received[0]!.body) as { type: string; data: { account: string } };
-      expect(event).toMatchObject({ type: 'balance.low', data: { account: 'w1' } });
-      const lows = (await req('GET', '/v1/events?types=balance.low&limit=1000', { token: 'read' })).body.events as {
-        id: number;
-        account: string;
-      }[];
-      const eventId = lows.find((e) => e.account === 'w1')!.id;
-      const attempts = await req('GET', `/v1/events/${eventId}/attempts`);
-      expect(attempts.body.attempts).toEqual([expect.objectContaining({ webhookId: id, attempt: 1, status: 204, outcome: 'delivered' })]);
-      expect((await req('POST', `/v1/events/${eventId}/redeliver`)).body).toEqual({ eventId, webhooks: [id] });
-      expect((await req('POST', '/v1/webhooks/deliver')).body).toMatchObject({ delivered: 1 });
-      expectProblem(await req('POST', '/v1/webhooks/deliver', { body: { fetch: 'x' } }), 400, 'invalid_argument');
-      expect((await req('POST', `/v1/webhooks/${id}/enable`)).body).toMatchObject({ id, status: 'active' });
-      expectProblem(await req('POST', `/v1/webhooks/${id}/enable`, { body: { x: 1 } }), 400, 'invalid_argument');
-      expect((await req('DELETE', `/v1/webhooks/${id}`)).body).toEqual({ removed: id });
-      expectProblem(await req('DELETE', `/v1/webhooks/${id}`), 404, 'not_found');
-      expectProblem(await req('DELETE', '/v1/webhooks/nope'), 400, 'invalid_argument');
-    } finally {
-      await new Promise((r) => server.close(r));
-    }
-  });
-});
+const req = (method: string, path: string, o?: Parameters<typeof call>[3]) => call(api.app, method, path, o);
 
 /** A request every route accepts as far as routing goes (parameters filled in). */
 const concrete = (path: string) =>
@@ -446,27 +486,14 @@ describe('the HTTP core', () => {
 });
 
 describe('OpenAPI', () => {
-  it('every 200 the tests above received matches its operation’s documented response schema', () => {
-    const ops = operations().map((op) => ({ op, re: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`) }));
-    const covered = new Set<string>();
-    for (const r of seen) {
-      const match = ops.find(({ op, re }) => op.method.toUpperCase() === r.method && re.test(r.path));
-      if (!match) continue; // /openapi.json, /docs
-      covered.add(match.op.operationId);
-      const check = match.op.response.safeParse(r.body);
-      expect(check.success, `${r.method} ${r.path}: ${check.error?.message}`).toBe(true);
-    }
-    // The family tests reach nearly every operation with a 200.
-    const missed = operations()
-      .filter((o) => !covered.has(o.operationId))
-      .map((o) => o.operationId);
-    expect(missed).toEqual([]);
-  });
-
   it('a 3.1 document with every route, its parameters and scopes, every $ref resolved; the docs page embeds it offline', async () => {
     const r = await req('GET', '/openapi.json', { token: 'read' });
     const doc = r.body;
     expect(doc.openapi).toBe('3.1.0');
+    // Valid against the OpenAPI 3.1 JSON schema (a validator tested on thousands of real APIs), not only by shape.
+    const validation = await new Validator().validate(structuredClone(doc));
+    expect(validation.errors ?? [], JSON.stringify(validation.errors)).toEqual([]);
+    expect(validation.valid).toBe(true);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const ids = new Set<string>();
     for (const op of operations()) {

@@ -20,6 +20,14 @@ let { client, ledger } = open();
 /** A second connection of this process holding a read transaction (a SHARED lock in rollback-journal mode). */
 let reader: Database | undefined;
 
+/**
+ * A LedgerError inside a result (a batch op `rejected`) crosses as `{ $ledgerError }`: JSON
+ * alone would drop its message (not an enumerable property) and its class.
+ */
+function carryErrors(_key: string, v: unknown): unknown {
+  return v instanceof LedgerError ? { $ledgerError: { code: v.code, message: v.message, details: v.details } } : v;
+}
+
 /** Settles a promise into plain data: what the caller saw, without throwing. */
 async function settle(p: Promise<unknown> | undefined): Promise<unknown> {
   try {
@@ -118,7 +126,7 @@ for await (const chunk of Bun.stdin.stream()) {
     const call = decode(line) as Call;
     try {
       const value = await handle(call);
-      process.stdout.write(`${JSON.stringify({ id: call.id, ok: true, value: value ?? null })}\n`);
+      process.stdout.write(`${JSON.stringify({ id: call.id, ok: true, value: value ?? null }, carryErrors)}\n`);
     } catch (e) {
       const err =
         e instanceof LedgerError

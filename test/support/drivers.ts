@@ -135,7 +135,7 @@ async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
     const p = pending.get(msg.id);
     if (!p) return;
     pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.value);
+    if (msg.ok) p.resolve(reviveErrors(msg.value));
     else if (msg.error?.ledger) p.reject(new LedgerError(msg.error.code as never, msg.error.message, msg.error.details));
     else p.reject(new Error(msg.error?.message));
   });
@@ -176,6 +176,15 @@ async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Rebuilds the LedgerErrors the bun host sent inside a result (test/support/bun-host.ts `carryErrors`). */
+function reviveErrors(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reviveErrors);
+  if (v === null || typeof v !== 'object') return v;
+  const e = (v as { $ledgerError?: { code: string; message: string; details?: Record<string, unknown> } }).$ledgerError;
+  if (e !== undefined) return new LedgerError(e.code as never, e.message, e.details);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reviveErrors(x)]));
 }
 
 async function migrated(db: TestDb, migrate = true): Promise<TestDb> {
