@@ -410,7 +410,14 @@ async function sweepTour(db: Db, file: string): Promise<void> {
 
   const swept = await cliJson([...db, 'sweep', '--batch-size', '1']);
   expect(swept.code).toBe(0);
-  expect(swept.json).toEqual({ dryRun: false, ...counts, batches: 2, usageFolded: expect.any(Number), subscriptionsSettled: 0, expiringNotices: 0 });
+  expect(swept.json).toEqual({
+    dryRun: false,
+    ...counts,
+    batches: 2,
+    usageFolded: expect.any(Number),
+    subscriptionsSettled: 0,
+    expiringNotices: 0,
+  });
   expect(swept.json.usageFolded).toBeGreaterThan(0); // the sweep folds the rollup: nothing had read it
 
   // One more hold lapses; swept in text mode with stderr not a terminal: no progress bar.
