@@ -163,6 +163,14 @@ describe.each(DRIVERS)('analytics model-based property on $name', (driver) => {
   });
   afterAll(() => db.close());
 
+  /**
+   * The same seeded sequences on every driver: all 30 (and the coverage check) on
+   * better-sqlite3, where a step costs microseconds; the first 10 on libSQL and bun, which
+   * prove the driver path rather than the generator's breadth; 4 shorter ones on D1.
+   */
+  const full = driver.name.startsWith('better-sqlite3');
+  const runs = full ? 30 : driver.slow ? 4 : 10;
+
   it('spend and summary agree with the reference after random operations, with a moving clock', async () => {
     const seen = new Map<string, number>();
     let queries = 0;
@@ -267,13 +275,13 @@ describe.each(DRIVERS)('analytics model-based property on $name', (driver) => {
           await check({ groupBy: ['account', 'model', 'day'], from: 0, to: 1 });
         },
       ),
-      { numRuns: driver.slow ? 4 : 30, seed: Number(process.env.FC_SEED ?? 2718) },
+      { numRuns: runs, seed: Number(process.env.FC_SEED ?? 2718) },
     );
-    if (!driver.slow) {
+    if (full) {
       for (const must of COVERAGE)
         expect([...seen.keys()], `never reached ${must}: ${JSON.stringify(Object.fromEntries(seen))}`).toContain(must);
-      expect(folded).toBeGreaterThan(0);
     }
+    if (!driver.slow) expect(folded).toBeGreaterThan(0);
     expect(queries).toBeGreaterThan(0);
     const v = await db.ledger.verify();
     expect(v.problems).toEqual([]);

@@ -24,6 +24,7 @@ import { NOT_APPLIED_GUARD } from '../src/runner/batch.js';
 import { ALLOCATION_ROWS } from '../src/sql.js';
 import { APP_LINKS_DDL, LINKS_SELECT, linkInsert } from './support/app-links.js';
 import { type Call, CallLog, countingD1, countingLibsql, isBusyTimeoutPragma } from './support/counting.js';
+import { migratedD1Copy } from './support/d1-template.js';
 import { manualClock, type Row } from './support/drivers.js';
 
 interface Harness {
@@ -48,7 +49,10 @@ interface Spec {
 async function openD1(clock: () => number): Promise<Harness> {
   const { Miniflare } = await import('miniflare');
   const { drizzle } = await import('drizzle-orm/d1');
-  const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'roundtrip' } });
+  // A copy of a database migrate() already built (support/d1-template.ts): beforeAll's
+  // migrate() then finds it up to date, as the D1 of the driver matrix does.
+  const persist = await migratedD1Copy();
+  const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'ledger' }, d1Persist: persist });
   const d1 = await mf.getD1Database('DB');
   const log = new CallLog();
   const counted = countingD1(d1, log);
@@ -64,7 +68,10 @@ async function openD1(clock: () => number): Promise<Harness> {
       await counted.exec('SELECT 6');
       return ['stmt.first', 'stmt.all', 'batch', 'exec'];
     },
-    close: () => mf.dispose(),
+    close: async () => {
+      await mf.dispose();
+      rmSync(persist, { recursive: true, force: true });
+    },
   };
 }
 

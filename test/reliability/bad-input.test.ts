@@ -9,7 +9,8 @@
  * - after a throw, and after any call that did not apply (reads, insufficient, replayed,
  *   dry runs), the ledger's tables are byte-for-byte what they were;
  * - at the end, verify() is clean and Object.prototype was not polluted.
- * The CLI is fuzzed the same way with generated argv, one process per call.
+ * The CLI is fuzzed the same way with generated argv: a few calls as processes of the bin,
+ * the rest in this process (runCli, what the bin runs), each on its own copy of a database.
  *
  * Two accounts are subscribed to plans (a monthly allowance with rollover, a daily one), so
  * every method also meets accounts whose allowance falls due as the clock moves. By design
@@ -31,10 +32,12 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli as runCliProgram } from '../../src/cli/program.js';
 import { createLedger, ERROR_CODES, type Ledger, LedgerError } from '../../src/index.js';
 import { DRIVERS, manualClock, posOf, type TestDb } from '../support/drivers.js';
 import { callArb, type Env, materialize, type PoolName, type Pools, TEAM } from './support/input-arbitraries.js';
@@ -203,11 +206,36 @@ function callMethod(ledger: Ledger, method: Method, args: unknown[]): Promise<un
   return (fn as (...a: unknown[]) => Promise<unknown>).apply(self, args);
 }
 
+/** Drivers that can open a copy of a database file (DriverSpec.open's `from`). */
+const COPYABLE = new Set(['better-sqlite3 file', 'libsql file:', 'bun:sqlite']);
+
 describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
   const spec = DRIVERS.find((d) => d.name === driver);
   const logSizes: number[] = [];
+  /**
+   * The seeded database (seed, then replenish) and its id pools, made once per driver and
+   * saved with VACUUM INTO: each method's run opens a copy of it, the same rows a seeding of
+   * its own would write (seeding costs ~60 calls, more than a light run's fuzzing on libSQL).
+   */
+  let seeded: { dir: string; file: string; pools: Pools } | undefined;
+  beforeAll(async () => {
+    if (spec === undefined || !COPYABLE.has(driver)) return;
+    const clock = manualClock();
+    const db = await spec.open({ clock: clock.now });
+    try {
+      const pools = await seed(db.ledger, clock.now);
+      await replenish(db.ledger, pools);
+      const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-bad-input-'));
+      const file = join(dir, 'seeded.db');
+      await db.exec(`VACUUM INTO '${file}'`);
+      seeded = { dir, file, pools };
+    } finally {
+      await db.close();
+    }
+  });
 
   afterAll(() => {
+    if (seeded !== undefined) rmSync(seeded.dir, { recursive: true, force: true });
     const byMethod = tallies.get(driver) ?? new Map<Method, Tally>();
     const rows = [...byMethod.entries()].map(([m, x]) => ({
       method: m,
@@ -233,13 +261,17 @@ describe.each(PLAN)('bad input fuzz on $driver', ({ driver, runs }) => {
     `%s: returns a valid outcome or throws a LedgerError with a known code; a throw writes nothing; the auditor agrees after (${runs} runs)`,
     async (method) => {
       if (spec === undefined) throw new Error(`no driver ${driver}`);
-      // A fresh database per method keeps snapshots (one per call) cheap on long runs.
+      // A fresh database per method keeps snapshots (one per call) cheap on long runs: a copy
+      // of the seeded one where the driver has a file, else seeded here.
       const clock = manualClock();
-      const db = await spec.open({ clock: clock.now });
+      const db = await spec.open({ clock: clock.now, ...(seeded === undefined ? {} : { from: seeded.file }) });
       try {
         const ledger = db.ledger;
-        const pools = await seed(ledger, clock.now);
-        await replenish(ledger, pools);
+        let pools: Pools;
+        if (seeded === undefined) {
+          pools = await seed(ledger, clock.now);
+          await replenish(ledger, pools);
+        } else pools = structuredClone(seeded.pools);
         let snap = await ledgerSnapshot(db);
         const t = tally(driver, method);
         const details = await fc.check(
@@ -428,13 +460,17 @@ describe.each(FINDING_DRIVERS)('regressions of findings 1–7 on $name', (spec) 
 });
 
 // ---------------------------------------------------------------------------------------
-// The CLI, fuzzed: one process per generated argv, each against its own copy of a seeded
-// database, so a non-zero exit can be checked to have written nothing.
+// The CLI, fuzzed: each generated argv against its own copy of a seeded database, so a
+// non-zero exit can be checked to have written nothing. The first CLI_SPAWNED run as
+// processes of the bin (node --import tsx src/cli/main.ts: argv, streams and exit code as a
+// shell sees them); the others call runCli in this process, the program the bin runs (src/cli/
+// program.ts never touches process.*), without ~1 s of process start-up each.
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = resolve(ROOT, 'node_modules/tsx/dist/loader.mjs');
 const CLI = resolve(ROOT, 'src/cli/main.ts');
-const CLI_RUNS = FULL ? 150 : 10;
+const CLI_RUNS = FULL ? 150 : 30;
+const CLI_SPAWNED = FULL ? 150 : 3;
 const CLI_PARALLEL = FULL ? 6 : 8;
 const EXITS = new Set([0, 1, 2, 3, 64, 70]);
 
@@ -632,10 +668,16 @@ interface CliRun {
   stderr: string;
 }
 
-function runCli(argv: string[], cwd: string): Promise<CliRun> {
+/** The environment the CLI runs with: ours, without an auth token. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.DRIZZLE_CREDITS_AUTH_TOKEN;
+  return env;
+}
+
+function spawnCli(argv: string[], cwd: string): Promise<CliRun> {
   return new Promise((res, rej) => {
-    const env = { ...process.env };
-    delete env.DRIZZLE_CREDITS_AUTH_TOKEN;
+    const env = cliEnv();
     const child = spawn(process.execPath, ['--import', TSX, CLI, ...argv], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -654,6 +696,31 @@ function runCli(argv: string[], cwd: string): Promise<CliRun> {
   });
 }
 
+/** The CLI in this process: what the bin runs, with streams that collect the output. A throw (the bin would crash) is exit null. */
+async function cliInProcess(argv: string[]): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void) =>
+    new Writable({
+      write(chunk, _e, done) {
+        add(String(chunk));
+        done();
+      },
+    });
+  const out = sink((t) => {
+    stdout += t;
+  });
+  const err = sink((t) => {
+    stderr += t;
+  });
+  try {
+    const code = await runCliProgram(argv, { stdout: out, stderr: err, env: cliEnv() });
+    return { argv, code, stdout, stderr };
+  } catch (e) {
+    return { argv, code: null, stdout, stderr: `${stderr}runCli threw: ${String((e as Error)?.stack ?? e)}` };
+  }
+}
+
 /** The code a LedgerError exit (2) reports: JSON on stdout with --json, `error [code]` on stderr without. */
 function reportedCode(r: CliRun): string | undefined {
   try {
@@ -665,7 +732,7 @@ function reportedCode(r: CliRun): string | undefined {
   return /error \[([a-z_]+)\]/.exec(r.stderr)?.[1];
 }
 
-describe('CLI fuzz (node --import tsx src/cli/main.ts)', () => {
+describe('CLI fuzz (node --import tsx src/cli/main.ts, and runCli in process)', () => {
   let dir: string;
   let template: string;
   let before: LedgerSnapshot;
@@ -717,7 +784,7 @@ describe('CLI fuzz (node --import tsx src/cli/main.ts)', () => {
   }
 
   it(
-    `exit codes are in {0,1,2,3,64,70}, exit 2 names a known code, a non-zero exit writes nothing (${CLI_RUNS} invocations)`,
+    `exit codes are in {0,1,2,3,64,70}, exit 2 names a known code, a non-zero exit writes nothing (${CLI_RUNS} invocations, ${Math.min(CLI_SPAWNED, CLI_RUNS)} as processes)`,
     async () => {
       const cases = fc.sample(cliArgv, { numRuns: CLI_RUNS, ...(SEED === undefined ? {} : { seed: SEED }) });
       const exits: Record<string, number> = {};
@@ -729,7 +796,7 @@ describe('CLI fuzz (node --import tsx src/cli/main.ts)', () => {
           const file = join(dir, `run-${i + j}.db`);
           copyFileSync(template, file);
           const argv = [...(c.libsql ? ['--url', `file:${file}`] : ['--db', file]), ...c.argv.map((a) => ids[a] ?? a)];
-          const r = await runCli(argv, dir);
+          const r = i + j < CLI_SPAWNED ? await spawnCli(argv, dir) : await cliInProcess(argv);
           bump(exits, String(r.code));
           const where = `drizzle-credits ${argv.map((a) => JSON.stringify(a)).join(' ')} → exit ${r.code}\n${r.stderr.slice(0, 400)}${r.stdout.slice(0, 200)}`;
           if (r.code === null || !EXITS.has(r.code)) failures.push(`unexpected exit: ${where}`);
@@ -750,7 +817,7 @@ describe('CLI fuzz (node --import tsx src/cli/main.ts)', () => {
         await Promise.all(batch);
       }
       console.log(
-        `[bad-input] CLI: ${cases.length} generated invocations (${CLI_PARALLEL} in parallel) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+        `[bad-input] CLI: ${cases.length} generated invocations (${Math.min(CLI_SPAWNED, cases.length)} as processes, ${CLI_PARALLEL} in parallel) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
           `exits ${JSON.stringify(exits)}; LedgerError codes ${JSON.stringify(codes)}; ` +
           `commands ${JSON.stringify(
             cases.reduce<Record<string, number>>((o, c) => {

@@ -4,12 +4,13 @@
  * snapshots and for tampering behind the library's back).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Ledger } from '../../src/index.js';
 import { createLedger, LedgerError } from '../../src/index.js';
+import { migratedD1Copy } from './d1-template.js';
 import { encode } from './wire.js';
 
 export type Row = Record<string, unknown>;
@@ -28,15 +29,35 @@ export interface DriverSpec {
   readonly name: string;
   /** Rough cost of a statement; suites scale their run counts down for slow drivers. */
   readonly slow: boolean;
-  open(opts?: { clock?: () => number; migrate?: boolean }): Promise<TestDb>;
+  open(opts?: OpenOptions): Promise<TestDb>;
+}
+
+export interface OpenOptions {
+  clock?: () => number;
+  migrate?: boolean;
+  /**
+   * A database file to start from (e.g. one a test seeded once and saved with VACUUM INTO):
+   * the driver opens a copy of it. Drivers with a database file only (better-sqlite3 file,
+   * libSQL, bun:sqlite); the others throw.
+   */
+  from?: string;
+}
+
+/** A new temp directory holding ledger.db: empty, or a copy of `from`. */
+function dbDir(from: string | undefined): { dir: string; file: string } {
+  const dir = tempDir();
+  const file = join(dir, 'ledger.db');
+  if (from !== undefined) copyFileSync(from, file);
+  return { dir, file };
 }
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
 
-async function betterSqlite(file: string | null, opts: { clock?: () => number } = {}): Promise<TestDb & { dir?: string }> {
+async function betterSqlite(file: string | null, opts: OpenOptions = {}): Promise<TestDb & { dir?: string }> {
   const { default: Database } = await import('better-sqlite3');
   const { drizzle } = await import('drizzle-orm/better-sqlite3');
-  const dir = file === null ? undefined : tempDir();
+  if (file === null && opts.from !== undefined) throw new Error('better-sqlite3 :memory: cannot open a copy of a file');
+  const dir = file === null ? undefined : dbDir(opts.from).dir;
   const client = new Database(dir === undefined ? ':memory:' : join(dir, 'ledger.db'));
   client.pragma('journal_mode = WAL');
   client.pragma('busy_timeout = 5000');
@@ -59,11 +80,11 @@ async function betterSqlite(file: string | null, opts: { clock?: () => number } 
   };
 }
 
-async function libsql(opts: { clock?: () => number } = {}): Promise<TestDb> {
+async function libsql(opts: OpenOptions = {}): Promise<TestDb> {
   const { createClient } = await import('@libsql/client');
   const { drizzle } = await import('drizzle-orm/libsql');
-  const dir = tempDir();
-  const client = createClient({ url: `file:${join(dir, 'ledger.db')}`, timeout: 5000 } as never);
+  const { dir, file } = dbDir(opts.from);
+  const client = createClient({ url: `file:${file}`, timeout: 5000 } as never);
   await client.execute('PRAGMA journal_mode = WAL');
   const ledger = createLedger(drizzle(client), opts);
   return {
@@ -82,10 +103,23 @@ async function libsql(opts: { clock?: () => number } = {}): Promise<TestDb> {
   };
 }
 
-async function d1(opts: { clock?: () => number } = {}): Promise<TestDb> {
+/**
+ * D1 on miniflare. Opened to be migrated, it starts from a copy of a database migrate() has
+ * already built (test/support/d1-template.ts: a migrate() from empty costs ~1.5 s of CPU
+ * here), persisted in a temp directory; the matrix then calls migrate() on it as on every
+ * driver. Opened with `migrate: false`, it is empty and in memory.
+ */
+async function d1(opts: OpenOptions = {}): Promise<TestDb> {
+  if (opts.from !== undefined) throw new Error('d1 cannot open a copy of a file');
   const { Miniflare } = await import('miniflare');
   const { drizzle } = await import('drizzle-orm/d1');
-  const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'ledger' } });
+  const persist = opts.migrate === false ? undefined : await migratedD1Copy();
+  const mf = new Miniflare({
+    modules: true,
+    script: 'export default {}',
+    d1Databases: { DB: 'ledger' },
+    ...(persist === undefined ? {} : { d1Persist: persist }),
+  });
   const db = await mf.getD1Database('DB');
   const ledger = createLedger(drizzle(db as never), opts);
   return {
@@ -108,6 +142,7 @@ async function d1(opts: { clock?: () => number } = {}): Promise<TestDb> {
     },
     close: async () => {
       await mf.dispose();
+      if (persist !== undefined) rmSync(persist, { recursive: true, force: true });
     },
   };
 }
@@ -116,9 +151,9 @@ const BUN_BIN = resolve(import.meta.dirname, '../../node_modules/.bin/bun');
 const BUN_HOST = resolve(import.meta.dirname, 'bun-host.ts');
 
 /** bun:sqlite cannot load in Node: the ledger runs in a bun process and we call it over stdio. */
-async function bun(opts: { clock?: () => number } = {}): Promise<TestDb> {
-  const dir = tempDir();
-  const child: ChildProcessWithoutNullStreams = spawn(BUN_BIN, [BUN_HOST, join(dir, 'ledger.db')], { stdio: 'pipe' });
+async function bun(opts: OpenOptions = {}): Promise<TestDb> {
+  const { dir, file } = dbDir(opts.from);
+  const child: ChildProcessWithoutNullStreams = spawn(BUN_BIN, [BUN_HOST, file], { stdio: 'pipe' });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let stderr = '';

@@ -4,6 +4,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { bundled } from './worker-bundle.js';
 
 /** mulberry32: small, seeded, good enough to pick operations. */
 export function prng(seed: number): () => number {
@@ -42,9 +43,9 @@ export interface Worker<P> {
   stderr(): string;
 }
 
-/** Spawns `node --import tsx script '<plan as JSON>'` in `cwd`; `ready` resolves when it prints "ready". */
+/** Spawns `node script '<plan as JSON>'` in `cwd` (the script's sources bundled: worker-bundle.ts); `ready` resolves when it prints "ready". */
 export function startWorker<P extends { worker: number | string }>(script: string, cwd: string, plan: P): Worker<P> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(plan)], { cwd, stdio: 'pipe' });
+  const child = spawn(process.execPath, [bundled(script), JSON.stringify(plan)], { cwd, stdio: 'pipe' });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d) => {

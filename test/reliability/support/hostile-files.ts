@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { createLedger } from '../../../src/index.js';
+import { bundled } from '../../support/worker-bundle.js';
 import type { StepResult } from './hostile-child.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -134,7 +135,7 @@ export function runChild(
 ): Promise<ChildRun> {
   const started = Date.now();
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', TSX, CHILD, JSON.stringify(args)], {
+    const child = spawn(process.execPath, [bundled(CHILD), JSON.stringify(args)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(uid === undefined ? {} : { uid, gid: uid }),

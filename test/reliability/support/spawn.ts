@@ -1,6 +1,7 @@
-/** Starts reliability workers as separate Node processes (`node --import tsx worker.ts`). */
+/** Starts reliability workers as separate Node processes (`node worker.mjs`: the worker's sources bundled, support/worker-bundle.ts). */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { bundled } from '../../support/worker-bundle.js';
 import type { WorkerPlan } from './protocol.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -19,7 +20,7 @@ export interface Proc<P extends { name: string } = WorkerPlan> {
 
 /** `script`: another worker than worker.ts that speaks the same start-up protocol (ready, then go). */
 export function startWorker<P extends { name: string } = WorkerPlan>(plan: P, script: string = WORKER): Proc<P> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
+  const child = spawn(process.execPath, [bundled(script), JSON.stringify(plan)], { cwd: ROOT, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => {
