@@ -13,6 +13,10 @@ if (process.argv.includes('--webhooks')) {
   // `npm run bench -- --webhooks [--events=N --endpoints=N --limit=N --concurrency=N]`: delivery to a local receiver (bench/webhooks.ts).
   const { runWebhooksBench } = await import('./webhooks.js');
   await runWebhooksBench();
+} else if (process.argv.includes('--triggers')) {
+  // `npm run bench -- --triggers`: what the log's triggers cost a row none of them acts on (bench/triggers.ts).
+  const { runTriggersBench } = await import('./triggers.js');
+  await runTriggersBench();
 } else if (process.argv.includes('--http')) {
   // `npm run bench -- --http`: debits through the HTTP API against a raw-INSERT route (bench/http.ts).
   const { runHttpBench } = await import('./http.js');
