@@ -17,11 +17,15 @@ import { apiFor, call, expectProblem, TOKENS } from './support.js';
 const T0 = Date.UTC(2030, 0, 15, 12);
 
 /**
- * The family tests on every driver of the shared matrix: each request goes through the same
- * Hono app (`app.request`) to a ledger on that driver, and every 200 is checked against the
- * response schema its operation documents.
+ * The family tests on the drivers that run in Node: each request goes through the same Hono app
+ * (`app.request`) to a ledger on that driver, and every 200 is checked against the response
+ * schema its operation documents. D1 runs the API where D1 apps run it, inside workerd
+ * (workers.test.ts, and examples/worker end to end): from Node, D1 is reached through
+ * miniflare's proxy, whose synchronous `prepare()` (SynchronousFetcher) loses a reply under
+ * load and breaks the connection for the rest of the block — the ~65 distinct statements of
+ * this tour made that likely enough to fail a CI run.
  */
-describe.each(DRIVERS)('routes on $name', (driver) => {
+describe.each(DRIVERS.filter((d) => d.name !== 'd1 (miniflare)'))('routes on $name', (driver) => {
   let db: TestDb;
   let api: ReturnType<typeof apiFor>;
   const clock = manualClock(T0);
