@@ -3,14 +3,9 @@ import { expect } from 'vitest';
 import { type CreditsApiOptions, createCreditsApi } from '../../src/http/index.js';
 import type { Ledger } from '../../src/index.js';
 
-/** token → scopes. `none` authenticates with no scope at all. */
-export const TOKENS: Record<string, string[]> = {
-  admin: ['admin'],
-  read: ['read'],
-  write: ['write'],
-  rw: ['read', 'write'],
-  none: [],
-};
+import { TOKENS } from './support/tokens.js';
+
+export { TOKENS };
 
 export function apiFor(ledger: Ledger, extra: Partial<CreditsApiOptions> = {}) {
   const errors: unknown[] = [];
