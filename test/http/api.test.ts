@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCreditsApi, operations } from '../../src/http/index.js';
 import { LedgerError } from '../../src/index.js';
 import { DRIVERS, type DriverSpec, manualClock, type TestDb } from '../support/drivers.js';
+import { startWorkerd } from './support/workerd.js';
 import { apiFor, call, expectProblem, TOKENS } from './support.js';
 
 const T0 = Date.UTC(2030, 0, 15, 12);
@@ -27,28 +28,11 @@ const T0 = Date.UTC(2030, 0, 15, 12);
 const TOUR_DRIVERS = [...DRIVERS.filter((d) => d.name !== 'd1 (miniflare)').map((d) => d.name), 'd1 (workerd)'];
 
 async function workerdApp(): Promise<{ app: { request(path: string, init?: RequestInit): Promise<Response> }; close(): Promise<void> }> {
-  const { build } = await import('esbuild');
-  const { Miniflare } = await import('miniflare');
-  const out = await build({
-    entryPoints: [new URL('./support/worker-tour-entry.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    write: false,
-    logLevel: 'silent',
-  });
-  const mf = new Miniflare({
-    modules: true,
-    script: out.outputFiles[0]?.text ?? '',
-    d1Databases: { DB: 'tour' },
+  const mf = await startWorkerd(new URL('./support/worker-tour-entry.ts', import.meta.url), {
+    database: 'tour',
     bindings: { CLOCK: String(T0) },
-    compatibilityDate: '2025-01-01',
   });
-  return {
-    app: { request: (path, init) => mf.dispatchFetch(`http://worker${path}`, init as never) as unknown as Promise<Response> },
-    close: () => mf.dispose(),
-  };
+  return { app: { request: (path, init) => mf.dispatchFetch(`http://worker${path}`, init) }, close: () => mf.dispose() };
 }
 
 describe.each(TOUR_DRIVERS)('routes on %s', (driverName) => {

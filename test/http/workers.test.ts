@@ -1,33 +1,17 @@
 /**
  * The API and the meter inside workerd (miniflare) over D1, bundled for the `neutral`
  * platform and run **without** `nodejs_compat`: nothing on the request path needs Node
- * (metadata and rate cards included). esbuild comes with tsx, a devDependency.
+ * (metadata and rate cards included).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8Length } from '../../src/validate.js';
+import { startWorkerd, type Workerd } from './support/workerd.js';
 
-type Mf = { dispatchFetch(url: string, init?: RequestInit): Promise<Response>; dispose(): Promise<void> };
-let mf: Mf;
+let mf: Workerd;
 
 beforeAll(async () => {
-  const { build } = await import('esbuild');
-  const { Miniflare } = await import('miniflare');
-  const out = await build({
-    entryPoints: [new URL('./support/worker-entry.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    write: false,
-    logLevel: 'silent',
-  });
-  mf = new Miniflare({
-    modules: true,
-    script: out.outputFiles[0]!.text,
-    d1Databases: { DB: 'credits' },
-    compatibilityDate: '2025-01-01',
-  }) as unknown as Mf;
+  mf = await startWorkerd(new URL('./support/worker-entry.ts', import.meta.url), { database: 'credits' });
 });
 afterAll(() => mf?.dispose());
 
