@@ -1,7 +1,7 @@
 /**
  * Opens one database file the way the multi-process concurrency test needs it, for the
  * parent (vitest) and for every worker process alike, so all of them run the same
- * connection settings: WAL plus a 5 s busy timeout.
+ * connection settings: WAL plus a 20 s busy timeout (5 s ran out on a loaded 2-core CI host).
  */
 import type { Ledger } from '../../src/index.js';
 import { createLedger } from '../../src/index.js';
@@ -9,7 +9,7 @@ import { createLedger } from '../../src/index.js';
 export type ConcurrencyDriver = 'better-sqlite3' | 'libsql';
 export type Row = Record<string, unknown>;
 
-export const BUSY_TIMEOUT_MS = 5000;
+export const BUSY_TIMEOUT_MS = 20_000;
 
 export interface FileDb {
   readonly ledger: Ledger;
