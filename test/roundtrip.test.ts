@@ -24,6 +24,7 @@ import { NOT_APPLIED_GUARD } from '../src/runner/batch.js';
 import { ALLOCATION_ROWS } from '../src/sql.js';
 import { APP_LINKS_DDL, LINKS_SELECT, linkInsert } from './support/app-links.js';
 import { type Call, CallLog, countingD1, countingLibsql, isBusyTimeoutPragma } from './support/counting.js';
+import { D1_OVER_FETCH, d1OverFetch } from './support/d1-over-fetch.js';
 import { migratedD1Copy } from './support/d1-template.js';
 import { manualClock, type Row } from './support/drivers.js';
 
@@ -52,8 +53,8 @@ async function openD1(clock: () => number): Promise<Harness> {
   // A copy of a database migrate() already built (support/d1-template.ts): beforeAll's
   // migrate() then finds it up to date, as the D1 of the driver matrix does.
   const persist = await migratedD1Copy();
-  const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'ledger' }, d1Persist: persist });
-  const d1 = await mf.getD1Database('DB');
+  const mf = new Miniflare({ ...D1_OVER_FETCH, d1Databases: { DB: 'ledger' }, d1Persist: persist });
+  const d1 = d1OverFetch(mf);
   const log = new CallLog();
   const counted = countingD1(d1, log);
   return {

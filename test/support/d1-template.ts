@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from './built-package.js';
+import { D1_OVER_FETCH, d1OverFetch } from './d1-over-fetch.js';
 
 const DONE = 'migrated'; // written last: its presence marks a complete template
 
@@ -40,9 +41,9 @@ async function build(target: string): Promise<void> {
   const { createLedger } = await import('../../src/index.js');
   const work = mkdtempSync(`${target}.build-`);
   try {
-    const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: { DB: 'ledger' }, d1Persist: work });
+    const mf = new Miniflare({ ...D1_OVER_FETCH, d1Databases: { DB: 'ledger' }, d1Persist: work });
     try {
-      await createLedger(drizzle((await mf.getD1Database('DB')) as never)).migrate();
+      await createLedger(drizzle(d1OverFetch(mf) as never)).migrate();
     } finally {
       await mf.dispose();
     }

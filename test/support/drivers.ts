@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Ledger } from '../../src/index.js';
 import { createLedger, LedgerError } from '../../src/index.js';
+import { D1_OVER_FETCH, d1OverFetch } from './d1-over-fetch.js';
 import { migratedD1Copy } from './d1-template.js';
 import { encode } from './wire.js';
 
@@ -115,12 +116,11 @@ async function d1(opts: OpenOptions = {}): Promise<TestDb> {
   const { drizzle } = await import('drizzle-orm/d1');
   const persist = opts.migrate === false ? undefined : await migratedD1Copy();
   const mf = new Miniflare({
-    modules: true,
-    script: 'export default {}',
+    ...D1_OVER_FETCH,
     d1Databases: { DB: 'ledger' },
     ...(persist === undefined ? {} : { d1Persist: persist }),
   });
-  const db = await mf.getD1Database('DB');
+  const db = d1OverFetch(mf);
   const ledger = createLedger(drizzle(db as never), opts);
   return {
     name: 'd1 (miniflare)',
