@@ -171,6 +171,25 @@ export const creditUnitGuard = sqliteTable('credit_unit_guard', { ok: integer('o
   check('credit_unit_guard_stays_empty', sql`ok IN (0, 2)`),
 ]);
 
+/**
+ * Always empty between statements. A configuration row of the log (`amount = 0`) passes
+ * through it: the trigger `credit_entry_configures` inserts the row's fields here and deletes
+ * them again, and the large trigger on this table applies the configuration (caps, floors,
+ * plans, prices, teams, alerts). SQLite sets up a trigger's whole program on every row it is
+ * considered for, WHEN clause or not, so the large program lives where only config rows reach
+ * it and a debit pays for a small one (migration 0016; measured in docs/benchmarks.md).
+ */
+export const creditConfigApply = sqliteTable('credit_config_apply', {
+  pos: integer('pos').primaryKey(),
+  account: text('account').notNull(),
+  seq: integer('seq').notNull(),
+  kind: text('kind').notNull(),
+  amount: integer('amount').notNull(),
+  balance: integer('balance').notNull(),
+  metadata: text('metadata'),
+  createdAt: integer('created_at').notNull(),
+});
+
 export type CreditLotRow = typeof creditLot.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;
 

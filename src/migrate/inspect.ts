@@ -8,6 +8,7 @@ import type { Runner } from '../runner/index.js';
 import {
   creditAlert,
   creditCap,
+  creditConfigApply,
   creditDelivery,
   creditDeliveryAttempt,
   creditEntry,
@@ -41,6 +42,8 @@ export const LEDGER_TRIGGERS = [
   // migration 0014 (the event outbox and alerts)
   'credit_entry_alerts_before',
   'credit_entry_alerts',
+  // migration 0016 (configures dispatches config rows to credit_config_apply)
+  'credit_config_apply_runs',
 ] as const;
 
 const TABLES: SQLiteTable[] = [
@@ -64,6 +67,7 @@ const TABLES: SQLiteTable[] = [
   creditWebhook,
   creditDelivery,
   creditDeliveryAttempt,
+  creditConfigApply,
 ];
 
 export interface SchemaReport {
