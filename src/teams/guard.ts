@@ -12,11 +12,16 @@ export const SPENDING_ROLES = ['owner', 'admin', 'member'] as const;
 /** Roles that may add, change and remove members (never the owner). */
 export const MANAGING_ROLES = ['owner', 'admin'] as const;
 
-const list = (roles: readonly string[]) => roles.map((r) => `'${r}'`).join(', ');
+/**
+ * `tm.role = 'a' OR tm.role = 'b' …` rather than `tm.role IN ('a', 'b', …)`: SQLite builds an
+ * ephemeral index for a constant IN list each time the statement runs (measured ~0.5 µs; see
+ * migration 0016, which does the same for the log's triggers).
+ */
+const anyOf = (column: string, roles: readonly string[]) => `(${roles.map((r) => `${column} = '${r}'`).join(' OR ')})`;
 
 /** `actor` holds one of `roles` on team `team` (SQL expressions). */
 export const HOLDS_ROLE = (team: string, actor: string, roles: readonly string[]) =>
-  `EXISTS (SELECT 1 FROM credit_team_member AS tm WHERE tm.team = ${team} AND tm.member = ${actor} AND tm.role IN (${list(roles)}))`;
+  `EXISTS (SELECT 1 FROM credit_team_member AS tm WHERE tm.team = ${team} AND tm.member = ${actor} AND ${anyOf('tm.role', roles)})`;
 
 /**
  * An operation on `account` naming `actor` may spend: no actor named (the app's own call), or
