@@ -87,11 +87,26 @@ export function createSyncRunner(driver: DriverName, db: SyncDatabase): Runner {
 
   const due = (unit: Unit): boolean => unit.settle !== undefined && all(unit.settle.probe).length > 0;
 
-  /** Runs one unit; the caller provides the transaction when there is one. */
-  const runUnit = (unit: Unit, settle = due(unit)): UnitResult => {
+  const settleNow = (unit: Unit) => {
+    for (const s of unit.settle?.writes ?? []) prepare(s.sql).run(s.args);
+  };
+
+  /**
+   * Runs one unit; the caller provides the transaction when there is one. A plan operation
+   * (`follow`) settles first: its row changes the terms. Any other unit runs its primary
+   * first — its guard refuses while anything is due for the account — and settles and runs
+   * it again only when it did nothing and the probe finds something due (as the autocommit
+   * path in `write` does): a batch of debits pays no probe per op (measured: batch ingest).
+   */
+  const runUnit = (unit: Unit): UnitResult => {
     if (unit.precheck !== undefined) all(unit.precheck);
-    if (settle) for (const s of unit.settle?.writes ?? []) prepare(s.sql).run(s.args);
-    const rows = all(unit.primary);
+    const planOp = unit.follow !== undefined;
+    if (planOp && due(unit)) settleNow(unit);
+    let rows = all(unit.primary);
+    if (rows.length === 0 && !planOp && due(unit)) {
+      settleNow(unit);
+      rows = all(unit.primary);
+    }
     const row = rows[0];
     let explain: Row[][] = [];
     if (row !== undefined) {
