@@ -306,16 +306,10 @@ export function canonicalJson(v: unknown): string {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    // defineProperty: a key named like an Object.prototype member stays a plain key.
-    for (const k of Object.keys(v as object).sort()) {
-      Object.defineProperty(out, k, {
-        value: sortKeys((v as Record<string, unknown>)[k]),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
+    // A null-prototype object: a key named like an Object.prototype member (`__proto__`)
+    // stays a plain own key on assignment, without defineProperty's slow path per key.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
     return out;
   }
   return v;
