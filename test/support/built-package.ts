@@ -15,6 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildOnce } from './build-once.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -31,34 +32,14 @@ export function builtPackage(): string {
     hash.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   }
   const target = join(ROOT, '.tmp', `package-${hash.digest('hex').slice(0, 16)}`);
-  if (existsSync(join(target, 'package.json'))) return target;
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
   // One build at a time: test files asking together wait for the first one's build
   // rather than each running tsc on a shared 2-core machine.
-  const lock = `${target}.lock`;
-  for (let start = Date.now(); ; ) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(join(target, 'package.json'))) return target;
-      if (Date.now() - start > 120_000) {
-        rmSync(lock, { recursive: true, force: true }); // left by a build that died
-        start = Date.now();
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (!existsSync(join(target, 'package.json'))) build(target);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-  // Builds of earlier sources are not used again.
-  for (const old of readdirSync(join(ROOT, '.tmp'))) {
-    if (/^package-[0-9a-f]{16}$/.test(old) && join(ROOT, '.tmp', old) !== target)
-      rmSync(join(ROOT, '.tmp', old), { recursive: true, force: true });
-  }
+  buildOnce(
+    target,
+    () => existsSync(join(target, 'package.json')),
+    () => build(target),
+    120_000,
+  );
   return target;
 }
 

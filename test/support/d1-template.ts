@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { buildOnceAsync } from './build-once.js';
 import { ROOT } from './built-package.js';
 import { D1_OVER_FETCH, d1OverFetch } from './d1-over-fetch.js';
 
@@ -60,32 +60,12 @@ let template: Promise<string> | undefined;
 function migratedTemplate(): Promise<string> {
   template ??= (async () => {
     const target = templatePath();
-    if (existsSync(join(target, DONE))) return target;
-    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-    const lock = `${target}.lock`;
-    for (let start = Date.now(); ; ) {
-      try {
-        mkdirSync(lock);
-        break;
-      } catch {
-        if (existsSync(join(target, DONE))) return target;
-        if (Date.now() - start > 60_000) {
-          rmSync(lock, { recursive: true, force: true }); // left by a build that died
-          start = Date.now();
-        }
-        await sleep(100);
-      }
-    }
-    try {
-      if (!existsSync(join(target, DONE))) await build(target);
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
-    // Templates of earlier sources are not used again.
-    for (const old of readdirSync(join(ROOT, '.tmp'))) {
-      if (/^d1-migrated-[0-9a-f]{16}$/.test(old) && join(ROOT, '.tmp', old) !== target)
-        rmSync(join(ROOT, '.tmp', old), { recursive: true, force: true });
-    }
+    await buildOnceAsync(
+      target,
+      () => existsSync(join(target, DONE)),
+      () => build(target),
+      60_000,
+    );
     return target;
   })();
   return template;
