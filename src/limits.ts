@@ -175,5 +175,11 @@ export const WEBHOOK_URL_MAX_LENGTH = 2_048;
 export const WEBHOOK_SECRET_BYTES = 32;
 export const WEBHOOK_SECRET_MIN_BYTES = 24;
 export const WEBHOOK_SECRET_MAX_BYTES = 64;
+/**
+ * Finished deliveries one `webhooks.prune()` call deletes, with their attempts (at most
+ * WEBHOOK_MAX_ATTEMPTS each, more after redeliveries): bounds the unit and the write lock it holds.
+ */
+export const WEBHOOK_PRUNE_DEFAULT_LIMIT = 1_000;
+export const WEBHOOK_PRUNE_MAX_LIMIT = 10_000;
 /** An attempt's error text is stored cut to this many characters. */
 export const WEBHOOK_ERROR_MAX_LENGTH = 500;

@@ -202,6 +202,9 @@ export const parseExpiresAt = (raw: string): number => time('expiresAt', raw);
  */
 export const parseAnchor = (raw: string): number => time('anchor', raw);
 
+/** A cut-off time (`webhooks prune --before`), written like `--expires-at`. */
+export const parseBefore = (raw: string): number => time('before', raw);
+
 function time(field: string, raw: string): number {
   const ms = parseTimestamp(raw);
   if (Number.isNaN(ms))

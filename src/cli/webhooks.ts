@@ -1,6 +1,6 @@
 /**
  * `drizzle-credits webhooks add | list | remove | enable | deliver [--watch] | redeliver |
- * attempts` and `drizzle-credits events`: `ledger.webhooks` and `ledger.events` from the
+ * attempts | prune` and `drizzle-credits events`: `ledger.webhooks` and `ledger.events` from the
  * shell. Handlers parse what was typed before calling the ledger (a bad value writes
  * nothing), like commands.ts; program.ts registers them with `addWebhooksCommands`.
  * Exit codes are the CLI's: 0 on success, 2 for a ledger error (bad input, `not_found`)
@@ -17,10 +17,11 @@ import {
   LedgerError,
   MAX_AMOUNT,
   WEBHOOK_DELIVER_MAX_LIMIT,
+  WEBHOOK_PRUNE_MAX_LIMIT,
   WEBHOOK_TIMEOUT_MAX_MS,
   type Webhook,
 } from '../index.js';
-import { durationText, optional, parseDuration } from './args.js';
+import { durationText, optional, parseBefore, parseDuration } from './args.js';
 import type { Output } from './commands.js';
 import { EXIT } from './exit.js';
 import { gridTable, isoTime, keyValueTable } from './format.js';
@@ -161,6 +162,40 @@ export async function webhooksAttempts(ledger: Ledger, id: string): Promise<Outp
   );
 }
 
+interface PruneFlags {
+  olderThan?: string;
+  before?: string;
+  limit?: string;
+}
+
+/** The longest `--older-than`: about 100 years. */
+const PRUNE_MAX_AGE_MS = 36_500 * 86_400_000;
+
+/**
+ * `webhooks prune`: finished deliveries created before the cut-off go with their attempts,
+ * `--limit` per call (each its own atomic unit) until none is left.
+ */
+export async function webhooksPrune(ledger: Ledger, o: PruneFlags): Promise<Output> {
+  if ((o.olderThan === undefined) === (o.before === undefined))
+    throw invalid('olderThan', 'webhooks prune: give one of --older-than <duration> (30d) or --before <time>');
+  const before =
+    o.before !== undefined ? parseBefore(o.before) : Date.now() - duration('olderThan', o.olderThan as string, PRUNE_MAX_AGE_MS);
+  const limit = optional(o.limit, (raw) => whole('limit', raw, 1, WEBHOOK_PRUNE_MAX_LIMIT));
+  const total = { before, deliveries: 0, attempts: 0, calls: 0 };
+  for (let more = true; more; ) {
+    const r = await ledger.webhooks.prune({ before, limit });
+    total.deliveries += r.deliveries;
+    total.attempts += r.attempts;
+    total.calls++;
+    more = r.more && r.deliveries > 0;
+  }
+  return ok(
+    total,
+    `pruned ${total.deliveries} finished deliveries created before ${isoTime(before)} and ${total.attempts} attempts` +
+      ' (pending and paused deliveries and every event stay)',
+  );
+}
+
 export async function events(ledger: Ledger, o: { after?: string; limit?: string; type?: string[] }): Promise<Output> {
   const page = await ledger.events.list({
     after: optional(o.after, (raw) => whole('after', raw, 0, MAX_AMOUNT)),
@@ -241,6 +276,13 @@ export function addWebhooksCommands(program: Command, run: Run, stdout: { write(
     .description('every delivery attempt of an event, by endpoint')
     .argument('<eventId>', 'the event id')
     .action((id: string, _o, cmd: Command) => run(cmd, (l) => webhooksAttempts(l, id)));
+  webhooks
+    .command('prune')
+    .description('delete finished deliveries (delivered or failed) and their attempts created before a cut-off; events stay')
+    .option('--older-than <duration>', 'created longer ago than this: 30d, 12h')
+    .option('--before <time>', 'created before this time: ms since the epoch or ISO 8601 (2030-01-31)')
+    .option('--limit <n>', `deliveries per atomic call (default 1000, at most ${WEBHOOK_PRUNE_MAX_LIMIT})`)
+    .action((o: PruneFlags, cmd: Command) => run(cmd, (l) => webhooksPrune(l, o)));
 
   program
     .command('events')

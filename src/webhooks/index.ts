@@ -8,9 +8,19 @@ import { guard } from '../guard.js';
 import type { Context } from '../ops/context.js';
 import { parse } from '../validate.js';
 import { deliver } from './deliver.js';
-import { addWebhook, attempts, enableWebhook, listWebhooks, redeliver, removeWebhook } from './ops.js';
-import type { DeliverOptions, DeliverReport, DeliveryAttempt, RedeliverResult, Webhook, WebhookAdded, WebhookAddInput } from './types.js';
-import { deliverInput, eventIdSchema, webhookAddInput, webhookIdSchema } from './validate.js';
+import { addWebhook, attempts, enableWebhook, listWebhooks, pruneDeliveries, redeliver, removeWebhook } from './ops.js';
+import type {
+  DeliverOptions,
+  DeliverReport,
+  DeliveryAttempt,
+  PruneOptions,
+  PruneReport,
+  RedeliverResult,
+  Webhook,
+  WebhookAdded,
+  WebhookAddInput,
+} from './types.js';
+import { deliverInput, eventIdSchema, pruneInput, webhookAddInput, webhookIdSchema } from './validate.js';
 
 export interface Webhooks {
   /** Adds an endpoint; it receives the events created from now on (of `types`, or all). */
@@ -30,6 +40,12 @@ export interface Webhooks {
   redeliver(eventId: number): Promise<RedeliverResult>;
   /** Every attempt at delivering an event, by endpoint and attempt number. */
   attempts(eventId: number): Promise<DeliveryAttempt[]>;
+  /**
+   * Deletes finished deliveries (delivered, or failed after the last attempt) created before
+   * `before`, with their attempts, oldest first, up to `limit`; pending and paused ones stay.
+   * Events are never deleted. Call from cron with a retention (say 30 days) until `more` is false.
+   */
+  prune(options: PruneOptions): Promise<PruneReport>;
 }
 
 export function createWebhooks(ctx: Context): Webhooks {
@@ -42,5 +58,6 @@ export function createWebhooks(ctx: Context): Webhooks {
     deliver: (options) => guard(() => deliver(ctx, (parse(deliverInput, options, 'webhooks.deliver') ?? {}) as DeliverOptions)),
     redeliver: (eventId) => guard(() => redeliver(ctx, parse(eventIdSchema, eventId, 'webhooks.redeliver'))),
     attempts: (eventId) => guard(() => attempts(ctx, parse(eventIdSchema, eventId, 'webhooks.attempts'))),
+    prune: (options) => guard(() => pruneDeliveries(ctx, parse(pruneInput, options, 'webhooks.prune') as PruneOptions)),
   };
 }

@@ -1,13 +1,13 @@
 /** The operations of `ledger.webhooks` (validated input in, LedgerError or a result out). */
 import { num } from '../entry.js';
 import { LedgerError } from '../errors.js';
-import { WEBHOOK_MAX_ENDPOINTS } from '../limits.js';
+import { WEBHOOK_MAX_ENDPOINTS, WEBHOOK_PRUNE_DEFAULT_LIMIT } from '../limits.js';
 import type { Context } from '../ops/context.js';
 import type { Row, Unit } from '../runner/index.js';
 import type { EventType, WebhookStatus } from '../schema.js';
 import { newSecret, randomHex } from './sign.js';
 import * as q from './sql.js';
-import type { DeliveryAttempt, RedeliverResult, Webhook, WebhookAdded } from './types.js';
+import type { DeliveryAttempt, PruneOptions, PruneReport, RedeliverResult, Webhook, WebhookAdded } from './types.js';
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
@@ -85,6 +85,26 @@ export async function redeliver(ctx: Context, eventId: number): Promise<Redelive
   }
   const webhooks = [...(requeued?.rows ?? []), ...(queued?.rows ?? [])].map((r) => String(r.webhook));
   return { eventId, webhooks: [...new Set(webhooks)].sort() };
+}
+
+/**
+ * Deletes finished deliveries created before `before` and their attempts, oldest first, up to
+ * `limit` deliveries; one atomic unit. Events stay (the outbox is part of what `verify()`
+ * checks), so `redeliver` still works for a pruned event; `attempts` no longer lists what went.
+ */
+export async function pruneDeliveries(ctx: Context, options: PruneOptions): Promise<PruneReport> {
+  const limit = options.limit ?? WEBHOOK_PRUNE_DEFAULT_LIMIT;
+  const args = [options.before, limit];
+  const [attemptsGone, deliveriesGone] = await ctx.runner.writeMany([
+    unit(q.PRUNE_ATTEMPTS, args),
+    { primary: { sql: q.PRUNE_DELIVERIES, args }, after: [{ sql: q.PRUNE_MORE, args: [options.before] }] },
+  ]);
+  const more = deliveriesGone?.after[0]?.[0]?.more;
+  return {
+    deliveries: deliveriesGone?.rows.length ?? 0,
+    attempts: attemptsGone?.rows.length ?? 0,
+    more: more !== undefined && more !== null && num(more) === 1,
+  };
 }
 
 export async function attempts(ctx: Context, eventId: number): Promise<DeliveryAttempt[]> {

@@ -111,6 +111,22 @@ ON CONFLICT (webhook, event) DO NOTHING
 RETURNING webhook`;
 export const EVENT_EXISTS = 'SELECT id FROM credit_event WHERE id = CAST(? AS INTEGER)';
 
+/**
+ * Prune: finished deliveries (delivered, or failed after the last attempt) created before a
+ * time, oldest first, and their attempts. Pending and paused ones stay whatever their age: they
+ * are still work. [before, limit] for each statement; both run in one atomic unit, attempts
+ * first, so they pick the same deliveries.
+ */
+const FINISHED_BEFORE = `SELECT rowid FROM credit_delivery
+  WHERE (status = 'delivered' OR status = 'failed') AND created_at < CAST(? AS INTEGER) ORDER BY rowid LIMIT ?`;
+export const PRUNE_ATTEMPTS = `DELETE FROM credit_delivery_attempt
+WHERE (webhook, event) IN (SELECT webhook, event FROM credit_delivery WHERE rowid IN (${FINISHED_BEFORE}))
+RETURNING attempt`;
+export const PRUNE_DELIVERIES = `DELETE FROM credit_delivery WHERE rowid IN (${FINISHED_BEFORE}) RETURNING event`;
+/** [before]: finished deliveries older than `before` remain (the report's `more`). */
+export const PRUNE_MORE = `SELECT EXISTS (SELECT 1 FROM credit_delivery
+  WHERE (status = 'delivered' OR status = 'failed') AND created_at < CAST(? AS INTEGER)) AS more`;
+
 /** [event]: every attempt at the event, with what the delivery says now (to tell `lost` from `sending`). */
 export const ATTEMPTS = `SELECT a.webhook, a.event, a.attempt, a.started_at, a.duration_ms, a.status, a.error, a.outcome,
   d.attempts AS d_attempts, d.claim_until AS d_claim_until, d.status AS d_status

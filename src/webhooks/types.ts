@@ -71,6 +71,22 @@ export interface DeliverReport {
   more: boolean;
 }
 
+export interface PruneOptions {
+  /** Epoch ms: finished deliveries created before it go, with their attempts. */
+  before: number;
+  /** Deliveries deleted at most by this call (default 1,000, at most 10,000); `more` says whether to call again. */
+  limit?: number;
+}
+
+export interface PruneReport {
+  /** Finished deliveries deleted (delivered, or failed after the last attempt). */
+  deliveries: number;
+  /** Their attempt rows deleted. */
+  attempts: number;
+  /** Finished deliveries created before `before` remain: call again. */
+  more: boolean;
+}
+
 export interface RedeliverResult {
   eventId: number;
   /** The endpoints the event is queued for again, due now. */

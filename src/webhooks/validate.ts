@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { eventIdSchema } from '../events/validate.js';
 import {
   WEBHOOK_DELIVER_MAX_LIMIT,
+  WEBHOOK_PRUNE_MAX_LIMIT,
   WEBHOOK_SECRET_MAX_BYTES,
   WEBHOOK_SECRET_MIN_BYTES,
   WEBHOOK_TIMEOUT_MAX_MS,
@@ -76,5 +77,10 @@ export const deliverInput = z
     concurrency: wholeIn('concurrency', 1, WEBHOOK_DELIVER_MAX_LIMIT).optional(),
   })
   .optional();
+
+export const pruneInput = z.strictObject({
+  before: wholeIn('before', 0, Number.MAX_SAFE_INTEGER),
+  limit: wholeIn('limit', 1, WEBHOOK_PRUNE_MAX_LIMIT).optional(),
+});
 
 export { eventIdSchema };

@@ -77,6 +77,14 @@ describe('drizzle-credits webhooks and events', () => {
       { attempt: 2, outcome: 'delivered', status: 200 },
     ]);
 
+    // Nothing finished before 2000-01-01; everything (both events, 3 attempts) before tomorrow.
+    expect((await json(['webhooks', 'prune', '--before', '2000-01-01'])).json).toMatchObject({ deliveries: 0, attempts: 0 });
+    const pruned = await json(['webhooks', 'prune', '--before', '2100-01-01', '--limit', '1']);
+    expect(pruned.code).toBe(0);
+    expect(pruned.json).toEqual({ before: expect.any(Number), deliveries: 2, attempts: 3, calls: 2 });
+    expect((await json(['webhooks', 'attempts', '3'])).json).toEqual([]);
+    expect((await cli(['webhooks', 'prune', '--older-than', '30d'])).stdout).toMatch(/pruned 0 finished deliveries created before /);
+
     expect((await cli(['webhooks', 'remove', id])).code).toBe(0);
     expect((await json(['webhooks', 'list'])).json).toEqual([]);
   });
@@ -118,6 +126,11 @@ describe('drizzle-credits webhooks and events', () => {
       [['webhooks', 'deliver', '--timeout', '1.5s'], 'invalid_argument'],
       [['webhooks', 'redeliver', '99999'], 'not_found'],
       [['webhooks', 'attempts', '-1'], 'invalid_argument'],
+      [['webhooks', 'prune'], 'invalid_argument'],
+      [['webhooks', 'prune', '--older-than', '30d', '--before', '2030-01-01'], 'invalid_argument'],
+      [['webhooks', 'prune', '--older-than', '1.5d'], 'invalid_argument'],
+      [['webhooks', 'prune', '--before', 'yesterday'], 'invalid_argument'],
+      [['webhooks', 'prune', '--before', '2030-01-01', '--limit', '10001'], 'invalid_argument'],
       [['events', '--limit', '1e3'], 'invalid_argument'],
       [['events', '--type', 'nope'], 'invalid_argument'],
     ];

@@ -352,6 +352,15 @@ describe.each(TOUR_DRIVERS)('routes on %s', (driverName) => {
         expect((await req('POST', `/v1/events/${eventId}/redeliver`)).body).toEqual({ eventId, webhooks: [id] });
         expect((await req('POST', '/v1/webhooks/deliver')).body).toMatchObject({ delivered: 1 });
         expectProblem(await req('POST', '/v1/webhooks/deliver', { body: { fetch: 'x' } }), 400, 'invalid_argument');
+        // Both deliveries of the event (attempts 1 and 2) are finished: prune takes them, the event stays.
+        expect((await req('POST', '/v1/webhooks/prune', { body: { before: 8_640_000_000_000_000 } })).body).toMatchObject({
+          deliveries: 1,
+          attempts: 2,
+          more: false,
+        });
+        expect((await req('GET', `/v1/events/${eventId}/attempts`)).body.attempts).toEqual([]);
+        expectProblem(await req('POST', '/v1/webhooks/prune', { body: { before: -1 } }), 400, 'invalid_argument');
+        expectProblem(await req('POST', '/v1/webhooks/prune', { token: 'rw', body: { before: 1 } }), 403, 'forbidden');
         expect((await req('POST', `/v1/webhooks/${id}/enable`)).body).toMatchObject({ id, status: 'active' });
         expectProblem(await req('POST', `/v1/webhooks/${id}/enable`, { body: { x: 1 } }), 400, 'invalid_argument');
         expect((await req('DELETE', `/v1/webhooks/${id}`)).body).toEqual({ removed: id });

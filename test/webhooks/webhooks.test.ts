@@ -214,6 +214,69 @@ describe.each(DRIVERS)('webhooks on $name', (driver) => {
     await db.ledger.webhooks.remove(w.id);
   });
 
+  it('prune deletes finished deliveries created before the cut-off with their attempts, oldest first; pending ones and events stay', async () => {
+    fresh();
+    const w = await db.ledger.webhooks.add({ url: `${rx.url}/prune` });
+    // A delivery that fails after the last attempt …
+    const failed = await insertEvent(db, clock.now());
+    rx.respond = () => ({ status: 500 });
+    for (let n = 0; n < WEBHOOK_MAX_ATTEMPTS; n++) {
+      await db.ledger.webhooks.deliver();
+      clock.advance(25 * 3_600_000);
+    }
+    // … one delivered, one still pending (its retry a day away), then the cut-off, then one delivered after it.
+    const delivered = await insertEvent(db, clock.now());
+    const pending = await insertEvent(db, clock.now());
+    rx.respond = (x) => (x.id === `evt_${pending}` ? { status: 503, headers: { 'retry-after': '86400' } } : { status: 200 });
+    expect(await db.ledger.webhooks.deliver()).toMatchObject({ delivered: 1, retried: 1 });
+    const cutoff = clock.now() + 1;
+    clock.advance(10);
+    const later = await insertEvent(db, clock.now());
+    expect(await db.ledger.webhooks.deliver()).toMatchObject({ delivered: 1 });
+    const status = async () =>
+      Object.fromEntries(
+        (await db.all('SELECT event, status FROM credit_delivery WHERE webhook = ? ORDER BY event', [w.id])).map((r) => [
+          Number(r.event),
+          r.status,
+        ]),
+      );
+    expect(await status()).toEqual({ [failed]: 'failed', [delivered]: 'delivered', [pending]: 'pending', [later]: 'delivered' });
+
+    const before = await snapshot(db);
+    const bad: unknown[] = [
+      undefined,
+      {},
+      { before: -1 },
+      { before: 1.5 },
+      { before: '1' },
+      { before: 1, limit: 0 },
+      { before: 1, limit: 10_001 },
+      { before: 1, x: 1 },
+    ];
+    for (const input of bad)
+      await expect(db.ledger.webhooks.prune(input as never), JSON.stringify(input)).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(await snapshot(db)).toEqual(before);
+
+    // Oldest first, `limit` at a time; the failed one went through every attempt.
+    expect(await db.ledger.webhooks.prune({ before: cutoff, limit: 1 })).toEqual({
+      deliveries: 1,
+      attempts: WEBHOOK_MAX_ATTEMPTS,
+      more: true,
+    });
+    expect(await db.ledger.webhooks.prune({ before: cutoff })).toEqual({ deliveries: 1, attempts: 1, more: false });
+    expect(await db.ledger.webhooks.prune({ before: cutoff })).toEqual({ deliveries: 0, attempts: 0, more: false });
+    expect(await status()).toEqual({ [pending]: 'pending', [later]: 'delivered' });
+    expect(await db.ledger.webhooks.attempts(failed)).toEqual([]);
+    expect(await db.ledger.webhooks.attempts(delivered)).toEqual([]);
+    expect((await db.ledger.webhooks.attempts(pending)).map((a) => a.outcome)).toEqual(['error']);
+    expect((await db.ledger.webhooks.attempts(later)).map((a) => a.outcome)).toEqual(['delivered']);
+    // Events stay: a pruned event can be redelivered.
+    expect((await db.ledger.events.list({ after: failed - 1, limit: 1 })).events.map((e) => e.id)).toEqual([failed]);
+    expect(await db.ledger.webhooks.redeliver(delivered)).toEqual({ eventId: delivered, webhooks: [w.id] });
+    expect(await db.ledger.webhooks.deliver()).toMatchObject({ sent: 1, delivered: 1 });
+    await db.ledger.webhooks.remove(w.id);
+  });
+
   notOnD1('410 Gone disables the endpoint and pauses its deliveries; enable resumes them and what it missed', async () => {
     fresh();
     const w = await db.ledger.webhooks.add({ url: `${rx.url}/gone` });

@@ -5,7 +5,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { LedgerError } from '../../errors.js';
-import { deliverInput, eventIdSchema, webhookAddInput, webhookIdSchema } from '../../webhooks/validate.js';
+import { deliverInput, eventIdSchema, pruneInput, webhookAddInput, webhookIdSchema } from '../../webhooks/validate.js';
 import type { Operation } from '../route.js';
 import { listOf, object } from '../schemas.js';
 
@@ -69,6 +69,17 @@ export function webhooksRoutes(): Operation[] {
           throw new LedgerError('invalid_argument', 'webhooks.deliver: fetch is not an HTTP option', { field: 'fetch' });
         return ledger.webhooks.deliver(b as never);
       },
+    },
+    {
+      method: 'post',
+      path: '/v1/webhooks/prune',
+      operationId: 'pruneDeliveries',
+      tag,
+      summary: 'Delete finished deliveries created before `before`, with their attempts (events stay; `more`: call again)',
+      scope: 'admin',
+      body: pruneInput,
+      response: z.object({ deliveries: z.number().int(), attempts: z.number().int(), more: z.boolean() }).openapi('PruneReport'),
+      handler: async ({ ledger, body }) => ledger.webhooks.prune((await body()) as never),
     },
     {
       method: 'delete',
