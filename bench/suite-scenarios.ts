@@ -4,9 +4,8 @@
  * account's log grew by exactly `rowsPerOp` rows per op (the newest row's seq in the
  * scenario's table) and runs the scenario's own check.
  *
- * Three are raw SQL, the reference points every ratio is taken against, each one
- * autocommit single-row INSERT per op of the row a debit writes (seq and balance from JS
- * counters, `pos` assigned by SQLite):
+ * Four are raw SQL, the reference points every ratio is read against, each one
+ * autocommit single-row INSERT per op of the row a debit writes (`pos` assigned by SQLite):
  * - minimal append: into `bench_append` (setup.ts `APPEND_DDL`): the log's columns,
  *   `pos INTEGER PRIMARY KEY` and one index, on account; no trigger, no unique or partial
  *   index. The floor for appending a row to SQLite; the goals are stated against it.
@@ -15,6 +14,12 @@
  * - SUM(delta)-guarded debit, the peer design: the credit_entry INSERT as `INSERT … SELECT
  *   … WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`, so its guard reads
  *   the account's whole history.
+ * - head-guarded INSERT (the floor of a debit on this table): the same row, seq and balance
+ *   from the account's head read in the statement, `WHERE h.balance - 1 >= 0`, `RETURNING pos,
+ *   seq, balance` — the least a debit must do (read the head, guard, append, hand back the new
+ *   balance) with no projection probed and no JavaScript around it. No operation on this table
+ *   can beat its ratio, so it is printed beside every goal.
+ * The first three take seq and balance from JS counters started at the table's head.
  */
 import type { BatchOp, ChargeResult, DebitResult, Ledger, TransferResult } from '../src/index.js';
 import { APPEND_HEAD_SQL, APPEND_TABLE } from './setup.js';
@@ -75,6 +80,13 @@ export const LEDGER_INSERT_SQL = `INSERT INTO credit_entry (${COLUMNS}) VALUES (
 export const SUM_DEBIT_SQL = `INSERT INTO credit_entry (${COLUMNS})
 SELECT ${VALUES}
 WHERE (SELECT SUM(delta) FROM credit_entry WHERE account = ?) >= ?`;
+
+/** The floor. Args: created_at, account, account. */
+export const HEAD_GUARDED_SQL = `INSERT INTO credit_entry (${COLUMNS})
+SELECT h.account, h.seq + 1, 'debit', -1, 1, h.balance - 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?
+FROM credit_entry AS h
+WHERE h.account = ? AND h.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ?) AND h.balance - 1 >= 0
+RETURNING pos, seq, balance`;
 
 const HEAD_SQL: Record<Table, string> = {
   credit_entry: 'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1',
@@ -160,6 +172,30 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     unit: 'debit',
     api: false,
     prepare: rawRow(SUM_DEBIT_SQL, 'credit_entry', (account) => [account, 1]),
+  },
+  {
+    key: 'guard_floor',
+    label: 'head-guarded INSERT (floor of a debit)',
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: 1,
+    unitsPerOp: 1,
+    unit: 'debit',
+    api: false,
+    async prepare(conn, account) {
+      const stmt = conn.prepare(HEAD_GUARDED_SQL);
+      const appended = (rows: unknown[]) => {
+        if (rows.length !== 1) throw new Error('the head-guarded INSERT did not append');
+      };
+      // Synchronous on better-sqlite3, like the other raw rows: no promise of its own per op.
+      return {
+        op: () => {
+          const rows = stmt(Date.now(), account, account);
+          return rows instanceof Promise ? rows.then(appended) : appended(rows);
+        },
+      };
+    },
   },
   {
     key: 'debit',
