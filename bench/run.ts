@@ -17,6 +17,10 @@ if (process.argv.includes('--webhooks')) {
   // `npm run bench -- --triggers`: what the log's triggers cost a row none of them acts on (bench/triggers.ts).
   const { runTriggersBench } = await import('./triggers.js');
   await runTriggersBench();
+} else if (process.argv.includes('--statements')) {
+  // `npm run bench -- --statements`: one debit's statement against the floor, no file I/O (bench/statements.ts).
+  const { runStatementsBench } = await import('./statements.js');
+  await runStatementsBench();
 } else if (process.argv.includes('--http')) {
   // `npm run bench -- --http`: debits through the HTTP API against a raw-INSERT route (bench/http.ts).
   const { runHttpBench } = await import('./http.js');
