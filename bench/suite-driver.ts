@@ -31,6 +31,12 @@ export interface Conn {
   prepare(sql: string): (...args: unknown[]) => unknown[] | Promise<unknown[]>;
   /** One raw statement, awaited. */
   query<T = Record<string, unknown>>(sql: string, ...args: unknown[]): Promise<T[]>;
+  /**
+   * One raw statement run once per args list in one transaction (better-sqlite3: BEGIN
+   * IMMEDIATE … COMMIT around the prepared statement; libSQL: one `client.batch(…, 'write')`,
+   * as the ledger sends a batch); returns each run's row count.
+   */
+  batch(sql: string, argsList: readonly unknown[][]): Promise<number[]>;
   sqliteVersion(): Promise<string>;
   close(): void;
 }
@@ -68,6 +74,10 @@ function openBetter(file: string, sync: Synchronous): Conn {
       stmt.run(...args);
       return [];
     },
+    batch: async (sql, argsList) => {
+      const stmt = client.prepare(sql);
+      return client.transaction(() => argsList.map((args) => stmt.all(...args).length)).immediate();
+    },
     sqliteVersion: async () => (client.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
     close: () => client.close(),
   };
@@ -88,6 +98,13 @@ async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
       async (...args) =>
         (await client.execute({ sql, args: args as never })).rows as unknown[],
     query: async <T>(sql: string, ...args: unknown[]) => objects(await client.execute({ sql, args: args as never })) as T[],
+    batch: async (sql, argsList) =>
+      (
+        await client.batch(
+          argsList.map((args) => ({ sql, args: args as never })),
+          'write',
+        )
+      ).map((rs) => rs.rows.length),
     sqliteVersion: async () => String((await client.execute('SELECT sqlite_version() AS v')).rows[0]?.[0]),
     close: () => client.close(),
   };

@@ -466,6 +466,31 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     },
   },
   {
+    key: 'batch_floor',
+    label: `head-guarded INSERT × ${BATCH_SIZE.toLocaleString('en-US')} in one transaction (floor of batch ingest)`,
+    fixture: 'plain',
+    table: 'credit_entry',
+    writes: true,
+    rowsPerOp: BATCH_SIZE,
+    unitsPerOp: BATCH_SIZE,
+    unit: 'debit',
+    api: false,
+    async prepare(conn, account) {
+      let now = Date.now();
+      return {
+        async op() {
+          now++;
+          const counts = await conn.batch(
+            HEAD_GUARDED_SQL,
+            Array.from({ length: BATCH_SIZE }, () => [now, account, account]),
+          );
+          if (counts.length !== BATCH_SIZE || counts.some((n) => n !== 1))
+            throw new Error('the head-guarded batch did not append every row');
+        },
+      };
+    },
+  },
+  {
     key: 'balance',
     label: 'getBalance',
     fixture: 'plain',
