@@ -2,7 +2,9 @@
  * Migration 0016's two rules for the log's triggers, on every driver: no constant IN list in
  * a WHEN (SQLite builds one into an ephemeral index every time the trigger is considered), and
  * the configuration trigger small, its work done by `credit_config_apply_runs` for config rows
- * only — through `credit_config_apply`, which every config operation leaves empty.
+ * only — through `credit_config_apply`, which every config operation leaves empty. And migration
+ * 0017's: the cap events in a trigger of their own that needs a warn or notify cap, firing right
+ * after the counters it reads were raised.
  */
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from './support/drivers.js';
@@ -18,6 +20,7 @@ describe.each(DRIVERS)('the triggers of credit_entry on $name', (driver) => {
         'credit_entry_alerts',
         'credit_entry_alerts_before',
         'credit_entry_allocates',
+        'credit_entry_cap_events',
         'credit_entry_configures',
         'credit_entry_counts_cap',
         'credit_entry_moves_hold',
@@ -34,6 +37,19 @@ describe.each(DRIVERS)('the triggers of credit_entry on $name', (driver) => {
       expect(body).toMatch(/DELETE FROM credit_config_apply WHERE pos = NEW\.pos/);
       const runs = await db.all("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'credit_config_apply_runs'");
       expect(String(runs[0]?.sql)).toMatch(/AFTER INSERT ON credit_config_apply/);
+
+      // Cap events: only for an account with a warn or notify cap, and right after the counters
+      // were raised (SQLite runs a table's triggers newest first: cap_events is the next older).
+      const sqlOf = (name: string) => triggers.find((t) => t.name === name)?.sql ?? '';
+      expect(sqlOf('credit_entry_counts_cap')).not.toMatch(/credit_event/);
+      const events = sqlOf('credit_entry_cap_events');
+      expect(events.slice(0, events.indexOf('BEGIN'))).toMatch(/x\.action <> 'deny'/);
+      expect(events).toMatch(/'cap\.warning'/);
+      expect(events).toMatch(/'cap\.reached'/);
+      const order = (await db.all("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'credit_entry' ORDER BY rowid")).map(
+        (r) => String(r.name),
+      );
+      expect(order.indexOf('credit_entry_cap_events')).toBe(order.indexOf('credit_entry_counts_cap') - 1);
     } finally {
       await db.close();
     }

@@ -44,6 +44,8 @@ export const LEDGER_TRIGGERS = [
   'credit_entry_alerts',
   // migration 0016 (configures dispatches config rows to credit_config_apply)
   'credit_config_apply_runs',
+  // migration 0017 (cap events only for accounts with a warn or notify cap)
+  'credit_entry_cap_events',
 ] as const;
 
 const TABLES: SQLiteTable[] = [

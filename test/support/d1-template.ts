@@ -1,7 +1,7 @@
 /**
  * A D1 database that ledger.migrate() has already brought to this package's schema, for the
  * driver matrix to copy rather than migrate each time: on miniflare a migrate() from empty
- * costs ~1.5 s of CPU (16 migrations, ~8 ms a statement), and the suite opens D1 databases
+ * costs ~1.5 s of CPU (17 migrations, ~8 ms a statement), and the suite opens D1 databases
  * some fifty times. A copy opens in ~0.3 s; the matrix still calls migrate() on it (the
  * already-up-to-date path every app start takes). Suites that test migrations themselves
  * open with `migrate: false` and get an empty in-memory D1 as before.
