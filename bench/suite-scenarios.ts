@@ -136,67 +136,40 @@ const oneRow = (
   prepare: (conn, account) => prepare(conn.ledger, account),
 });
 
-export const SCENARIOS: readonly ScenarioDef[] = [
-  {
-    key: 'append',
-    label: 'minimal append (baseline)',
-    fixture: 'append',
-    table: APPEND_TABLE,
-    writes: true,
-    rowsPerOp: 1,
-    unitsPerOp: 1,
-    unit: 'row',
-    api: false,
-    prepare: rawRow(APPEND_SQL, APPEND_TABLE),
-  },
-  {
-    key: 'ledger_insert',
-    label: 'INSERT into credit_entry (baseline)',
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: 1,
-    unitsPerOp: 1,
-    unit: 'row',
-    api: false,
-    prepare: rawRow(LEDGER_INSERT_SQL, 'credit_entry'),
-  },
-  {
-    key: 'sum_debit',
-    label: 'SUM(delta)-guarded debit (peer)',
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: 1,
-    unitsPerOp: 1,
-    unit: 'debit',
-    api: false,
-    prepare: rawRow(SUM_DEBIT_SQL, 'credit_entry', (account) => [account, 1]),
-  },
-  {
-    key: 'guard_floor',
-    label: 'head-guarded INSERT (floor of a debit)',
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: 1,
-    unitsPerOp: 1,
-    unit: 'debit',
-    api: false,
-    async prepare(conn, account) {
-      const stmt = conn.prepare(HEAD_GUARDED_SQL);
-      const appended = (rows: unknown[]) => {
-        if (rows.length !== 1) throw new Error('the head-guarded INSERT did not append');
-      };
-      // Synchronous on better-sqlite3, like the other raw rows: no promise of its own per op.
-      return {
-        op: () => {
-          const rows = stmt(Date.now(), account, account);
-          return rows instanceof Promise ? rows.then(appended) : appended(rows);
-        },
-      };
+/** A raw-SQL reference: one row per op into `table`, outside the API. */
+const raw = (
+  key: string,
+  label: string,
+  unit: string,
+  prepare: ScenarioDef['prepare'],
+  table: Table = 'credit_entry',
+  fixture: Fixture = 'plain',
+): ScenarioDef => ({ key, label, fixture, table, writes: true, rowsPerOp: 1, unitsPerOp: 1, unit, api: false, prepare });
+
+/** The floor: the head-guarded INSERT, checked to have appended (synchronous on better-sqlite3, like the other raw rows). */
+async function headGuarded(conn: Conn, account: string): Promise<Prepared> {
+  const stmt = conn.prepare(HEAD_GUARDED_SQL);
+  const appended = (rows: unknown[]) => {
+    if (rows.length !== 1) throw new Error('the head-guarded INSERT did not append');
+  };
+  return {
+    op: () => {
+      const rows = stmt(Date.now(), account, account);
+      return rows instanceof Promise ? rows.then(appended) : appended(rows);
     },
-  },
+  };
+}
+
+export const SCENARIOS: readonly ScenarioDef[] = [
+  raw('append', 'minimal append (baseline)', 'row', rawRow(APPEND_SQL, APPEND_TABLE), APPEND_TABLE, 'append'),
+  raw('ledger_insert', 'INSERT into credit_entry (baseline)', 'row', rawRow(LEDGER_INSERT_SQL, 'credit_entry')),
+  raw(
+    'sum_debit',
+    'SUM(delta)-guarded debit (peer)',
+    'debit',
+    rawRow(SUM_DEBIT_SQL, 'credit_entry', (account) => [account, 1]),
+  ),
+  raw('guard_floor', 'head-guarded INSERT (floor of a debit)', 'debit', headGuarded),
   {
     key: 'debit',
     label: 'debitIfCovers',
