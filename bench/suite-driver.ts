@@ -83,6 +83,13 @@ function openBetter(file: string, sync: Synchronous): Conn {
   };
 }
 
+/**
+ * After every raw libSQL call, as the ledger's runner does on a local file: libsql-js frees a
+ * statement's native memory in a finalizer Node runs from its macrotask queue, which a loop of
+ * awaited calls never reaches (bench:full grew past 15 GB before this).
+ */
+const yieldToMacrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
   const client = createClient({ url: `file:${file}` });
   for (const p of suitePragmas(sync)) await client.execute(`PRAGMA ${p}`);
@@ -95,16 +102,24 @@ async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
     withClock: (clock) => createLedger(drizzleLibsql(client), { clock }),
     prepare:
       (sql) =>
-      async (...args) =>
-        (await client.execute({ sql, args: args as never })).rows as unknown[],
-    query: async <T>(sql: string, ...args: unknown[]) => objects(await client.execute({ sql, args: args as never })) as T[],
-    batch: async (sql, argsList) =>
-      (
-        await client.batch(
-          argsList.map((args) => ({ sql, args: args as never })),
-          'write',
-        )
-      ).map((rs) => rs.rows.length),
+      async (...args) => {
+        const rows = (await client.execute({ sql, args: args as never })).rows as unknown[];
+        await yieldToMacrotasks();
+        return rows;
+      },
+    query: async <T>(sql: string, ...args: unknown[]) => {
+      const rows = objects(await client.execute({ sql, args: args as never })) as T[];
+      await yieldToMacrotasks();
+      return rows;
+    },
+    batch: async (sql, argsList) => {
+      const results = await client.batch(
+        argsList.map((args) => ({ sql, args: args as never })),
+        'write',
+      );
+      await yieldToMacrotasks();
+      return results.map((rs) => rs.rows.length);
+    },
     sqliteVersion: async () => String((await client.execute('SELECT sqlite_version() AS v')).rows[0]?.[0]),
     close: () => client.close(),
   };

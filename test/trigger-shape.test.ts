@@ -46,9 +46,9 @@ describe.each(DRIVERS)('the triggers of credit_entry on $name', (driver) => {
       expect(events.slice(0, events.indexOf('BEGIN'))).toMatch(/x\.action <> 'deny'/);
       expect(events).toMatch(/'cap\.warning'/);
       expect(events).toMatch(/'cap\.reached'/);
-      const order = (await db.all("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'credit_entry' ORDER BY rowid")).map(
-        (r) => String(r.name),
-      );
+      const order = (
+        await db.all("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'credit_entry' ORDER BY rowid")
+      ).map((r) => String(r.name));
       expect(order.indexOf('credit_entry_cap_events')).toBe(order.indexOf('credit_entry_counts_cap') - 1);
     } finally {
       await db.close();
