@@ -2,7 +2,8 @@
 -- trigger of their own, credit_entry_cap_events, which runs only when the account has a warn or
 -- notify cap. Inside counts_cap they ran on every spend of an account with any cap: two INSERT …
 -- SELECT … ORDER BY into credit_event and two UPDATEs of credit_cap, opening their cursors and a
--- sorter to find no row when every cap denies (measured: 6–9 µs of a capped debit, :memory:).
+-- sorter to find no row when every cap denies (measured on :memory:, idle: a debit under three deny caps
+-- 27.3 → 23.7 µs; under one member cap 23.6 → 22.8 µs).
 -- Same statements, same order: credit_entry_cap_events is created just before counts_cap is
 -- created again, so it fires right after it (SQLite runs a table's triggers newest first) and
 -- reads the counters counts_cap just raised. Refunds never wrote cap events (NEW.kind <> 'refund').
