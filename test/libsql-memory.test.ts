@@ -2,8 +2,8 @@
  * libSQL `file:`: @libsql/client prepares every statement on every call, and libsql-js frees a
  * statement's native memory in a finalizer Node runs from its macrotask queue. A loop of
  * awaited ledger calls never reached that queue (each call resolves without real I/O), so the
- * memory of every statement stayed: +350 KB of RSS per debit, unbounded (a queue consumer died
- * of it). The runner now yields once per call on a local file (src/runner/libsql.ts). Measured
+ * memory of every statement stayed: +350 KB of RSS per debit, unbounded (a long-running consumer
+ * would run out of memory). The runner now yields once per call on a local file (src/runner/libsql.ts). Measured
  * without the yield: +176 MB per 500 debits; with it, the process levels off.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -179,7 +179,10 @@ export async function webhooksPrune(ledger: Ledger, o: PruneFlags): Promise<Outp
   if ((o.olderThan === undefined) === (o.before === undefined))
     throw invalid('olderThan', 'webhooks prune: give one of --older-than <duration> (30d) or --before <time>');
   const before =
-    o.before !== undefined ? parseBefore(o.before) : Date.now() - duration('olderThan', o.olderThan as string, PRUNE_MAX_AGE_MS);
+    o.before !== undefined
+      ? parseBefore(o.before)
+      : // Older than the epoch itself: nothing to prune, not an error about a negative time.
+        Math.max(0, Date.now() - duration('olderThan', o.olderThan as string, PRUNE_MAX_AGE_MS));
   const limit = optional(o.limit, (raw) => whole('limit', raw, 1, WEBHOOK_PRUNE_MAX_LIMIT));
   const total = { before, deliveries: 0, attempts: 0, calls: 0 };
   for (let more = true; more; ) {

@@ -24,7 +24,7 @@ function rowsOf(rs: ResultSet): Row[] {
  * frees a prepared statement's native memory in a finalizer that Node runs from there, and
  * @libsql/client prepares every statement of every call again; a call resolves without ever
  * reaching that queue, so an app awaiting ledger calls in a loop (a queue consumer, a script)
- * never let it run: measured +350 KB of RSS per debit, unbounded, until the process died. One
+ * never let it run: measured +350 KB of RSS per debit, unbounded (bench:full passed 15 GB). One
  * yield per call bounds it to what one call prepares (a few µs on calls that cost milliseconds).
  */
 const yieldToMacrotasks = (): Promise<void> =>

@@ -84,6 +84,8 @@ describe('drizzle-credits webhooks and events', () => {
     expect(pruned.json).toEqual({ before: expect.any(Number), deliveries: 2, attempts: 3, calls: 2 });
     expect((await json(['webhooks', 'attempts', '3'])).json).toEqual([]);
     expect((await cli(['webhooks', 'prune', '--older-than', '30d'])).stdout).toMatch(/pruned 0 finished deliveries created before /);
+    // Older than the epoch: a cut-off of 0, nothing pruned (not an error about a negative time).
+    expect((await json(['webhooks', 'prune', '--older-than', '36500d'])).json).toEqual({ before: 0, deliveries: 0, attempts: 0, calls: 1 });
 
     expect((await cli(['webhooks', 'remove', id])).code).toBe(0);
     expect((await json(['webhooks', 'list'])).json).toEqual([]);
