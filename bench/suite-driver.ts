@@ -37,6 +37,12 @@ export interface Conn {
    * as the ledger sends a batch); returns each run's row count.
    */
   batch(sql: string, argsList: readonly unknown[][]): Promise<number[]>;
+  /**
+   * Several raw statements as one atomic unit, as the ledger sends a unit (better-sqlite3:
+   * BEGIN IMMEDIATE … COMMIT around statements prepared once; libSQL: one `client.batch(…,
+   * 'write')`); returns each statement's row count.
+   */
+  unit(statements: readonly (readonly [string, readonly unknown[]])[]): Promise<number[]>;
   sqliteVersion(): Promise<string>;
   close(): void;
 }
@@ -56,6 +62,15 @@ function openBetter(file: string, sync: Synchronous): Conn {
   for (const p of suitePragmas(sync)) client.pragma(p);
   client.pragma('busy_timeout = 5000');
   const ledger = createLedger(drizzleBetter(client));
+  const cache = new Map<string, Database.Statement>();
+  const cached = (sql: string) => {
+    let s = cache.get(sql);
+    if (s === undefined) {
+      s = client.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
   return {
     withClock: (clock) => createLedger(drizzleBetter(client), { clock }),
     kind: 'better-sqlite3',
@@ -77,6 +92,21 @@ function openBetter(file: string, sync: Synchronous): Conn {
     batch: async (sql, argsList) => {
       const stmt = client.prepare(sql);
       return client.transaction(() => argsList.map((args) => stmt.all(...args).length)).immediate();
+    },
+    unit: async (statements) => {
+      cached('BEGIN IMMEDIATE').run();
+      try {
+        const counts = statements.map(([sql, args]) => {
+          const s = cached(sql);
+          if (s.reader) return s.all(...args).length;
+          return s.run(...args).changes;
+        });
+        cached('COMMIT').run();
+        return counts;
+      } catch (e) {
+        if (client.inTransaction) cached('ROLLBACK').run();
+        throw e;
+      }
     },
     sqliteVersion: async () => (client.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
     close: () => client.close(),
@@ -119,6 +149,14 @@ async function openLibsql(file: string, sync: Synchronous): Promise<Conn> {
       );
       await yieldToMacrotasks();
       return results.map((rs) => rs.rows.length);
+    },
+    unit: async (statements) => {
+      const results = await client.batch(
+        statements.map(([sql, args]) => ({ sql, args: args as never })),
+        'write',
+      );
+      await yieldToMacrotasks();
+      return results.map((rs) => (rs.columns.length > 0 ? rs.rows.length : rs.rowsAffected));
     },
     sqliteVersion: async () => String((await client.execute('SELECT sqlite_version() AS v')).rows[0]?.[0]),
     close: () => client.close(),

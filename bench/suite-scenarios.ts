@@ -19,6 +19,16 @@
  *   seq, balance` — the least a debit must do (read the head, guard, append, hand back the new
  *   balance) with no projection probed and no JavaScript around it. No operation on this table
  *   can beat its ratio, so it is printed beside every goal.
+ * And the floors of the operations that must write more than that row, each the head-guarded
+ * INSERT plus only what the operation's contract makes it write, as raw SQL in one atomic unit:
+ * - with a new idempotency key (`ON CONFLICT … DO NOTHING`: the key's unique index): a keyed
+ *   debit, and a charge (its key is required);
+ * - with 1 or 3 counter rows raised in a table beside the log (`bench_counter`): a debit whose
+ *   projection lives in its own table — a lot's `remaining` (an allowance, a lot drawn), a
+ *   member cap's counter, three caps' counters;
+ * - with a second row arriving on a funded peer account (its `ref` the newest pos, as a
+ *   transfer's arriving row): a transfer.
+ * The goals table prints each goal beside its own floor.
  * The first three take seq and balance from JS counters started at the table's head.
  */
 import type { BatchOp, ChargeResult, DebitResult, Ledger, TransferResult } from '../src/index.js';
@@ -87,6 +97,36 @@ SELECT h.account, h.seq + 1, 'debit', -1, 1, h.balance - 1, NULL, NULL, NULL, NU
 FROM credit_entry AS h
 WHERE h.account = ? AND h.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ?) AND h.balance - 1 >= 0
 RETURNING pos, seq, balance`;
+
+/** The floor with an idempotency key (a keyed debit, a charge). Args: key, created_at, account, account. */
+export const HEAD_GUARDED_KEYED_SQL = `INSERT INTO credit_entry (${COLUMNS})
+SELECT h.account, h.seq + 1, 'debit', -1, 1, h.balance - 1, NULL, ?, NULL, NULL, NULL, NULL, NULL, ?
+FROM credit_entry AS h
+WHERE h.account = ? AND h.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ?) AND h.balance - 1 >= 0
+ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING pos, seq, balance`;
+
+/** The floor as a transfer's leaving row. Args: created_at, account, account. */
+const HEAD_GUARDED_OUT_SQL = HEAD_GUARDED_SQL.replace("'debit'", "'transfer_out'");
+
+/** The arriving row of a transfer, at the receiver's head, referring to the newest row. Args: created_at, account, account. */
+export const HEAD_CREDIT_SQL = `INSERT INTO credit_entry (${COLUMNS})
+SELECT h.account, h.seq + 1, 'transfer_in', 1, 1, h.balance + 1, NULL, NULL, (SELECT MAX(pos) FROM credit_entry), NULL, NULL, NULL, NULL, ?
+FROM credit_entry AS h
+WHERE h.account = ? AND h.seq = (SELECT MAX(seq) FROM credit_entry WHERE account = ?)
+RETURNING pos, seq, balance`;
+
+/**
+ * A table of counters beside the log, bench-only (created in each round's copy): the least a
+ * projection kept in its own table costs a write — one more B-tree page dirtied and written to
+ * the WAL at commit, whatever SQL computes the new value.
+ */
+const COUNTER_DDL = [
+  'CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY, account TEXT NOT NULL, spent INTEGER NOT NULL)',
+  'CREATE INDEX IF NOT EXISTS bench_counter_account ON bench_counter (account)',
+] as const;
+/** Raises every counter of the account. Args: account. */
+const COUNTER_SQL = 'UPDATE bench_counter SET spent = spent + 1 WHERE account = ?';
 
 const HEAD_SQL: Record<Table, string> = {
   credit_entry: 'SELECT seq, balance FROM credit_entry WHERE account = ? ORDER BY seq DESC LIMIT 1',
@@ -160,6 +200,52 @@ async function headGuarded(conn: Conn, account: string): Promise<Prepared> {
   };
 }
 
+/** The floor with a new idempotency key per op. */
+async function headGuardedKeyed(conn: Conn, account: string): Promise<Prepared> {
+  const stmt = conn.prepare(HEAD_GUARDED_KEYED_SQL);
+  const appended = (rows: unknown[]) => {
+    if (rows.length !== 1) throw new Error('the keyed head-guarded INSERT did not append');
+  };
+  return {
+    op: (i) => {
+      const rows = stmt(`floor-${i}`, Date.now(), account, account);
+      return rows instanceof Promise ? rows.then(appended) : appended(rows);
+    },
+  };
+}
+
+/** The floor and `n` counters of the account raised, one atomic unit. */
+const headGuardedCounting = (n: number) =>
+  async function prepare(conn: Conn, account: string): Promise<Prepared> {
+    for (const ddl of COUNTER_DDL) await conn.query(ddl);
+    for (let k = 0; k < n; k++) await conn.query('INSERT INTO bench_counter (account, spent) VALUES (?, 0)', account);
+    return {
+      async op() {
+        const [rows, raised] = await conn.unit([
+          [HEAD_GUARDED_SQL, [Date.now(), account, account]],
+          [COUNTER_SQL, [account]],
+        ]);
+        if (rows !== 1 || raised !== n) throw new Error(`the counting floor appended ${rows} rows and raised ${raised} counters`);
+      },
+    };
+  };
+
+/** The floor of a transfer: the guarded row leaving `account` and a row arriving on a funded peer, one atomic unit. */
+async function headGuardedPair(conn: Conn, account: string): Promise<Prepared> {
+  const to = `${account}-floor-peer`;
+  expect('grant (floor peer)', (await conn.ledger.grant({ account: to, amount: 1_000_000 })).outcome, 'granted');
+  return {
+    async op() {
+      const now = Date.now();
+      const counts = await conn.unit([
+        [HEAD_GUARDED_OUT_SQL, [now, account, account]],
+        [HEAD_CREDIT_SQL, [now, to, to]],
+      ]);
+      if (counts[0] !== 1 || counts[1] !== 1) throw new Error('the pair floor did not append both rows');
+    },
+  };
+}
+
 export const SCENARIOS: readonly ScenarioDef[] = [
   raw('append', 'minimal append (baseline)', 'row', rawRow(APPEND_SQL, APPEND_TABLE), APPEND_TABLE, 'append'),
   raw('ledger_insert', 'INSERT into credit_entry (baseline)', 'row', rawRow(LEDGER_INSERT_SQL, 'credit_entry')),
@@ -170,6 +256,15 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     rawRow(SUM_DEBIT_SQL, 'credit_entry', (account) => [account, 1]),
   ),
   raw('guard_floor', 'head-guarded INSERT (floor of a debit)', 'debit', headGuarded),
+  raw('guard_floor_keyed', 'head-guarded INSERT, new idempotency key (floor of a keyed debit, a charge)', 'debit', headGuardedKeyed),
+  raw(
+    'guard_floor_counter',
+    'head-guarded INSERT + 1 counter raised (floor of a debit keeping 1 projection row)',
+    'debit',
+    headGuardedCounting(1),
+  ),
+  raw('guard_floor_counters', 'head-guarded INSERT + 3 counters raised (floor of a debit under 3 caps)', 'debit', headGuardedCounting(3)),
+  raw('guard_floor_pair', 'head-guarded INSERT + arriving row on another account (floor of a transfer)', 'transfer', headGuardedPair),
   {
     key: 'debit',
     label: 'debitIfCovers',
