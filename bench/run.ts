@@ -17,6 +17,10 @@ if (process.argv.includes('--webhooks')) {
   // `npm run bench -- --triggers`: what the log's triggers cost a row none of them acts on (bench/triggers.ts).
   const { runTriggersBench } = await import('./triggers.js');
   await runTriggersBench();
+} else if (process.argv.includes('--frames')) {
+  // `npm run bench -- --frames`: pages each operation makes its commit write to the WAL (bench/frames.ts).
+  const { runFramesBench } = await import('./frames.js');
+  await runFramesBench();
 } else if (process.argv.includes('--statements')) {
   // `npm run bench -- --statements`: one debit's statement against the floor, no file I/O (bench/statements.ts).
   const { runStatementsBench } = await import('./statements.js');

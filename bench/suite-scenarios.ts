@@ -107,7 +107,7 @@ ON CONFLICT (account, kind, idempotency_key) WHERE idempotency_key IS NOT NULL D
 RETURNING pos, seq, balance`;
 
 /** The floor as a transfer's leaving row. Args: created_at, account, account. */
-const HEAD_GUARDED_OUT_SQL = HEAD_GUARDED_SQL.replace("'debit'", "'transfer_out'");
+export const HEAD_GUARDED_OUT_SQL = HEAD_GUARDED_SQL.replace("'debit'", "'transfer_out'");
 
 /** The arriving row of a transfer, at the receiver's head, referring to the newest row. Args: created_at, account, account. */
 export const HEAD_CREDIT_SQL = `INSERT INTO credit_entry (${COLUMNS})
