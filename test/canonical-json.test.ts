@@ -45,6 +45,7 @@ const odd = fc.oneof(
   fc.constant(Number.POSITIVE_INFINITY),
   fc.constant('\ud800 lone'),
   fc.constant({ __proto__: null, z: 1, a: [undefined] }),
+  fc.constant(JSON.parse('{"__proto__": {"b": 1, "a": 2}, "z": 0, "1": [2]}') as object),
 );
 
 const value = fc.letrec((tie) => ({
