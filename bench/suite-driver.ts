@@ -12,10 +12,16 @@ import { createClient } from '@libsql/client';
 import Database from 'better-sqlite3';
 import { drizzle as drizzleBetter } from 'drizzle-orm/better-sqlite3';
 import { drizzle as drizzleLibsql } from 'drizzle-orm/libsql';
+import LibsqlDatabase from 'libsql';
 import { createLedger, type Ledger } from '../src/index.js';
 
-export type DriverKind = 'better-sqlite3' | 'libsql';
-export const DRIVER_LABEL: Record<DriverKind, string> = { 'better-sqlite3': 'better-sqlite3', libsql: 'libSQL file:' };
+/** `libsql-native`: the `libsql` package's Database (libSQL's engine on a local file) through drizzle-orm/better-sqlite3. */
+export type DriverKind = 'better-sqlite3' | 'libsql' | 'libsql-native';
+export const DRIVER_LABEL: Record<DriverKind, string> = {
+  'better-sqlite3': 'better-sqlite3',
+  libsql: 'libSQL file:',
+  'libsql-native': 'libSQL native',
+};
 
 export type Synchronous = 'NORMAL' | 'FULL';
 
@@ -48,7 +54,8 @@ export interface Conn {
 }
 
 export async function openConn(kind: DriverKind, file: string, sync: Synchronous = 'NORMAL'): Promise<Conn> {
-  const conn = kind === 'better-sqlite3' ? openBetter(file, sync) : await openLibsql(file, sync);
+  const conn =
+    kind === 'libsql' ? await openLibsql(file, sync) : openSync(kind, kind === 'better-sqlite3' ? Database : LibsqlDatabase, file, sync);
   const mode = (await conn.query<{ journal_mode: string }>('PRAGMA journal_mode'))[0]?.journal_mode;
   if (mode !== 'wal') throw new Error(`${file} (${kind}): journal_mode is ${String(mode)}, expected wal`);
   const syncNow = (await conn.query<{ synchronous: number }>('PRAGMA synchronous'))[0]?.synchronous;
@@ -57,8 +64,12 @@ export async function openConn(kind: DriverKind, file: string, sync: Synchronous
   return conn;
 }
 
-function openBetter(file: string, sync: Synchronous): Conn {
-  const client = new Database(file);
+/**
+ * A better-sqlite3-API connection: better-sqlite3 itself, or the `libsql` package's Database
+ * (libsql-js mirrors that API, so an app hands it to drizzle-orm/better-sqlite3).
+ */
+function openSync(kind: DriverKind, Driver: typeof Database | typeof LibsqlDatabase, file: string, sync: Synchronous): Conn {
+  const client = new (Driver as typeof Database)(file);
   for (const p of suitePragmas(sync)) client.pragma(p);
   client.pragma('busy_timeout = 5000');
   const ledger = createLedger(drizzleBetter(client));
@@ -73,7 +84,7 @@ function openBetter(file: string, sync: Synchronous): Conn {
   };
   return {
     withClock: (clock) => createLedger(drizzleBetter(client), { clock }),
-    kind: 'better-sqlite3',
+    kind,
     ledger,
     prepare(sql) {
       const stmt = client.prepare(sql);
@@ -90,8 +101,16 @@ function openBetter(file: string, sync: Synchronous): Conn {
       return [];
     },
     batch: async (sql, argsList) => {
-      const stmt = client.prepare(sql);
-      return client.transaction(() => argsList.map((args) => stmt.all(...args).length)).immediate();
+      const stmt = cached(sql);
+      cached('BEGIN IMMEDIATE').run();
+      try {
+        const counts = argsList.map((args) => stmt.all(...args).length);
+        cached('COMMIT').run();
+        return counts;
+      } catch (e) {
+        if (client.inTransaction) cached('ROLLBACK').run();
+        throw e;
+      }
     },
     unit: async (statements) => {
       cached('BEGIN IMMEDIATE').run();

@@ -105,9 +105,9 @@ const full = has('--full');
 const list = (name: string, fallback: string[]) =>
   opt(name) === undefined ? fallback : (opt(name) as string).split(',').map((x) => x.trim());
 const driverSizes: Record<DriverKind, string[]> = full
-  ? { 'better-sqlite3': ['1k', '100k', '1M', '10M'], libsql: ['1k', '100k', '1M', '10M'] }
-  : { 'better-sqlite3': ['1k', '1M'], libsql: ['1k', '1M'] };
-const drivers = list('drivers', ['better-sqlite3', 'libsql']) as DriverKind[];
+  ? { 'better-sqlite3': ['1k', '100k', '1M', '10M'], libsql: ['1k', '100k', '1M', '10M'], 'libsql-native': ['1k', '100k', '1M', '10M'] }
+  : { 'better-sqlite3': ['1k', '1M'], libsql: ['1k', '1M'], 'libsql-native': ['1k', '1M'] };
+const drivers = list('drivers', ['better-sqlite3', 'libsql', 'libsql-native']) as DriverKind[];
 for (const d of drivers) if (!(d in DRIVER_LABEL)) throw new Error(`--drivers: unknown driver ${d}`);
 if (opt('sizes') !== undefined) {
   const sizes = list('sizes', []);
@@ -117,11 +117,16 @@ if (opt('sizes') !== undefined) {
 const config = {
   profile: full ? 'full' : 'default',
   /** Rounds per driver; the libSQL pass of the default profile is lighter. */
-  rounds: { 'better-sqlite3': num('rounds', full ? 5 : 6), libsql: num('rounds', 3 + (full ? 2 : 0)) } as Record<DriverKind, number>,
-  seconds: { 'better-sqlite3': num('seconds', full ? 0.6 : 0.4, false), libsql: num('seconds', full ? 0.6 : 0.4, false) } as Record<
-    DriverKind,
-    number
-  >,
+  rounds: {
+    'better-sqlite3': num('rounds', full ? 5 : 6),
+    libsql: num('rounds', 3 + (full ? 2 : 0)),
+    'libsql-native': num('rounds', 3 + (full ? 2 : 0)),
+  } as Record<DriverKind, number>,
+  seconds: {
+    'better-sqlite3': num('seconds', full ? 0.6 : 0.4, false),
+    libsql: num('seconds', full ? 0.6 : 0.4, false),
+    'libsql-native': num('seconds', full ? 0.6 : 0.4, false),
+  } as Record<DriverKind, number>,
   warmupSeconds: 0.1,
   warmupMaxOps: 500,
   minOps: 3,

@@ -2,7 +2,8 @@
  * The benchmark measures what it says it measures: every scenario of `npm run bench`
  * (bench/suite-scenarios.ts), run a few ops on a small copy of the suite's own fixtures, appends
  * exactly the rows it declares per op, passes its own check, and leaves a log `verify()`
- * accepts. The raw floors run on libSQL too (their atomic unit is a `client.batch` there).
+ * accepts, on better-sqlite3 and the `libsql` package (libSQL native); the raw floors on
+ * @libsql/client too (their atomic unit is a `client.batch` there).
  * Nothing here is timed: a scenario that rots (a fixture it needs, a row it no longer writes)
  * fails here instead of in the middle of a benchmark run.
  */
@@ -37,6 +38,7 @@ interface Case {
 }
 const cases: Case[] = [
   ...SCENARIOS.map((s): Case => ({ driver: 'better-sqlite3', key: s.key, s })),
+  ...SCENARIOS.map((s): Case => ({ driver: 'libsql-native', key: s.key, s })),
   ...SCENARIOS.filter((s) => s.key.startsWith('guard_floor')).map((s): Case => ({ driver: 'libsql', key: s.key, s })),
 ];
 

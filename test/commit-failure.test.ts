@@ -11,8 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
+import Libsql from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { createLedger, type Ledger, LedgerError } from '../src/index.js';
 import { DRIVERS } from './support/drivers.js';
@@ -44,7 +45,16 @@ function multiStatementCalls(ledger: Ledger, account: string, debitId: string) {
   ] as const;
 }
 
-describe('better-sqlite3: a COMMIT that fails with SQLITE_BUSY', () => {
+/**
+ * The sync runner's connections: better-sqlite3, and the `libsql` package's Database (the
+ * same API; an app hands it to drizzle-orm/better-sqlite3).
+ */
+const SYNC_CLIENTS = [
+  ['better-sqlite3', BetterSqlite3],
+  ['libsql native', Libsql as unknown as typeof BetterSqlite3],
+] as const;
+
+describe.each(SYNC_CLIENTS)('%s: a COMMIT that fails with SQLITE_BUSY', (_name, Database) => {
   it('rolls the unit back: not in a transaction, nothing applied, later calls normal, nothing after reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
     const file = join(dir, 'ledger.db');

@@ -239,7 +239,7 @@ async function analyse(
   return { problems: problems.list(), outcomes, crossProcessReplays, racedKeys, interleavings, parallelism, slowestMs, exhausted, links };
 }
 
-const DRIVERS: ConcurrencyDriver[] = ['better-sqlite3', 'libsql'];
+const DRIVERS: ConcurrencyDriver[] = ['better-sqlite3', 'libsql', 'libsql-native'];
 
 describe.each(DRIVERS)('%s: concurrent writer processes on one file', (driver) => {
   let dir: string | undefined;

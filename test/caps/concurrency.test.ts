@@ -27,7 +27,7 @@ const SEED = Number(process.env.CONC_SEED ?? Date.now() % 2 ** 31);
 /** Monday, the 1st of April, 00:00 UTC: a new day, ISO week and month. */
 const BOUNDARY = Date.UTC(2024, 3, 1);
 /** The workers' clocks start this long before the boundary (libSQL's calls are slower: more lead). */
-const LEAD_MS: Record<ConcurrencyDriver, number> = { 'better-sqlite3': 300, libsql: 600 };
+const LEAD_MS: Record<ConcurrencyDriver, number> = { 'better-sqlite3': 300, libsql: 600, 'libsql-native': 300 };
 const ROOT = resolve(import.meta.dirname, '../..');
 const WORKER = resolve(import.meta.dirname, '../support/caps-worker.ts');
 const KIND: Record<CapsAck['op'], string> = {

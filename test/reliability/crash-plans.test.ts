@@ -36,7 +36,7 @@ const KILL_AFTER_MS: [number, number] = [20, 300];
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 2 ** 31);
 const START = Date.UTC(2026, 5, 1, 12, 0);
 /** Calls per daily period (libSQL with synchronous=FULL makes fewer calls before each kill). */
-const CALLS_PER_DAY: Record<Driver, number> = { 'better-sqlite3': 50, libsql: 12 };
+const CALLS_PER_DAY: Record<Driver, number> = { 'better-sqlite3': 50, libsql: 12, 'libsql-native': 50 };
 const ACCOUNTS = ['pc-0', 'pc-1', 'pc-2'];
 const PLANS = [
   { id: 'daily', allowance: { amount: 20, every: 'day' as const, rollover: { max: 10 } } },

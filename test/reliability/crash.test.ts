@@ -189,7 +189,7 @@ async function retryAfterCrash(
   }
 }
 
-describe.each<Driver>(['better-sqlite3', 'libsql'])('%s: writers killed with SIGKILL', (driver) => {
+describe.each<Driver>(['better-sqlite3', 'libsql', 'libsql-native'])('%s: writers killed with SIGKILL', (driver) => {
   let dir: string | undefined;
   let passed = false;
   let db: Db | undefined;

@@ -6,7 +6,8 @@
 import type { Ledger } from '../../src/index.js';
 import { createLedger } from '../../src/index.js';
 
-export type ConcurrencyDriver = 'better-sqlite3' | 'libsql';
+/** `libsql-native`: the `libsql` package's Database through drizzle-orm/better-sqlite3 (the ledger's sync runner). */
+export type ConcurrencyDriver = 'better-sqlite3' | 'libsql' | 'libsql-native';
 export type Row = Record<string, unknown>;
 
 export const BUSY_TIMEOUT_MS = 20_000;
@@ -28,6 +29,19 @@ export async function openFileDb(driver: ConcurrencyDriver, file: string, option
     client.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return {
       ledger: createLedger(drizzle(client), options),
+      all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
+      exec: async (sql) => void client.exec(sql),
+      close: async () => void client.close(),
+    };
+  }
+  if (driver === 'libsql-native') {
+    const { default: Database } = await import('libsql');
+    const { drizzle } = await import('drizzle-orm/better-sqlite3');
+    const client = new Database(file);
+    client.exec('PRAGMA journal_mode = WAL');
+    client.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return {
+      ledger: createLedger(drizzle(client as never), options),
       all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
       exec: async (sql) => void client.exec(sql),
       close: async () => void client.close(),

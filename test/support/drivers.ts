@@ -105,6 +105,38 @@ async function libsql(opts: OpenOptions = {}): Promise<TestDb> {
 }
 
 /**
+ * libSQL's own engine on a local file through the `libsql` package (libsql-js, the binding
+ * under @libsql/client's `file:` URLs), whose Database has better-sqlite3's API: an app
+ * passes it to drizzle-orm/better-sqlite3, and the ledger's sync runner prepares each
+ * statement once instead of once per call (README: libSQL).
+ */
+async function libsqlNative(opts: OpenOptions = {}): Promise<TestDb> {
+  const { default: Database } = await import('libsql');
+  const { drizzle } = await import('drizzle-orm/better-sqlite3');
+  const { dir, file } = dbDir(opts.from);
+  const client = new Database(file);
+  client.exec('PRAGMA journal_mode = WAL');
+  client.exec('PRAGMA busy_timeout = 5000');
+  const ledger = createLedger(drizzle(client as never), opts);
+  return {
+    name: 'libsql native',
+    ledger,
+    another: async () => createLedger(drizzle(client as never), opts),
+    all: async (sql, args = []) => {
+      const stmt = client.prepare(sql);
+      if (stmt.reader) return stmt.all(...args) as Row[];
+      stmt.run(...args);
+      return [];
+    },
+    exec: async (sql) => void client.exec(sql),
+    close: async () => {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
  * D1 on miniflare. Opened to be migrated, it starts from a copy of a database migrate() has
  * already built (test/support/d1-template.ts: a migrate() from empty costs ~1.5 s of CPU
  * here), persisted in a temp directory; the matrix then calls migrate() on it as on every
@@ -231,6 +263,7 @@ export const DRIVERS: DriverSpec[] = [
   { name: 'better-sqlite3 file', slow: false, open: (o) => betterSqlite('file', o).then((d) => migrated(d, o?.migrate)) },
   { name: 'better-sqlite3 :memory:', slow: false, open: (o) => betterSqlite(null, o).then((d) => migrated(d, o?.migrate)) },
   { name: 'libsql file:', slow: false, open: (o) => libsql(o).then((d) => migrated(d, o?.migrate)) },
+  { name: 'libsql native', slow: false, open: (o) => libsqlNative(o).then((d) => migrated(d, o?.migrate)) },
   { name: 'd1 (miniflare)', slow: true, open: (o) => d1(o).then((d) => migrated(d, o?.migrate)) },
   { name: 'bun:sqlite', slow: false, open: (o) => bun(o).then((d) => migrated(d, o?.migrate)) },
 ];

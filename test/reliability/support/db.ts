@@ -6,7 +6,8 @@
 import type { Ledger } from '../../../src/index.js';
 import { createLedger } from '../../../src/index.js';
 
-export type Driver = 'better-sqlite3' | 'libsql';
+/** `libsql-native`: the `libsql` package's Database through drizzle-orm/better-sqlite3 (the ledger's sync runner). */
+export type Driver = 'better-sqlite3' | 'libsql' | 'libsql-native';
 export type Row = Record<string, unknown>;
 export type Synchronous = 'FULL' | 'NORMAL';
 
@@ -41,6 +42,7 @@ export interface Db {
 /** Loads a driver's modules ahead of time (workers do it before they report ready). */
 export async function preload(driver: Driver): Promise<void> {
   if (driver === 'better-sqlite3') await Promise.all([import('better-sqlite3'), import('drizzle-orm/better-sqlite3')]);
+  else if (driver === 'libsql-native') await Promise.all([import('libsql'), import('drizzle-orm/better-sqlite3')]);
   else await Promise.all([import('@libsql/client'), import('drizzle-orm/libsql')]);
 }
 
@@ -67,6 +69,26 @@ export async function openDb(
         journal_mode: String(client.pragma('journal_mode', { simple: true })),
         synchronous: Number(client.pragma('synchronous', { simple: true })),
         busy_timeout: Number(client.pragma('busy_timeout', { simple: true })),
+      }),
+      close: async () => void client.close(),
+    };
+  }
+  if (driver === 'libsql-native') {
+    const { default: Database } = await import('libsql');
+    const { drizzle } = await import('drizzle-orm/better-sqlite3');
+    const client = new Database(file);
+    client.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    client.exec('PRAGMA journal_mode = WAL');
+    client.exec(`PRAGMA synchronous = ${synchronous}`);
+    const one = (sql: string) => Object.values(client.prepare(sql).get() as Row)[0];
+    return {
+      ledger: createLedger(drizzle(client as never), options),
+      all: async (sql, args = []) => client.prepare(sql).all(...args) as Row[],
+      exec: async (sql) => void client.exec(sql),
+      pragmas: async () => ({
+        journal_mode: String(one('PRAGMA journal_mode')),
+        synchronous: Number(one('PRAGMA synchronous')),
+        busy_timeout: Number(one('PRAGMA busy_timeout')),
       }),
       close: async () => void client.close(),
     };
