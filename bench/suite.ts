@@ -1,13 +1,13 @@
 /**
  * The benchmark suite (`npm run bench`, `npm run bench:full`): every public operation that
- * matters for metering, on better-sqlite3 and libSQL `file:`, at several history sizes,
+ * matters for metering, on better-sqlite3, libSQL `file:` and libSQL native, at several history sizes,
  * against two baselines measured in the same run — the minimal append (a single-row INSERT
  * into a table with an INTEGER PRIMARY KEY and one index, on account) and the same INSERT
  * into the ledger's own `credit_entry` — and a SUM(delta)-guarded debit (the peer design).
  * See bench/README.md and docs/benchmarks.md.
  *
- * Flags: --full (all sizes, both drivers, more rounds) --rounds=N --seconds=S (timed seconds
- *        per scenario per round) --drivers=better-sqlite3,libsql --sizes=1k,100k,1M,10M
+ * Flags: --full (all sizes, all drivers, more rounds) --rounds=N --seconds=S (timed seconds
+ *        per scenario per round) --drivers=better-sqlite3,libsql,libsql-native --sizes=1k,100k,1M,10M
  *        --no-footprint --no-sync-full --no-write --strict (exit 1 when a goal is missed)
  */
 import { execFileSync } from 'node:child_process';
