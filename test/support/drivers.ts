@@ -54,19 +54,21 @@ function dbDir(from: string | undefined): { dir: string; file: string } {
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'drizzle-credits-'));
 
-async function betterSqlite(file: string | null, opts: OpenOptions = {}): Promise<TestDb & { dir?: string }> {
-  const { default: Database } = await import('better-sqlite3');
+/** What better-sqlite3 and the `libsql` package's Database share, as the matrix uses it. */
+interface SyncClient {
+  prepare(sql: string): { reader: boolean; all(...args: unknown[]): unknown[]; run(...args: unknown[]): unknown };
+  exec(sql: string): unknown;
+  close(): unknown;
+}
+
+/** A ledger on a better-sqlite3-API client through drizzle-orm/better-sqlite3, as a TestDb. */
+async function syncTestDb(name: string, client: SyncClient, opts: OpenOptions, dir: string | undefined): Promise<TestDb> {
   const { drizzle } = await import('drizzle-orm/better-sqlite3');
-  if (file === null && opts.from !== undefined) throw new Error('better-sqlite3 :memory: cannot open a copy of a file');
-  const dir = file === null ? undefined : dbDir(opts.from).dir;
-  const client = new Database(dir === undefined ? ':memory:' : join(dir, 'ledger.db'));
-  client.pragma('journal_mode = WAL');
-  client.pragma('busy_timeout = 5000');
-  const ledger = createLedger(drizzle(client), opts);
+  const open = () => createLedger(drizzle(client as never), opts);
   return {
-    name: file === null ? 'better-sqlite3 :memory:' : 'better-sqlite3 file',
-    ledger,
-    another: async () => createLedger(drizzle(client), opts),
+    name,
+    ledger: open(),
+    another: async () => open(),
     all: async (sql, args = []) => {
       const stmt = client.prepare(sql);
       if (stmt.reader) return stmt.all(...args) as Row[];
@@ -79,6 +81,16 @@ async function betterSqlite(file: string | null, opts: OpenOptions = {}): Promis
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function betterSqlite(file: string | null, opts: OpenOptions = {}): Promise<TestDb & { dir?: string }> {
+  const { default: Database } = await import('better-sqlite3');
+  if (file === null && opts.from !== undefined) throw new Error('better-sqlite3 :memory: cannot open a copy of a file');
+  const dir = file === null ? undefined : dbDir(opts.from).dir;
+  const client = new Database(dir === undefined ? ':memory:' : join(dir, 'ledger.db'));
+  client.pragma('journal_mode = WAL');
+  client.pragma('busy_timeout = 5000');
+  return syncTestDb(file === null ? 'better-sqlite3 :memory:' : 'better-sqlite3 file', client, opts, dir);
 }
 
 async function libsql(opts: OpenOptions = {}): Promise<TestDb> {
@@ -112,28 +124,11 @@ async function libsql(opts: OpenOptions = {}): Promise<TestDb> {
  */
 async function libsqlNative(opts: OpenOptions = {}): Promise<TestDb> {
   const { default: Database } = await import('libsql');
-  const { drizzle } = await import('drizzle-orm/better-sqlite3');
   const { dir, file } = dbDir(opts.from);
   const client = new Database(file);
   client.exec('PRAGMA journal_mode = WAL');
   client.exec('PRAGMA busy_timeout = 5000');
-  const ledger = createLedger(drizzle(client as never), opts);
-  return {
-    name: 'libsql native',
-    ledger,
-    another: async () => createLedger(drizzle(client as never), opts),
-    all: async (sql, args = []) => {
-      const stmt = client.prepare(sql);
-      if (stmt.reader) return stmt.all(...args) as Row[];
-      stmt.run(...args);
-      return [];
-    },
-    exec: async (sql) => void client.exec(sql),
-    close: async () => {
-      client.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return syncTestDb('libsql native', client as unknown as SyncClient, opts, dir);
 }
 
 /**
