@@ -246,6 +246,20 @@ async function headGuardedPair(conn: Conn, account: string): Promise<Prepared> {
   };
 }
 
+/** BATCH_SIZE debits per op on the plain fixture, through the API or raw. */
+const batchOf = (key: string, label: string, api: boolean, prepare: ScenarioDef['prepare']): ScenarioDef => ({
+  key,
+  label,
+  fixture: 'plain',
+  table: 'credit_entry',
+  writes: true,
+  rowsPerOp: BATCH_SIZE,
+  unitsPerOp: BATCH_SIZE,
+  unit: 'debit',
+  api,
+  prepare,
+});
+
 export const SCENARIOS: readonly ScenarioDef[] = [
   raw('append', 'minimal append (baseline)', 'row', rawRow(APPEND_SQL, APPEND_TABLE), APPEND_TABLE, 'append'),
   raw('ledger_insert', 'INSERT into credit_entry (baseline)', 'row', rawRow(LEDGER_INSERT_SQL, 'credit_entry')),
@@ -512,38 +526,21 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       };
     },
   },
-  {
-    key: 'batch',
-    label: `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`,
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: BATCH_SIZE,
-    unitsPerOp: BATCH_SIZE,
-    unit: 'debit',
-    api: true,
-    async prepare(conn, account) {
-      const ops: BatchOp[] = Array.from({ length: BATCH_SIZE }, () => ({ op: 'debit', account, amount: 1 }));
-      return {
-        async op() {
-          const results = await conn.ledger.batch(ops);
-          if (results.length !== BATCH_SIZE) throw new Error(`batch returned ${results.length} results`);
-          for (const r of results) if (r.outcome !== 'debited') throw new Error(`batch op returned ${r.outcome}`);
-        },
-      };
-    },
-  },
-  {
-    key: 'batch_floor',
-    label: `head-guarded INSERT × ${BATCH_SIZE.toLocaleString('en-US')} in one transaction (floor of batch ingest)`,
-    fixture: 'plain',
-    table: 'credit_entry',
-    writes: true,
-    rowsPerOp: BATCH_SIZE,
-    unitsPerOp: BATCH_SIZE,
-    unit: 'debit',
-    api: false,
-    async prepare(conn, account) {
+  batchOf('batch', `batch ingest (${BATCH_SIZE.toLocaleString('en-US')} debits per call)`, true, async (conn, account) => {
+    const ops: BatchOp[] = Array.from({ length: BATCH_SIZE }, () => ({ op: 'debit', account, amount: 1 }));
+    return {
+      async op() {
+        const results = await conn.ledger.batch(ops);
+        if (results.length !== BATCH_SIZE) throw new Error(`batch returned ${results.length} results`);
+        for (const r of results) if (r.outcome !== 'debited') throw new Error(`batch op returned ${r.outcome}`);
+      },
+    };
+  }),
+  batchOf(
+    'batch_floor',
+    `head-guarded INSERT × ${BATCH_SIZE.toLocaleString('en-US')} in one transaction (floor of batch ingest)`,
+    false,
+    async (conn, account) => {
       let now = Date.now();
       return {
         async op() {
@@ -557,7 +554,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
         },
       };
     },
-  },
+  ),
   {
     key: 'balance',
     label: 'getBalance',
